@@ -1,0 +1,72 @@
+"""The ``sertune`` command: one module per sub-command, registered here.
+
+Each command module defines ``add_parser(subparsers)`` that adds its parser
+and sets ``func`` to a function taking the parsed namespace and returning an
+exit status. Errors a user can cause are :class:`~sertune.errors.SertuneError`:
+they print one ``error: ...`` line and exit with status 2 (``--debug`` shows
+the traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Sequence
+
+from .. import __version__
+from ..errors import SertuneError, SertuneWarning
+from . import corpus, synth
+
+#: Command modules, in the order ``sertune --help`` lists them.
+COMMANDS = (corpus, synth)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors follow the one-line ``error:`` / status 2 contract."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.print_usage(sys.stderr)
+        raise SystemExit(_fail(f"{message} (see {self.prog} --help)"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sertune", description=(
+        "Tune log-Mel spectrogram parameters for speech emotion recognition."))
+    parser.add_argument("--version", action="version", version=f"sertune {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("always", SertuneWarning)
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args) or 0)
+    except SertuneError as exc:
+        if debug:
+            raise
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -9,4 +9,5 @@ python3 -m venv .venv
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0"
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test]"
+# SERTUNE_EXTRAS adds optional groups, e.g. "test,distributed" (Ray, PostgreSQL driver) as CI does.
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[${SERTUNE_EXTRAS:-test}]"

@@ -16,10 +16,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import SertuneError, SertuneWarning
-from . import corpus, synth
+from . import corpus, demo, export, predict, report, search, synth, train
 
 #: Command modules, in the order ``sertune --help`` lists them.
-COMMANDS = (corpus, synth)
+COMMANDS = (demo, corpus, synth, train, search, report, predict, export)
 
 
 class _Parser(argparse.ArgumentParser):

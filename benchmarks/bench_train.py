@@ -1,0 +1,123 @@
+"""Training throughput: sertune's training step vs the reference code's style, same run, same CPU.
+
+Reference: the authors' loop — a ``Dataset`` of per-sample numpy arrays, a
+``DataLoader`` (batch 16, shuffled) with a per-sample ToTensor + Normalize
+transform (re-implemented here without torchvision, same work), an fp32 model
+in the default memory format.
+
+sertune: :func:`sertune.train.train_epoch` — the features in one float16 tensor
+on the device, batches by indexing, bf16 autocast + channels-last where the
+device supports them (``--precision`` as in ``sertune train``).
+
+Both train the same SqueezeNet v1.1 (same init) on the same random "log-Mel"
+inputs for the same number of samples, after one warm-up batch each. Input
+sizes 128x1001 and 256x2001 (M x frames). Prints samples/s and peak memory
+(max RSS) for each; the last line is ``ratio: <reference s / sertune s>`` at
+the smaller size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from sertune.dataset import SegmentData, Theta
+from sertune.devices import resolve_device, use_bf16
+from sertune.model import build_model
+from sertune.train import train_epoch
+
+
+class ReferenceDataset(Dataset):
+    """Per-sample arrays (H, W, 1) and a per-sample transform, as the authors' SERDataset."""
+
+    def __init__(self, arrays, labels, mean, std):
+        self.arrays, self.labels, self.mean, self.std = arrays, labels, mean, std
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        x = torch.from_numpy(self.arrays[i].transpose(2, 0, 1).copy())   # ToTensor: HWC -> CHW
+        return (x - self.mean) / self.std, self.labels[i]                 # Normalize
+
+
+def reference_seconds(arrays, labels, n_classes, steps, batch):
+    model = build_model(n_classes, seed=0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loader = DataLoader(ReferenceDataset(arrays, labels, -40.0, 20.0), batch_size=batch, shuffle=True)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    start, seen = None, 0
+    for i, (x, y) in enumerate(loader):
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i == 0:                                   # warm-up batch not timed
+            start = time.perf_counter()
+        else:
+            seen += len(y)
+        if i == steps:
+            break
+    return time.perf_counter() - start, seen
+
+
+def sertune_seconds(arrays, labels, n_classes, steps, batch, device, precision):
+    n, (m, f) = len(arrays), arrays[0].shape[:2]
+    store = torch.from_numpy(np.stack([a[..., 0] for a in arrays])).to(device, torch.float16)
+    data = SegmentData(Theta(m, 511, 16, 1.0), 16000, "features", store,
+                       torch.as_tensor(labels, device=device), np.arange(n),
+                       tuple(map(str, range(n))), tuple(map(str, range(n))))
+    model = build_model(n_classes, seed=0).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    bf16 = use_bf16(device, precision)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0)).to(device)
+    train_epoch(model, opt, data, order[:batch], -40.0, 20.0, bf16=bf16, batch_size=batch)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    rows = order[batch:batch * (steps + 1)]
+    train_epoch(model, opt, data, rows, -40.0, 20.0, bf16=bf16, batch_size=batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, len(rows), bf16
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=6, help="timed batches per measurement")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    batch, n_classes = 16, 7
+    ratios = []
+    for shape in ((128, 1001), (256, 2001)):
+        rng = np.random.default_rng(0)
+        n = batch * (args.steps + 1)
+        arrays = [rng.normal(-40, 20, size=(*shape, 1)).astype(np.float32) for _ in range(n)]
+        labels = rng.integers(0, n_classes, n)
+        ref_s, ref_n = reference_seconds(arrays, labels, n_classes, args.steps, batch)
+        ours_s, ours_n, bf16 = sertune_seconds(arrays, labels, n_classes, args.steps, batch,
+                                               device, args.precision)
+        ratio = (ref_s / ref_n) / (ours_s / ours_n)
+        ratios.append(ratio)
+        print(f"{shape[0]}x{shape[1]}: reference fp32 DataLoader {ref_n / ref_s:6.2f} samples/s | "
+              f"sertune ({'bf16 + channels-last' if bf16 else 'fp32'}, {device}) "
+              f"{ours_n / ours_s:6.2f} samples/s | x{ratio:.2f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    print(f"peak memory (max RSS of this process): {peak:.2f} GiB")
+    if device.type == "cuda":
+        print(f"peak GPU memory: {torch.cuda.max_memory_allocated(device) / 2 ** 30:.2f} GiB")
+    print(f"ratio: {ratios[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""``sertune predict MODEL AUDIO...``: the emotion of each audio file, with class probabilities.
+
+Exit status: 0 when at least one file was scored (files that could not be read are
+listed with the reason, and a warning on stderr counts them); 2 with an ``error:``
+line when the model cannot be used or no file at all could be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+
+from ..errors import AudioError, SertuneWarning
+from ..predict import Prediction, Predictor, expand_paths
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("predict", help="predict the emotion of audio files with a trained model",
+                       description="Label each audio file with a model written by `sertune train`, "
+                                   "`sertune search` (model.pt) or `sertune export` (.onnx): the file is "
+                                   "cut into T-second segments as in training and the decision is the "
+                                   "mean of the segments' log-probabilities.")
+    p.add_argument("model", metavar="MODEL", help="model.pt checkpoint or exported .onnx file")
+    p.add_argument("audio", metavar="AUDIO", nargs="+",
+                   help="audio files (WAV/FLAC/OGG, any rate and channels) or folders of them")
+    p.add_argument("--json", action="store_true",
+                   help='print a JSON list: {"path", "label", "probabilities", "segments"} or {"path", "error"}')
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (.pt models)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="auto: bf16 where training would use it, so results match training (default)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="segments per network call")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    predictor = Predictor(args.model, device=args.device, precision=args.precision,
+                          batch_size=args.batch_size)
+    results = predictor.predict_files(expand_paths(args.audio))
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        print(format_table(results, predictor.classes))
+    if len(failed) == len(results):
+        raise AudioError(f"none of the {len(results)} audio files could be read; first: {failed[0].error}")
+    if failed:
+        warnings.warn(f"{len(failed)} of {len(results)} files could not be read (see the "
+                      f"{'error entries' if args.json else 'table'})", SertuneWarning)
+    return 0
+
+
+def format_table(results: list[Prediction], classes: tuple[str, ...]) -> str:
+    """One row per file: label, segments and the probability of each class in %."""
+    width = max([4] + [len(r.path or "") for r in results])
+    label_w = max([5] + [len(c) for c in classes])
+    col = [max(5, len(c)) for c in classes]
+    head = f"{'file':<{width}}  {'label':<{label_w}}  {'segs':>4}  " + \
+        "  ".join(f"{c:>{w}}" for c, w in zip(classes, col))
+    lines = [head, "-" * len(head)]
+    for r in results:
+        if not r.ok:
+            lines.append(f"{r.path:<{width}}  error: {r.error}")
+            continue
+        probs = "  ".join(f"{100 * r.probabilities[c]:>{w}.1f}" for c, w in zip(classes, col))
+        lines.append(f"{r.path:<{width}}  {r.label:<{label_w}}  {r.segments:>4}  {probs}")
+    lines.append("(class probabilities in %: softmax of the mean segment log-probability)")
+    return "\n".join(lines)

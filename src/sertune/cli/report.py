@@ -1,0 +1,78 @@
+"""``sertune report STUDY_DIR --out DIR``: the paper's tables and figures from a study, as one HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..study.results import find_storage, find_study_name, load_results
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="tables, figures and an HTML page from a search",
+                       description="Read a study (`sertune search` output) and write report.html (self-"
+                                   "contained), report.json, tables.md, one CSV per table and the figures: "
+                                   "the paper's Tables 3-6 and Fig. 3-4, marginal effects and paired tests. "
+                                   "Works on a study in progress.")
+    p.add_argument("study_dir", metavar="STUDY_DIR", nargs="?",
+                   help="output folder of `sertune search` (holds study.db or search.json)")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL instead of STUDY_DIR's "
+                                                    "(e.g. sqlite:////abs/study.db, postgresql://...)")
+    p.add_argument("--study", metavar="NAME", help="search name (studies NAME.rep0, NAME.rep1, ...); "
+                                                   "default: the only one in the storage")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default: STUDY_DIR/report)")
+    p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    p.set_defaults(func=run)
+
+
+def locate(args: argparse.Namespace) -> tuple[str, str]:
+    """(storage URL, search name) from STUDY_DIR and/or --storage/--study."""
+    if args.storage:
+        return args.storage, args.study or find_study_name(args.storage)
+    if not args.study_dir:
+        raise ConfigError("give STUDY_DIR (the --out folder of `sertune search`) or --storage URL")
+    url, name = find_storage(args.study_dir)
+    return url, args.study or name
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import write_report  # matplotlib and scipy only for this command
+
+    url, name = locate(args)
+    if args.out:
+        out = Path(args.out)
+    elif args.study_dir:
+        out = Path(args.study_dir) / "report"
+    else:
+        raise ConfigError("--out DIR is required with --storage (there is no STUDY_DIR to write into)")
+    doc = write_report(load_results(url, name), out)
+    if args.json:
+        print(json.dumps({k: v for k, v in doc.items() if k != "files"}, indent=2, ensure_ascii=False))
+    else:
+        print(format_summary(doc, out))
+    return 0
+
+
+def _ms(x) -> str:
+    return "–" if x is None else f"{x['mean']:.2f} ± {x['std']:.2f}"
+
+
+def format_summary(doc: dict, out: Path) -> str:
+    """A few lines: coverage, Tables 3-4, the paired test, where the page is."""
+    cov, t3, t4 = doc["coverage"], doc["table3"], doc["table4"]
+    study = doc["study"]
+    p = t4["wilcoxon_p"]
+    lines = [
+        f"study {study['name']} on {study['corpus'].get('name', '?')}: {cov['finished']}/{cov['planned']} "
+        f"cells finished ({cov['complete']} complete, {cov['pruned']} pruned), {cov['failed']} failed"
+        + (", IN PROGRESS" if doc["in_progress"] else ""),
+        f"val WA  best {_ms(t3['val_wa_best'])}  worst {_ms(t3['val_wa_worst'])}  usual {_ms(t3['val_wa_usual'])}",
+        f"test WA tuned {_ms(t4['test_wa_tuned'])}  usual {_ms(t4['test_wa_usual'])}"
+        + (f"  gain {t4['gain_abs']['mean']:+.2f} points" if t4["gain_abs"] else "")
+        + (f"  (Wilcoxon p = {p:.3g})" if p is not None else ""),
+    ]
+    lines += [f"note: {n}" for n in doc["notes"][:5]]
+    lines.append(f"wrote {(out / 'report.html').resolve()}")
+    return "\n".join(lines)

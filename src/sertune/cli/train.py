@@ -1,0 +1,115 @@
+"""``sertune train ROOT ...``: K repetitions of one LMS setting θ, with honest numbers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..config import read_toml, resolve
+from ..dataset import Theta
+from ..devices import describe, resolve_device
+from ..errors import ConfigError
+from ..experiment import check_out_dir, environment, prepare, run_theta, write_json
+from ..metrics import METRICS
+from ..splits import PROTOCOLS, read_splits, write_splits
+from ..train import TrainConfig
+from .corpus import add_corpus_args, corpus_from_args
+
+#: Every setting of a training run and its default (None = required / chosen later).
+DEFAULTS: dict[str, object] = {
+    "n_mels": None, "win_length": None, "hop_length": None, "segment": None,
+    "protocol": "shuffle-split", "reps": None, "split_unit": "utterance", "splits": None,
+    "remainder": "drop", "seed": 0, "device": "auto",
+    **TrainConfig().as_dict(),
+}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train and evaluate one LMS setting over K repetitions",
+                       description="Train SqueezeNet v1.1 on log-Mel spectrograms of one setting θ = "
+                                   "(M, L, H, T) for K repetitions and report mean ± std of WA, UA, "
+                                   "weighted precision and F1 (utterance level, %%).")
+    add_corpus_args(p)
+    g = p.add_argument_group("LMS setting θ")
+    g.add_argument("--n-mels", type=int, metavar="M", help="number of mel filters")
+    g.add_argument("--win-length", type=int, metavar="L", help="window length = n_fft, samples")
+    g.add_argument("--hop-length", type=int, metavar="H", help="hop length, samples")
+    g.add_argument("--segment", type=float, metavar="T", help="segment length, seconds")
+    g.add_argument("--remainder", choices=("drop", "pad"),
+                   help="tail of long utterances: drop (reference code, default) or pad (keep all speech)")
+    g = p.add_argument_group("protocol")
+    g.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: shuffle-split (the paper)")
+    g.add_argument("--reps", type=int, metavar="K",
+                   help="repetitions (default 10; loso/loso-session: every fold)")
+    g.add_argument("--split-unit", choices=("utterance", "segment"),
+                   help="split utterances (default) or segments as the reference code does (leaks)")
+    g.add_argument("--splits", metavar="FILE", help="reuse the splits of an earlier run (splits.json)")
+    g.add_argument("--seed", type=int, help="seed of splits, weights and batch order (default 0)")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, help="default 150")
+    g.add_argument("--batch-size", type=int, help="default 16")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    g.add_argument("--init", choices=("scratch", "imagenet"), help="default scratch (reference code)")
+    g.add_argument("--weights", metavar="PATH", help="squeezenet1_1 ImageNet weights for --init imagenet")
+    g.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+                   help="auto: bf16 + channels-last where fast (default)")
+    g.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--config", metavar="FILE.toml", help="settings file (keys as the flags, e.g. n_mels)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not hold results)")
+    p.add_argument("--json", action="store_true", help="print metrics.json instead of the table")
+    p.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> dict:
+    flags = {k: getattr(args, k, None) for k in DEFAULTS}
+    file = read_toml(args.config) if args.config else None
+    s = resolve(DEFAULTS, file, flags)
+    for key in ("n_mels", "win_length", "hop_length", "segment"):
+        if s[key] is None:
+            raise ConfigError(f"--{key.replace('_', '-')} is required (or {key} in --config)")
+    if s["split_unit"] == "segment" and s["protocol"] != "shuffle-split":
+        raise ConfigError("--split-unit segment only goes with --protocol shuffle-split "
+                          "(speaker protocols split by speaker)")
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    s = settings_from_args(args)
+    theta = Theta(int(s["n_mels"]), int(s["win_length"]), int(s["hop_length"]), float(s["segment"]))
+    theta.check(16000)
+    config = TrainConfig(**{k: s[k] for k in TrainConfig().as_dict()})
+    device = resolve_device(s["device"])
+    splits = read_splits(s["splits"])[0] if s["splits"] else None
+    out = check_out_dir(Path(args.out))
+    prepared = prepare(corpus_from_args(args), cache_dir=args.cache_dir, progress=not args.json)
+    doc, splits = run_theta(prepared, theta, splits=splits, config=config, protocol=s["protocol"],
+                            unit=s["split_unit"], reps=s["reps"], seed=int(s["seed"]),
+                            device=device, remainder=s["remainder"], out=out, progress=not args.json)
+    write_splits(out / "splits.json", splits, protocol=s["protocol"], unit=s["split_unit"],
+                 seed=s["seed"], corpus=prepared.corpus.name)
+    doc = {"corpus": prepared.corpus.name, "device": describe(device), "config": s,
+           "environment": environment(), **doc}
+    write_json(out / "config.json", {"settings": s, "corpus_root": str(prepared.corpus.root),
+                                     "corpus_options": dict(prepared.corpus.options),
+                                     "environment": doc["environment"]})
+    write_json(out / "metrics.json", doc)
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        print(format_summary(doc, out))
+    return 0
+
+
+def format_summary(doc: dict, out: Path) -> str:
+    s = doc["summary"]
+    lines = [f"θ = {Theta(**doc['theta'])} on {doc['corpus']}, {len(doc['reps'])} repetitions, "
+             f"{doc['level']} level, {doc['device']}", "",
+             f"{'metric':<10} {'validation':>16} {'test':>16}"]
+    for m in METRICS:
+        v, t = s["val"][m], s["test"][m]
+        lines.append(f"{m:<10} {v['mean']:>8.2f} ± {v['std']:<5.2f} {t['mean']:>8.2f} ± {t['std']:<5.2f}")
+    lines += ["", f"wrote {out}/metrics.json, splits.json, config.json, rep*/model.pt and "
+                  f"model.pt (the repetition with the best validation WA)"]
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""The report of a study: the paper's Tables 3-6 and Fig. 3-4, and what the paper could not show.
+
+:func:`build_report` computes every number from a
+:class:`~sertune.study.results.StudyResults` (the ``report.json`` document);
+:func:`write_report` draws the figures from those numbers and writes
+``report.json``, ``report.html``, ``tables.md``, one CSV per table and the PNGs.
+
+Modules: :mod:`.tables` (Tables 3-6, θ_r*, ranking), :mod:`.analysis`
+(confusion, heat map, marginals), :mod:`.figures`, :mod:`.render` (Markdown,
+CSV), :mod:`.html`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from .. import __version__
+from ..study import results as sr
+from . import analysis, tables
+from .render import csv_text, markdown
+from .render import tables as table_list
+
+#: Packages whose versions the report records (read from metadata: nothing is imported).
+PACKAGES = ("numpy", "scipy", "matplotlib", "optuna", "scikit-learn", "torch")
+
+#: How many failed trials the report lists (the rest are counted).
+FAILURES_SHOWN = 20
+
+
+def versions() -> dict:
+    """sertune, Python, the platform and the packages behind the report."""
+    out = {"sertune": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _coverage_notes(results: sr.StudyResults, cov: dict) -> list[str]:
+    notes = []
+    if cov["finished"] < cov["planned"]:
+        lacking = [r for r in sr.coverage_by_rep(results) if r["complete"] + r["pruned"] < len(results.grid)]
+        notes.append(f"{cov['planned'] - cov['finished']} of {cov['planned']} cells are not finished, in rep "
+                     + ", ".join(f"{r['rep']} ({len(results.grid) - r['complete'] - r['pruned']})" for r in lacking))
+    if len(results.studies) < results.reps:
+        absent = sorted(set(range(results.reps)) - set(results.studies))
+        notes.append(f"no study yet for rep {', '.join(map(str, absent))} of {results.reps}")
+    if cov["pruned"]:
+        notes.append(f"{cov['pruned']} cells were pruned (stopped early): shown as pruned, never as "
+                     f"finished, and left out of θ_r*, the means and the ranking")
+    if cov["failed"]:
+        notes.append(f"{cov['failed']} cells failed and were not retried successfully (errors below)")
+    if cov["duplicates"]:
+        notes.append(f"{cov['duplicates']} duplicate trials (same θ, same repetition) are ignored: "
+                     f"the first by trial number counts")
+    if cov["off_grid"]:
+        notes.append(f"{cov['off_grid']} finished trials are of a θ or repetition outside the plan; "
+                     f"they are used as candidates but not counted in coverage")
+    return notes
+
+
+def build_report(results: sr.StudyResults, *, generated: str | None = None) -> dict:
+    """Every number of the report, as one JSON-ready document (percentages; None = not available)."""
+    cov = sr.coverage(results)
+    doc = {
+        "generated": generated or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "study": {"name": results.name, "storage": results.storage, "corpus": results.corpus,
+                  "classes": list(results.classes), "grid_name": results.grid_name,
+                  "grid_size": len(results.grid), "reps": results.reps, "studies_found": list(results.studies),
+                  "usual": results.usual.as_dict() if results.usual else None,
+                  "usual_text": str(results.usual) if results.usual else "not in the grid",
+                  "settings": results.settings},
+        "coverage": cov, "coverage_by_rep": sr.coverage_by_rep(results),
+        "in_progress": not sr.is_complete(results) or len(results.studies) < results.reps,
+        "coverage_notes": _coverage_notes(results, cov),
+        "failures": [{"rep": t.rep, "key": t.key, "trial": t.number, "error": t.error}
+                     for t in results.trials if t.state == "failed"][:FAILURES_SHOWN],
+        "reps_with_best": len(sr.best_per_rep(results)),
+        "table3": tables.table3(results), "table4": tables.table4(results), "table5": tables.table5(results),
+        "selected": tables.selected(results), "ranking": tables.ranking(results),
+        "confusion": analysis.mean_confusion(results), "heatmap": analysis.heatmap(results),
+        "marginals": analysis.marginal_effects(results),
+        "versions": versions(), "study_environment": results.attrs.get("environment"),
+    }
+    doc["table6"] = tables.table6(results, doc["table4"]["test_wa_tuned"])
+    doc["paper_comparison"] = tables.paper_comparison(results, doc)
+    doc["notes"] = doc["coverage_notes"] if doc["in_progress"] else []
+    return _finite(doc)
+
+
+def _finite(x):
+    """NaN and infinities become None: JSON has no NaN, and a reader should see 'not available'."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def draw_figures(doc: dict) -> dict[str, bytes | None]:
+    """PNG bytes of every figure (None where there is nothing to draw yet)."""
+    from . import figures as fg  # matplotlib only when drawing
+
+    conf, t4, hm = doc["confusion"], doc["table4"], doc["heatmap"]
+    corpus = doc["study"]["corpus"].get("name", "")
+    sub = f"{doc['study']['name']} ({corpus})"
+    has_values = any(v is not None for row in hm["values"] for v in row)
+    return {
+        "fig3_confusion": fg.confusion_figure(conf, normalised=False, subtitle=sub) if conf else None,
+        "fig3_confusion_normalised": fg.confusion_figure(conf, normalised=True, subtitle=sub) if conf else None,
+        "fig4_heatmap": fg.heatmap_figure(hm, subtitle=sub) if has_values else None,
+        "marginals": fg.marginals_figure(doc["marginals"]) if has_values else None,
+        "paired": fg.paired_figure(t4) if t4["per_rep"] else None,
+    }
+
+
+def write_report(results: sr.StudyResults, out: str | Path) -> dict:
+    """Write every report file into ``out`` (created; existing report files are replaced).
+
+    Returns the ``report.json`` document with ``files``: the paths written.
+    """
+    from .html import render_html
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = build_report(results)
+    images = draw_figures(doc)
+    written = []
+    for name, data in images.items():
+        if data is None:  # nothing to draw yet: no stale figure of an earlier report either
+            (out / f"{name}.png").unlink(missing_ok=True)
+        else:
+            (out / f"{name}.png").write_bytes(data)
+            written.append(out / f"{name}.png")
+    all_tables = table_list(doc)
+    (out / "tables.md").write_text("\n".join(markdown(t) for t in all_tables), encoding="utf-8")
+    written.append(out / "tables.md")
+    for t in all_tables:
+        (out / f"{t.name}.csv").write_text(csv_text(t), encoding="utf-8")
+        written.append(out / f"{t.name}.csv")
+    (out / "report.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "report.html").write_text(render_html(doc, images), encoding="utf-8")
+    written += [out / "report.json", out / "report.html"]
+    return {**doc, "files": [str(p) for p in written]}

@@ -1,0 +1,248 @@
+"""The report's figures, drawn from the numbers of :mod:`.analysis` and :mod:`.tables`.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (the Agg
+canvas, no pyplot): no global backend is switched, nothing is shown, and a
+figure is freed as soon as it is rendered. Every function returns PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+import warnings
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+from scipy.cluster import hierarchy
+
+DPI = 110
+#: Most tick labels an axis shows; beyond it every k-th is labelled so they never overlap.
+MAX_TICKS = 45
+
+
+def png(fig: Figure) -> bytes:
+    """Render a figure to PNG bytes."""
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def _text_colour(rgba) -> str:
+    """Black on light cells, white on dark ones (relative luminance)."""
+    r, g, b = to_rgb(rgba)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
+def confusion_figure(conf: dict, *, normalised: bool, subtitle: str = "") -> bytes:
+    """Fig. 3: mean confusion matrix of θ_r* (rounded counts) or its row-normalised version (%)."""
+    classes = conf["classes"]
+    mat = np.asarray(conf["row_percent"] if normalised else conf["rounded"], dtype=float)
+    n = len(classes)
+    side = max(4.5, 0.75 * n + 2.5)
+    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(mat, cmap="Blues", vmin=0, vmax=100 if normalised else max(1.0, mat.max()))
+    for i in range(n):
+        for j in range(n):
+            text = f"{mat[i, j]:.0f}" + ("%" if normalised else "")
+            ax.text(j, i, text, ha="center", va="center", fontsize=9 if n <= 9 else 7,
+                    color=_text_colour(im.cmap(im.norm(mat[i, j]))))
+    ax.set_xticks(range(n), classes, rotation=40, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    unit = "% of the true class (rows sum to 100)" if normalised else "utterances (mean over repetitions, rounded)"
+    fig.colorbar(im, ax=ax, shrink=0.8, label=unit)
+    what = "row-normalised" if normalised else "rounded counts"
+    ax.set_title(f"Test confusion matrix of θ_r*, mean over {conf['reps']} repetitions ({what})"
+                 + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
+    return png(fig)
+
+
+def _ticks(n: int) -> list[int]:
+    step = max(1, math.ceil(n / MAX_TICKS))
+    return list(range(0, n, step))
+
+
+def heatmap_figure(hm: dict, *, subtitle: str = "") -> bytes:
+    """Fig. 4: mean validation WA, (T, L) on x and (M, H) on y, clustered with dendrograms.
+
+    Grey cells have no trial; hatched cells hold only pruned trials; the best
+    mean is outlined in red. Values are printed in the cells when they fit.
+    """
+    values = np.array([[np.nan if v is None else v for v in row] for row in hm["values"]], dtype=float)
+    n_rows, n_cols = values.shape if values.size else (len(hm["rows"]), len(hm["columns"]))
+    # Cells of at least 0.3 × 0.2 in (room for a value) while the map stays under 16 × 14 in;
+    # beyond that cells shrink, values are not printed and tick labels are thinned.
+    cell_w = min(0.8, max(10.0 / max(n_cols, 1), min(0.3, 16.0 / max(n_cols, 1))))
+    cell_h = min(0.6, max(10.0 / max(n_rows, 1), min(0.2, 14.0 / max(n_rows, 1))))
+    # Layout in inches, left to right: row dendrogram, map, row labels, colour bar; bottom to
+    # top: legend, column labels, map, column dendrogram, title. As seaborn's clustermap, the
+    # dendrograms touch the map and the labels sit on the far side, so neither hides the other.
+    left_d, labels_w, cbar_w = (1.0 if hm["row_linkage"] else 0.2), 1.55, 1.1
+    top_d, title_h, xlabels_h = (0.9 if hm["col_linkage"] else 0.1), 0.75, 1.55
+    natural_w = left_d + n_cols * cell_w + labels_w + cbar_w
+    natural_h = title_h + top_d + n_rows * cell_h + xlabels_h
+    # Small maps are centred in a figure of at least 6 × 4.5 in, so rotated labels have room.
+    width, height = max(natural_w, 6.0), max(natural_h, 4.5)
+    fig = Figure(figsize=(width, height))
+
+    def box(x, y, w, h):  # inches from the bottom left -> figure fractions
+        return [x / width, y / height, w / width, h / height]
+
+    map_x = left_d + (width - natural_w) / 2
+    map_y = xlabels_h + (height - natural_h) / 2
+    ax = fig.add_axes(box(map_x, map_y, n_cols * cell_w, n_rows * cell_h))
+    masked = np.ma.masked_invalid(values)
+    cmap = _cmap()
+    finite = values[np.isfinite(values)]
+    vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 100.0)
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    im = ax.imshow(masked, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    for i, row in enumerate(hm["state"]):
+        for j, s in enumerate(row):
+            if s == "pruned":
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="////",
+                                       edgecolor="#555555", linewidth=0))
+    if finite.size:
+        bi, bj = np.unravel_index(np.nanargmax(values), values.shape)
+        ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
+        if cell_w >= 0.34 and cell_h >= 0.2:
+            size = 6 if cell_w < 0.5 else 7
+            for i, j in zip(*np.where(np.isfinite(values))):
+                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=size,
+                        color=_text_colour(im.cmap(im.norm(values[i, j]))))
+    ys, xs = _ticks(n_rows), _ticks(n_cols)
+    ax.yaxis.tick_right()
+    ax.yaxis.set_label_position("right")
+    ax.set_yticks(ys, [f"M={hm['rows'][i][0]}, H={hm['rows'][i][1]}" for i in ys], fontsize=7)
+    ax.set_xticks(xs, [f"T={hm['columns'][j][0]:g} s, L={hm['columns'][j][1]}" for j in xs],
+                  rotation=90, fontsize=7)
+    ax.set_xlabel("(T segment seconds, L window samples)" + _every(xs))
+    ax.set_ylabel("(M mel filters, H hop samples)" + _every(ys))
+    if hm["row_linkage"]:
+        # The dendrogram's leaves sit at 5, 15, 25, ...: limits of 10 × rows align them with the cells.
+        dax = fig.add_axes(box(map_x - left_d + 0.05, map_y, left_d - 0.08, n_rows * cell_h))
+        _dendrogram(hm["row_linkage"], dax, "left")
+        dax.set_ylim(10 * n_rows, 0)
+        dax.set_axis_off()
+    if hm["col_linkage"]:
+        dax = fig.add_axes(box(map_x, map_y + n_rows * cell_h + 0.05, n_cols * cell_w, top_d - 0.1))
+        _dendrogram(hm["col_linkage"], dax, "top")
+        dax.set_xlim(0, 10 * n_cols)
+        dax.set_axis_off()
+    cax = fig.add_axes(box(map_x + n_cols * cell_w + labels_w, map_y, 0.2,
+                           min(max(n_rows * cell_h, 1.8), 5.0)))
+    fig.colorbar(im, cax=cax, label="mean validation WA (%)")
+    handles = [Patch(facecolor="#d9d9d9", label="no trial"),
+               Patch(facecolor="white", hatch="////", edgecolor="#555555", label="pruned only"),
+               Patch(facecolor="white", edgecolor="red", linewidth=2, label="best mean")]
+    fig.legend(handles=handles, loc="lower left", fontsize=7, frameon=False, ncols=3,
+               bbox_to_anchor=(map_x / width, 0.0))
+    order = {(True, True): "rows and columns clustered", (True, False): "rows clustered, columns in grid order",
+             (False, True): "columns clustered, rows in grid order",
+             (False, False): "too few rows and columns to cluster: grid order"}
+    title = "\n".join([
+        "Mean validation WA over repetitions for every setting",
+        *textwrap.wrap(order[bool(hm["row_linkage"]), bool(hm["col_linkage"])]
+                       + (f"; {subtitle}" if subtitle else ""), width=int(width * 10))])
+    fig.text(0.02, 1 - 0.15 / height, title, fontsize=10, va="top")
+    return png(fig)
+
+
+def _every(ticks: list[int]) -> str:
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1
+    return f", every {step}th labelled" if step > 1 else ""
+
+
+def _dendrogram(linkage, ax, orientation: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # all-zero heights (identical rows) make matplotlib warn
+        hierarchy.dendrogram(np.asarray(linkage), ax=ax, orientation=orientation, no_labels=True,
+                             link_color_func=lambda _: "#444444")
+
+
+def _cmap():
+    from matplotlib import colormaps
+
+    # Missing cells: light grey, not a colour of the scale.
+    return colormaps["viridis"].with_extremes(bad="#d9d9d9")
+
+
+def marginals_figure(marg: dict) -> bytes:
+    """Mean ± std of mean validation WA for each value of M, L, H and T (over the other three)."""
+    params = marg["parameters"]
+    fig = Figure(figsize=(12, 3.8), layout="constrained")
+    axes = fig.subplots(1, len(params), sharey=True)
+    for ax, (symbol, p) in zip(np.atleast_1d(axes), params.items()):
+        vals = p["values"]
+        x = np.arange(len(vals))
+        ax.errorbar(x, [v["mean"] for v in vals], yerr=[v["std"] for v in vals], fmt="o-", capsize=3,
+                    color="#1f77b4", label="mean ± std over the other parameters")
+        if marg.get("usual") is not None:
+            ax.axhline(marg["usual"], color="#d62728", linestyle="--", linewidth=1, label="θ• (usual)")
+        labels = [f"{v['value']:g}" for v in vals]
+        step = max(1, math.ceil(len(vals) / 9))
+        ax.set_xticks(x[::step], labels[::step])
+        ax.set_xlabel(f"{symbol} ({p['unit']})")
+        ax.set_title(f"effect of {symbol}", fontsize=10)
+        ax.grid(alpha=0.3)
+    first = np.atleast_1d(axes)[0]
+    first.set_ylabel("mean validation WA (%)")
+    handles, labels = first.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    fig.suptitle("Marginal effect of each LMS parameter", fontsize=11)
+    return png(fig)
+
+
+def paired_figure(t4: dict) -> bytes:
+    """Test WA per repetition: θ• vs θ_r* (paired lines), and the per-repetition gain."""
+    reps = t4["per_rep"]
+    paired = [r for r in reps if r["usual"] is not None]
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
+    ax, bx = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    for r in reps:
+        if r["usual"] is not None:
+            ax.plot([0, 1], [r["usual"], r["tuned"]], "-", color="#999999", linewidth=1)
+            ax.plot([0], [r["usual"]], "o", color="#d62728")
+        ax.plot([1], [r["tuned"]], "o", color="#1f77b4")
+        if len(reps) <= 6:  # more labels would overlap; the right panel names every repetition
+            ax.annotate(f"rep {r['rep']}", (1, r["tuned"]), xytext=(6, 0), textcoords="offset points",
+                        fontsize=7, va="center")
+    for x, key, colour in ((0, "test_wa_usual", "#d62728"), (1, "test_wa_tuned", "#1f77b4")):
+        if t4[key]:
+            ax.errorbar([x - 0.12], [t4[key]["mean"]], yerr=[t4[key]["std"]], fmt="s", color=colour,
+                        capsize=4, markersize=7,
+                        label=f"{'θ•' if x == 0 else 'θ_r*'} mean ± std: {t4[key]['mean']:.2f} ± {t4[key]['std']:.2f}")
+    ax.set_xticks([0, 1], ["θ• (usual)", "θ_r* (tuned)"])
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylabel("test WA (%)")
+    ax.set_title("test WA per repetition", fontsize=10)
+    # Below the axes: inside, it would cover the points of some repetition.
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=1, frameon=False)
+    ax.grid(alpha=0.3, axis="y")
+    if paired:
+        gains = [r["tuned"] - r["usual"] for r in paired]
+        bx.bar([str(r["rep"]) for r in paired], gains,
+               color=["#1f77b4" if g >= 0 else "#d62728" for g in gains])
+        bx.axhline(0, color="black", linewidth=0.8)
+        p = [f"Wilcoxon p = {_p(t4['wilcoxon_p'])}", f"paired t p = {_p(t4['ttest_p'])}"]
+        bx.set_title("gain of θ_r* over θ• per repetition\n" + ", ".join(p), fontsize=10)
+    else:
+        bx.text(0.5, 0.5, "no repetition has both θ_r* and θ•:\nno gain to show", ha="center",
+                va="center", transform=bx.transAxes)
+        bx.set_title("gain of θ_r* over θ• per repetition", fontsize=10)
+    bx.set_xlabel("repetition")
+    bx.set_ylabel("test WA gain (percentage points)")
+    bx.grid(alpha=0.3, axis="y")
+    return png(fig)
+
+
+def _p(p) -> str:
+    return "n/a" if p is None else (f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}")

@@ -1,0 +1,147 @@
+"""``report.html``: one self-contained page (inline CSS, PNGs as base64 data URIs).
+
+Nothing is loaded from elsewhere (no CSS, script, font or image URL), so the
+page opens offline and can be mailed as one file. Every value from the study
+is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from .render import Table, fmt, tables
+
+#: How many ranking rows show before the rest folds into <details>.
+RANKING_SHOWN = 25
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1200px;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}
+h3{font-size:1.05em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f2f2f2}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.notes{font-size:.88em;color:#555;margin:.2em 0 1em 1.2em}
+.banner{padding:.6em 1em;border-radius:4px;margin:1em 0}.warn{background:#fff4d6;border:1px solid #e0b84d}
+.ok{background:#e8f6e8;border:1px solid #7cba7c}
+figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{font-size:.9em;color:#444;max-width:70em}nav a{margin-right:1em}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
+"""
+
+
+def _table_html(table: Table, *, limit: int | None = None) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
+
+    def row_html(row):
+        cells = []
+        for c in row:
+            numeric = isinstance(c, (int, float, dict)) and not isinstance(c, bool)
+            attr = ' class="num"' if numeric else ""
+            cells.append(f"<td{attr}>{escape(fmt(c))}</td>")
+        return "<tr>" + "".join(cells) + "</tr>"
+
+    rows = [row_html(r) for r in table.rows]
+    body = "".join(rows[:limit] if limit else rows)
+    html = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if limit and len(rows) > limit:
+        html += (f"<details><summary>the other {len(rows) - limit} settings</summary>"
+                 f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows[limit:])}</tbody></table></details>")
+    return html + _notes(table.notes)
+
+
+def _notes(notes) -> str:
+    if not notes:
+        return ""
+    return '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
+
+
+def _figure(png: bytes | None, alt: str, caption: str) -> str:
+    if png is None:
+        return f"<p><em>{escape(alt)}: not available yet.</em> {escape(caption)}</p>"
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def _dl(items: dict) -> str:
+    """Settings as a definition list; floats as written (lr 0.0001, not 0.00)."""
+    def text(v):
+        return f"{v:g}" if isinstance(v, float) else fmt(v)
+    return "<dl>" + "".join(f"<dt>{escape(str(k))}</dt><dd>{escape(text(v))}</dd>"
+                            for k, v in items.items()) + "</dl>"
+
+
+def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
+    """The page for a ``report.json`` document and its figures (name -> PNG bytes or None)."""
+    by_name = {t.name: t for t in tables(doc)}
+    study, cov = doc["study"], doc["coverage"]
+    corpus = study["corpus"]
+    status = ("ok", f"Complete: all {cov['planned']} planned (repetition, θ) cells are finished.") \
+        if not doc["in_progress"] else \
+        ("warn", f"In progress or incomplete: {cov['finished']} of {cov['planned']} cells finished "
+                 f"({cov['complete']} complete, {cov['pruned']} pruned), {cov['failed']} failed, "
+                 f"{cov['running']} running, {cov['waiting'] + cov['missing']} not started. "
+                 f"Numbers below use what is there.")
+    hm = doc["heatmap"]
+    parts = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>sertune report: {escape(study['name'])}</title><style>{CSS}</style></head><body>",
+        f"<h1>LMS parameter search <code>{escape(study['name'])}</code></h1>",
+        f"<p>Corpus <b>{escape(str(corpus.get('name', '?')))}</b> "
+        f"({escape(str(corpus.get('n_utterances', '?')))} utterances; classes: "
+        f"{escape(', '.join(study['classes']))}); {study['grid_size']} settings θ "
+        f"(grid <code>{escape(str(study['grid_name']))}</code>) × {study['reps']} repetitions. "
+        f"Usual setting θ•: {escape(study['usual_text'])}. All numbers are in %; mean ± std is over "
+        f"repetitions, std with ddof=0 as in the authors' code. Generated {escape(doc['generated'])}.</p>",
+        f'<div class="banner {status[0]}">{escape(status[1])}</div>', _notes(doc["notes"]),
+        "<nav>" + "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in (
+            ("coverage", "coverage"), ("tables", "Tables 3-5"), ("fig3", "Fig. 3"), ("fig4", "Fig. 4"),
+            ("beyond", "beyond the paper"), ("thetas", "θ_r* and ranking"), ("table6", "Table 6"),
+            ("settings", "settings"), ("versions", "versions"))) + "</nav>",
+        '<h2 id="coverage">Coverage</h2>', _table_html(by_name["coverage"]),
+        _table_html(Table("by_rep", "", ["rep", "complete", "pruned", "failed", "running", "waiting", "missing"],
+                          [[r["rep"], r["complete"], r["pruned"], r["failed"], r["running"], r["waiting"],
+                            r["missing"]] for r in doc["coverage_by_rep"]])),
+    ]
+    if doc["failures"]:
+        parts.append(_table_html(Table("failures", "", ["rep", "θ", "trial", "error"],
+                                       [[f["rep"], f["key"], f["trial"], f["error"]] for f in doc["failures"]])))
+    parts.append('<h2 id="tables">Tables 3, 4 and 5</h2>')
+    for name in ("table3", "table4", "table5", "paper"):
+        if name in by_name:
+            parts += [f"<h3>{escape(by_name[name].title)}</h3>", _table_html(by_name[name])]
+    parts += ['<h2 id="fig3">Fig. 3: confusion matrices of θ_r*</h2>',
+              _figure(images.get("fig3_confusion"), "mean confusion matrix",
+                      "Test confusion matrices of the selected θ_r*, averaged over repetitions and rounded "
+                      "to integers as in the paper (rows: true class, columns: prediction)."),
+              _figure(images.get("fig3_confusion_normalised"), "row-normalised confusion matrix",
+                      "The same mean matrix with each row divided by its total: the diagonal is each class's "
+                      "recall (%).")]
+    caption4 = ("Mean validation WA of every setting over its complete repetitions; (T, L) on x, (M, H) on y; "
+                "rows and columns ordered by hierarchical clustering (average linkage, Euclidean), "
+                "dendrograms at the side. " + " ".join(n.rstrip(".") + "." for n in hm["notes"]))
+    parts += ['<h2 id="fig4">Fig. 4: heat map of mean validation WA</h2>',
+              _figure(images.get("fig4_heatmap"), "heat map of mean validation WA", caption4)]
+    parts += ['<h2 id="beyond">Beyond the paper</h2>',
+              _figure(images.get("marginals"), "marginal effects",
+                      "For each value of one parameter, mean ± std (over the settings of the other three) "
+                      "of the settings' mean validation WA; dashed red: θ•."),
+              _figure(images.get("paired"), "test WA of θ_r* vs θ• per repetition",
+                      "Left: test WA of θ• and of the selected θ_r* in each repetition (grey lines pair them), "
+                      "with mean ± std. Right: the gain per repetition and the paired tests' p-values.")]
+    parts += ['<h2 id="thetas">θ_r* of every repetition and the ranking of Θ</h2>',
+              _table_html(by_name["selected"]), f"<h3>{escape(by_name['ranking'].title)}</h3>",
+              _table_html(by_name["ranking"], limit=RANKING_SHOWN)]
+    parts += ['<h2 id="table6">Table 6: comparison with the literature</h2>', _table_html(by_name["table6"])]
+    parts += ['<h2 id="settings">Settings</h2>', _dl({"study": study["name"], "storage": study["storage"],
+                                                      **{f"corpus {k}": v for k, v in corpus.items()}}),
+              "<h3>search settings</h3>", _dl(study["settings"] or {"(none recorded)": ""})]
+    parts += ['<h2 id="versions">Software versions</h2>', "<h3>this report</h3>", _dl(doc["versions"])]
+    if doc.get("study_environment"):
+        parts += ["<h3>the search (as recorded by it)</h3>", _dl(doc["study_environment"])]
+    parts.append("</body></html>")
+    return "\n".join(parts)

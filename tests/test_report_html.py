@@ -1,0 +1,69 @@
+"""report.html in a real browser: headless Chromium loads the page offline and every figure decodes.
+
+Skipped with a reason when no Chromium is installed, except under CI (CI=true),
+where a missing browser is a failure: this check must never pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from sertune.report import write_report
+from sertune.study import results as sr
+
+from study_fixtures import FakeTrial, small_grid, write_study
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
+
+#: Appended to a copy of the page: after load, write every image's state and natural size into the DOM.
+PROBE = ('<script>window.addEventListener("load",()=>{const o=document.createElement("pre");'
+         'o.id="probe";o.textContent=[...document.images].map(i=>i.complete+":"+i.naturalWidth+"x"'
+         '+i.naturalHeight).join(",");document.body.appendChild(o);});</script>')
+
+
+def _browser() -> str:
+    found = os.environ.get("SERTUNE_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
+    if found:
+        return found
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("Chromium is not installed, and CI must run the browser check: "
+                    "apt-get install -y chromium (see .ci/run)")
+    pytest.skip("Chromium is not installed (apt-get install chromium); CI runs this check")
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_every_figure_loads_in_headless_chromium(tmp_path):
+    browser = _browser()
+    grid = small_grid()
+    trials = [FakeTrial(r, th, 60.0 + 2 * i + r, 58.0 + 2 * i) for r in range(3) for i, th in enumerate(grid)]
+    write_study(tmp_path / "study", "browser", grid=grid, trials=trials, reps=3)
+    out = tmp_path / "report"
+    doc = write_report(sr.load_results(*sr.find_storage(tmp_path / "study")), out)
+    pngs = sorted(p for p in doc["files"] if p.endswith(".png"))
+    assert len(pngs) == 5
+    page = (out / "report.html").read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+           probe.as_uri()]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    match = re.search(r'<pre id="probe">([^<]*)</pre>', run.stdout)
+    assert match, f"the page did not finish loading in {browser} (rc {run.returncode}): {run.stderr[-2000:]}"
+    images = [s.split(":") for s in match.group(1).split(",")]
+    assert len(images) == 5
+    # Every image decoded at the PNG's own size, in page order (fig. 3, 3, 4, marginals, paired).
+    order = ["fig3_confusion", "fig3_confusion_normalised", "fig4_heatmap", "marginals", "paired"]
+    expected = [_png_size((out / f"{name}.png").read_bytes()) for name in order]
+    assert [(c, tuple(map(int, wh.split("x")))) for c, wh in images] == [("true", e) for e in expected]

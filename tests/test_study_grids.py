@@ -1,0 +1,67 @@
+"""Grids: the paper's Θ, the usual settings, TOML grids, and validation before any training."""
+
+from __future__ import annotations
+
+import pytest
+
+from sertune.dataset import Theta
+from sertune.errors import ConfigError
+from sertune.study.grids import USUAL, USUAL_SETTINGS, paper_grid, resolve_grid, theta_key, toml_grid
+
+
+@pytest.mark.parametrize("corpus,segments", [("emodb", {5.0, 6.0, 7.0, 8.0, 9.0}),
+                                             ("iemocap", {5.0, 6.0, 7.0, 8.0, 9.0}),
+                                             ("savee", {1.0, 2.0, 3.0, 4.0, 5.0})])
+def test_paper_grid_is_table_2_plus_usual(corpus, segments):
+    grid = paper_grid(corpus)
+    assert len(grid) == len(set(grid)) == 511
+    assert grid[-1] == USUAL == Theta(40, 400, 160, 3.0)
+    table2 = grid[:-1]
+    assert {t.n_mels for t in table2} == set(range(128, 257, 8))
+    assert {t.win_length for t in table2} == {127, 255, 511}
+    assert {t.hop_length for t in table2} == {16, 32}
+    assert {t.segment for t in table2} == segments
+    name, validated = resolve_grid("paper", corpus)
+    assert validated == grid
+
+
+def test_usual_grid_holds_the_literature_settings():
+    _, grid = resolve_grid("usual", "emodb")
+    assert grid == USUAL_SETTINGS and USUAL in grid and Theta(128, 1024, 512, 3.0) in grid
+    assert theta_key(USUAL) == "M40-L400-H160-T3"
+
+
+def test_toml_product_and_extra(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text("n_mels = [64, 128]\nwin_length = [400]\nhop_length = [160, 320]\nsegment = [2, 3.5]\n"
+                    "[[extra]]\nn_mels = 40\nwin_length = 400\nhop_length = 160\nsegment = 3\n")
+    grid = toml_grid(path)
+    assert len(grid) == 9 and grid[-1] == USUAL
+    assert Theta(128, 400, 320, 3.5) in grid
+    only_extra = tmp_path / "e.toml"
+    only_extra.write_text("[[extra]]\nn_mels = 40\nwin_length = 400\nhop_length = 160\nsegment = 3\n")
+    assert resolve_grid(str(only_extra), "emodb")[1] == (USUAL,)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("n_mels = [64]\nwin_length = [400]\nhop_length = [160]\n", "'segment' is missing"),
+    ("n_mel = [64]\n", "unknown key 'n_mel'"),
+    ("n_mels = []\nwin_length = [400]\nhop_length = [160]\nsegment = [1]\n", "non-empty list"),
+    ("n_mels = [64]\nwin_length = [400]\nhop_length = [0]\nsegment = [1]\n", "grid entry 1 .*hop"),
+    ("n_mels = [64]\nwin_length = [400]\nhop_length = [160, 200]\nsegment = [1, 'x']\n",
+     "grid entry 3: segment='x'"),
+    ("n_mels = [64.5]\nwin_length = [400]\nhop_length = [160]\nsegment = [1]\n", "n_mels=64.5 must be an integer"),
+    ("[[extra]]\nn_mels = 40\n", r"\[\[extra\]\] table 1 must have exactly"),
+    ("# nothing\n", "defines no setting"),
+    ("n_mels = [64", "not valid TOML"),
+])
+def test_bad_grid_files_name_the_problem(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        resolve_grid(str(path), "emodb")
+
+
+def test_unknown_grid_name():
+    with pytest.raises(ConfigError, match="not paper, usual or a .toml file"):
+        resolve_grid("papers", "emodb")

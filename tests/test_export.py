@@ -68,7 +68,7 @@ def test_onnx_logits_match_torch_and_metadata_round_trips(exported):
     ckpt = load_checkpoint(exported.model)
     session = open_session(exported.onnx)
     spec = ModelSpec.from_metadata(session.get_modelmeta().custom_metadata_map)
-    assert spec == ModelSpec(ckpt.theta, ckpt.classes, ckpt.mean, ckpt.std, ckpt.sample_rate, ckpt.remainder)
+    assert spec == ckpt.spec
     x = np.random.default_rng(1).standard_normal((5, 1, 32, 101), dtype=np.float32) * 2
     with torch.inference_mode():
         ref = ckpt.model()(torch.from_numpy(x)).numpy()

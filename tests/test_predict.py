@@ -19,7 +19,7 @@ from sertune.devices import use_bf16
 from sertune.errors import ConfigError
 from sertune.experiment import prepare, run_theta
 from sertune.metrics import utterance_log_probs
-from sertune.predict import Predictor, input_frames
+from sertune.predict import Predictor
 from sertune.train import TrainConfig, log_probs
 
 THETA = Theta(32, 400, 160, 1.0)
@@ -109,7 +109,7 @@ def test_prediction_fields_and_segments(trained, tmp_path):
     import soxr
     w8 = predictor.predict_waveform(soxr.resample(long, 16000, 8000), sample_rate=8000)
     assert w8.segments == 3
-    assert predictor.spec.input_shape == (1, 32, input_frames(THETA, 16000)) == (1, 32, 101)
+    assert predictor.spec.input_shape == (1, 32, THETA.frames(16000)) == (1, 32, 101)
 
 
 def test_unreadable_files_are_reported_and_the_rest_predicted(trained, tmp_path):

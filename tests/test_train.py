@@ -112,7 +112,7 @@ def test_cli_train_end_to_end(synth_root, tmp_path, capsys):
     splits = json.loads((out / "splits.json").read_text())["splits"]
     assert len(splits) == 2 and not set(splits[0]["train"]) & set(splits[0]["test"])
     ckpt = load_checkpoint(out / "rep1" / "model.pt")
-    assert ckpt.theta == Theta(32, 400, 160, 1.5) and len(ckpt.classes) == 7
+    assert ckpt.spec.theta == Theta(32, 400, 160, 1.5) and len(ckpt.spec.classes) == 7
     assert ckpt.model()(torch.zeros(1, 1, 32, 151)).shape == (1, 7)
     assert (out / "model.pt").is_file() and (out / "config.json").is_file()
     # Same command again: results are never overwritten.

@@ -4,7 +4,7 @@ The exported graph is the network alone: input ``log_mel`` of shape
 ``(batch, 1, n_mels, frames)`` (normalised log-Mel of T-second segments, frames
 fixed by θ), output ``logits`` ``(batch, n_classes)``. Everything else inference
 needs (θ, classes, normalisation, sample rate, remainder rule) travels in the
-file's ``metadata_props`` (:meth:`sertune.predict.ModelSpec.to_metadata`), so
+file's ``metadata_props`` (:meth:`sertune.checkpoint.ModelSpec.to_metadata`), so
 ``sertune predict`` and any onnxruntime user can run it alone.
 
 The export uses ``torch.onnx.export(dynamo=True)``: the TorchScript exporter is
@@ -31,7 +31,8 @@ from . import features
 from .audio import load_audio
 from .checkpoint import load_checkpoint
 from .errors import ConfigError, SertuneError
-from .predict import ModelSpec, open_session
+from .checkpoint import ModelSpec
+from .predict import open_session
 
 __all__ = ["ExportError", "conv_macs", "export_onnx", "check_inputs", "median_ms"]
 
@@ -165,8 +166,7 @@ def export_onnx(model_path: str | Path, out: str | Path, *, atol: float = ATOL, 
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"threads={threads!r} must be a positive integer; leave it unset for torch's count")
     ckpt = load_checkpoint(model_path)
-    spec = ModelSpec(ckpt.theta, tuple(ckpt.classes), float(ckpt.mean), float(ckpt.std),
-                     int(ckpt.sample_rate), ckpt.remainder)
+    spec = ckpt.spec
     net = ckpt.model("cpu").float().eval()
     inputs = check_inputs(spec, seed=seed, audio=audio)   # before writing: bad --audio fails early
     # Timed before onnxruntime starts: its idle worker threads spin for a while after each run

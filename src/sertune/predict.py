@@ -38,72 +38,17 @@ import torch
 
 from . import features
 from .audio import load_audio
-from .checkpoint import load_checkpoint
+from .checkpoint import ModelSpec, load_checkpoint
 from .dataset import Theta
 from .devices import resolve_device, use_bf16
 from .errors import AudioError, ConfigError
 from .metrics import utterance_log_probs
 
-__all__ = ["ModelSpec", "Prediction", "Predictor", "input_frames"]
+__all__ = ["ModelSpec", "Prediction", "Predictor"]
 
-#: Prefix of the ONNX ``metadata_props`` keys sertune writes and reads.
-META_PREFIX = "sertune."
 #: Segments decoded and scored together by :meth:`Predictor.predict_files` (bounds memory:
 #: 256 three-second segments are ~50 MB of audio).
 GROUP_SEGMENTS = 256
-
-
-def input_frames(theta: Theta, sample_rate: int) -> int:
-    """Frames of one segment's log-Mel, as :func:`sertune.features.log_mel` makes them.
-
-    ``1 + (samples + 2 * (L // 2) - L) // H`` with ``samples = round(T * sample_rate)``;
-    for an odd window L this is one less than ``1 + samples // H`` when H divides samples.
-    """
-    samples = int(round(theta.segment * sample_rate))
-    return features.n_frames(samples, n_fft=theta.win_length, hop_length=theta.hop_length)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything inference needs besides the weights; the same for .pt and .onnx models."""
-
-    theta: Theta
-    classes: tuple[str, ...]
-    mean: float
-    std: float
-    sample_rate: int
-    remainder: str
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """(channels, n_mels, frames) of one network input."""
-        return (1, self.theta.n_mels, input_frames(self.theta, self.sample_rate))
-
-    def to_metadata(self) -> dict[str, str]:
-        """ONNX ``metadata_props``: ``sertune.*`` keys, JSON values (lossless for floats)."""
-        doc = {"format": "sertune-onnx", "version": 1, "theta": self.theta.as_dict(),
-               "classes": list(self.classes), "mean": self.mean, "std": self.std,
-               "sample_rate": self.sample_rate, "remainder": self.remainder}
-        return {META_PREFIX + k: json.dumps(v) for k, v in doc.items()}
-
-    @classmethod
-    def from_metadata(cls, props: dict[str, str], *, path: str | Path = "model") -> "ModelSpec":
-        """Read what :meth:`to_metadata` wrote; ConfigError naming ``path`` if it is not there."""
-        fix = "export it with `sertune export MODEL.pt --onnx OUT.onnx`"
-        try:
-            doc = {k[len(META_PREFIX):]: json.loads(v) for k, v in props.items() if k.startswith(META_PREFIX)}
-        except ValueError:
-            raise ConfigError(f"{path} has unreadable sertune metadata; {fix}") from None
-        if doc.get("format") != "sertune-onnx":
-            raise ConfigError(f"{path} is an ONNX model without sertune metadata (no {META_PREFIX}format); {fix}")
-        if doc.get("version", 0) > 1:
-            raise ConfigError(f"{path} was exported by a newer sertune (metadata version {doc['version']}); "
-                              "upgrade sertune to read it")
-        try:
-            return cls(Theta(**doc["theta"]), tuple(doc["classes"]), float(doc["mean"]), float(doc["std"]),
-                       int(doc["sample_rate"]), str(doc["remainder"]))
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} has incomplete sertune metadata ({exc}); {fix}") from None
 
 
 @dataclass(frozen=True)
@@ -184,8 +129,7 @@ class Predictor:
             self.spec = self._net.spec
         else:
             ckpt = load_checkpoint(self.path)
-            self.spec = ModelSpec(ckpt.theta, tuple(ckpt.classes), float(ckpt.mean), float(ckpt.std),
-                                  int(ckpt.sample_rate), ckpt.remainder)
+            self.spec = ckpt.spec
             self._net = _TorchNet(ckpt.model(self.device), device=self.device, precision=precision)
         # Impossible settings (corrupt metadata) fail here; advice about poor ones (empty mel
         # filters) was given at training time and is not repeated on every prediction.

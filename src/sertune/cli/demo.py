@@ -60,12 +60,13 @@ def run(args: argparse.Namespace) -> int:
           "--seed", str(args.seed)]),
         (f"search 5 LMS settings x {args.reps} repetitions ({args.epochs} epochs each)",
          ["search", str(corpus), "--grid", str(grid), "--reps", str(args.reps), "--epochs", str(args.epochs),
-          "--seed", str(args.seed), "--out", str(search), "--cache-dir", str(out / "cache")]),
+          "--seed", str(args.seed), "--out", str(search), "--study", "demo",
+          "--cache-dir", str(out / "cache")]),
         ("write the report (tables, figures, report.html)", ["report", str(search), "--out", str(report)]),
         ("export the selected model to ONNX", ["export", str(search / "model.pt"), "--onnx",
                                                str(out / "model.onnx"), "--runs", "5"]),
         ("predict one file with the exported model",
-         ["predict", str(out / "model.onnx"), str(sorted((corpus / "wav").glob("*W*.wav"))[0])]),
+         ["predict", str(out / "model.onnx"), str(corpus / "wav" / "03a01Wa.wav")]),   # speaker 03, anger
     ]
     for k, (what, argv) in enumerate(steps, 1):
         print(f"\n[{k}/{len(steps)}] {what}\n$ sertune {' '.join(argv)}", flush=True)

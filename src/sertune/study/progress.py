@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .results import best_per_rep, coverage, coverage_by_rep, load_results
+from .results import best_per_rep, cell_states, coverage, coverage_by_rep, load_results
 
 
 @dataclass
@@ -21,6 +21,10 @@ class Progress:
     running: int = 0
     duplicates: int = 0
     reps: list[dict] = field(default_factory=list)
+    #: Epochs per training, and the epochs done so far (a finished, pruned or failed
+    #: cell counts in full; a running one by its reported epochs): the live bar's unit.
+    epochs: int = 1
+    epochs_done: int = 0
 
     @property
     def done(self) -> int:
@@ -36,7 +40,8 @@ class Progress:
         """Short live summary: per-repetition counts and the best θ so far."""
         per_rep = " ".join(f"r{r['rep']}:{r['complete']}" for r in self.reps)
         best = max((r["best"] for r in self.reps if r["best"]), key=lambda b: b["value"], default=None)
-        text = f"running {self.running}, failed {self.failed} | {per_rep}"
+        text = (f"{self.done}/{self.planned} trials, running {self.running}, failed {self.failed} "
+                f"| {per_rep}")
         if best:
             t = best["theta"]
             text += (f" | best val WA {best['value']:.1f} at M={t['n_mels']} L={t['win_length']} "
@@ -49,8 +54,16 @@ def read_progress(url: str, name: str) -> Progress:
     results = load_results(url, name)
     cov = coverage(results)
     best = best_per_rep(results)
+    epochs = int(results.settings.get("epochs", 1))
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
-                     failed=cov["failed"], running=cov["running"], duplicates=cov["duplicates"])
+                     failed=cov["failed"], running=cov["running"], duplicates=cov["duplicates"],
+                     epochs=epochs)
+    running = {(t.rep, t.theta): len(t.intermediate) for t in results.trials if t.state == "running"}
+    for cell, cell_state in cell_states(results).items():
+        if cell_state in ("complete", "pruned", "failed"):
+            state.epochs_done += epochs
+        elif cell_state == "running":
+            state.epochs_done += min(running.get(cell, 0), epochs)
     for row in coverage_by_rep(results):
         r = row["rep"]
         top = best.get(r)

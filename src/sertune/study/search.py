@@ -136,12 +136,14 @@ def torch_threads(threads: int) -> None:
 def watch(url: str, name: str, *, alive, progress: bool = True, interval: float = 2.0) -> Progress:
     """Show a live bar (trials done / planned, ETA, best θ so far) until ``alive()`` is false."""
     state = read_progress(url, name)
-    bar = tqdm(total=state.planned, initial=state.done, desc=f"search {name}", unit="trial",
-               disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    # Counted in epochs, not trials: a trial is minutes long, an epoch seconds, so the
+    # bar moves and its ETA settles early.
+    bar = tqdm(total=state.planned * state.epochs, initial=state.epochs_done, desc=f"search {name}",
+               unit="epoch", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     with bar:
         while True:
             state = read_progress(url, name)
-            bar.update(state.done - bar.n)
+            bar.update(state.epochs_done - bar.n)
             bar.set_postfix_str(state.postfix(), refresh=True)
             if not alive():
                 return read_progress(url, name)

@@ -11,9 +11,11 @@ device supports them (``--precision`` as in ``sertune train``).
 
 Both train the same SqueezeNet v1.1 (same init) on the same random "log-Mel"
 inputs for the same number of samples, after one warm-up batch each. Input
-sizes 128x1001 and 256x2001 (M x frames). Prints samples/s and peak memory
-(max RSS) for each; the last line is ``ratio: <reference s / sertune s>`` at
-the smaller size.
+sizes 128x1001 and 256x2001 (M x frames). Prints samples/s for each, then the
+memory check of the paper's largest θ on IEMOCAP (M=256, H=16, T=9 s, 3000
+segments: ~14 GB of 16-bit features): which storage mode sertune picks on this
+device and the peak memory (max RSS) of a training step in it. The last line is
+``ratio: <reference s / sertune s>`` at the smaller size.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sertune.dataset import SegmentData, Theta
-from sertune.devices import resolve_device, use_bf16
+from sertune.dataset import MEMORY_SHARE, SegmentData, Theta
+from sertune.devices import free_memory_bytes, resolve_device, use_bf16
 from sertune.model import build_model
 from sertune.train import train_epoch
 
@@ -94,6 +96,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--largest", type=int, default=3000, metavar="N",
+                        help="segments of the largest-θ memory check (0 skips it)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -113,10 +117,38 @@ def main() -> None:
               f"sertune ({'bf16 + channels-last' if bf16 else 'fp32'}, {device}) "
               f"{ours_n / ours_s:6.2f} samples/s | x{ratio:.2f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
-    print(f"peak memory (max RSS of this process): {peak:.2f} GiB")
+    print(f"peak memory so far (max RSS of this process): {peak:.2f} GiB")
+    if args.largest:
+        largest_theta(device, args.precision, args.largest)
     if device.type == "cuda":
         print(f"peak GPU memory: {torch.cuda.max_memory_allocated(device) / 2 ** 30:.2f} GiB")
     print(f"ratio: {ratios[0]:.2f}")
+
+
+def largest_theta(device, precision, n_segments):
+    """The paper's largest θ on IEMOCAP (M=256, H=16, T=9 s, ~3000 segments): where it lives,
+    and the peak memory of a training step on it."""
+    theta = Theta(256, 511, 16, 9.0)
+    frames = theta.frames(16000)
+    feature_gib = n_segments * theta.n_mels * frames * 2 / 2 ** 30
+    budget_gib = MEMORY_SHARE * free_memory_bytes(device) / 2 ** 30
+    mode = "features" if feature_gib <= budget_gib else "waves"
+    print(f"largest θ ({theta}, {n_segments} segments): 16-bit features would take {feature_gib:.1f} GiB, "
+          f"budget {budget_gib:.1f} GiB -> mode '{mode}'")
+    if mode == "features":
+        return
+    waves = torch.randn(n_segments, 9 * 16000, generator=torch.Generator().manual_seed(0)).mul_(0.05)
+    data = SegmentData(theta, 16000, "waves", waves.to(device), torch.zeros(n_segments, dtype=torch.long,
+                       device=device), np.arange(n_segments), tuple(map(str, range(n_segments))),
+                       tuple(map(str, range(n_segments))))
+    model = build_model(4, seed=0).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    start = time.perf_counter()
+    train_epoch(model, opt, data, torch.arange(16, device=device), -40.0, 20.0,
+                bf16=use_bf16(device, precision), batch_size=16)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    print(f"one training step (batch 16, input 256x{frames}, log-Mel computed per batch): "
+          f"{time.perf_counter() - start:.1f} s; peak memory (max RSS): {peak:.2f} GiB")
 
 
 if __name__ == "__main__":

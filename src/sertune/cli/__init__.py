@@ -16,10 +16,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import SertuneError, SertuneWarning
-from . import corpus, demo, export, predict, report, search, synth, train
+from . import corpus, demo, export, features, predict, report, search, synth, train
 
 #: Command modules, in the order ``sertune --help`` lists them.
-COMMANDS = (demo, corpus, synth, train, search, report, predict, export)
+COMMANDS = (demo, corpus, synth, features, train, search, report, predict, export)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,8 +64,16 @@ def _fail(message: str) -> int:
     return 2
 
 
+_shown: set[str] = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {message}", file=sys.stderr)
+    """One ``warning:`` line per distinct message: the same advice about a setting is
+    raised by every log-Mel call on it, and once is enough to read."""
+    text = str(message)
+    if text not in _shown:
+        _shown.add(text)
+        print(f"warning: {text}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,7 @@ from ..errors import ConfigError
 #: with more mel filters, other windows and shorter segments, in the spirit of Table 2.
 DEMO_GRID = """\
 # sertune demo grid: {n} settings
-n_mels = [64, 96]
+n_mels = [64, 80]
 win_length = [255, 511]
 hop_length = [160]
 segment = [1.5]

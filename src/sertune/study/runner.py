@@ -290,12 +290,17 @@ class Worker:
         return self._features[1]
 
     def _save_if_best(self, study, trial, theta, key, r, result, value) -> str | None:
-        """Checkpoint a model that beats every finished trial of its repetition so far."""
+        """Checkpoint a model that beats every finished trial of its repetition so far.
+
+        "Beats" is the selection's own order (higher value, then lower trial number on
+        ties), so the θ_r* a report selects always has its model, whatever order
+        concurrent workers finish in.
+        """
         if self.out is None:
             return None
-        best = max((t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                    if t.number != trial.number), default=-math.inf)
-        if value <= best:
+        best = max(((t.value, -t.number) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                    if t.number != trial.number), default=(-math.inf, 0))
+        if (value, -trial.number) <= best:
             return None
         rel = Path("models") / f"rep{r}" / f"{key}.pt"
         save_checkpoint(self.out / rel, state_dict=result.state_dict, theta=theta,

@@ -57,8 +57,8 @@ def run(url: str, name: str, prepared, *, pruner: str, epochs: int, reps: int, c
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=27, help="27 = ASHA rungs at 1, 3, 9 and 27 epochs")
+    parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

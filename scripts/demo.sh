@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), write the built-in synthetic demo corpus and describe it.
+# Set up (scripts/setup.sh), then run `sertune demo`: synthesize a corpus, search a small LMS
+# grid over 3 repetitions, write the report, export the best model to ONNX and predict a file.
+# Usage: bash scripts/demo.sh [OUT]   (default OUT: sertune-demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-out="${1:-sertune-demo}"
-.venv/bin/sertune synth "$out/corpus" --layout emodb --speakers 4 --per-class 10
-.venv/bin/sertune corpus info "$out/corpus"
+.venv/bin/sertune demo --out "${1:-sertune-demo}"

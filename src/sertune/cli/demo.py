@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
                        description="Synthesize a corpus, search a small LMS grid with 3 repetitions, "
                                    "write the report, export the best model to ONNX and predict a file.")
     p.add_argument("--out", default="sertune-demo", metavar="DIR", help="output folder (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=8, help="epochs per training (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=15, help="epochs per training (default %(default)s)")
     p.add_argument("--reps", type=int, default=3, help="repetitions (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     steps = [
         ("synthesize a corpus in the EmoDB layout (7 emotions, 4 speakers)",
-         ["synth", str(corpus), "--layout", "emodb", "--speakers", "4", "--per-class", "8",
+         ["synth", str(corpus), "--layout", "emodb", "--speakers", "4", "--per-class", "10",
           "--seed", str(args.seed)]),
         (f"search 5 LMS settings x {args.reps} repetitions ({args.epochs} epochs each)",
          ["search", str(corpus), "--grid", str(grid), "--reps", str(args.reps), "--epochs", str(args.epochs),

@@ -267,8 +267,8 @@ class Worker:
                 torch.cuda.empty_cache()
             return None, True
         for part in ("val", "test"):
-            trial.set_user_attr(part, result.__dict__[part]["utterance"])
-            trial.set_user_attr(f"{part}_segment", result.__dict__[part]["segment"])
+            trial.set_user_attr(part, getattr(result, part)["utterance"])
+            trial.set_user_attr(f"{part}_segment", getattr(result, part)["segment"])
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("seconds", result.seconds)

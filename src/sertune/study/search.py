@@ -116,7 +116,7 @@ def start_ray(url: str, name: str, *, workers: int, devices: Sequence[str], out:
         raise ConfigError("--backend ray needs Ray: pip install 'sertune[ray]' (or pip install ray)") from None
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
-                 include_dashboard=False, num_cpus=None if address else max(workers, 1))
+                 include_dashboard=False, num_cpus=None if address else max(workers * threads, 1))
 
     @ray.remote(num_cpus=threads, num_gpus=gpus_per_worker)
     def ray_worker(k: int) -> int:

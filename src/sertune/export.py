@@ -32,6 +32,7 @@ from .audio import load_audio
 from .checkpoint import load_checkpoint
 from .errors import ConfigError, SertuneError
 from .checkpoint import ModelSpec
+from .features import intra_op_threads
 from .predict import open_session
 
 __all__ = ["ExportError", "conv_macs", "export_onnx", "check_inputs", "median_ms"]
@@ -174,7 +175,7 @@ def export_onnx(model_path: str | Path, out: str | Path, *, atol: float = ATOL, 
     wave = torch.from_numpy(np.random.default_rng(seed).standard_normal(
         int(round(spec.theta.segment * spec.sample_rate)), dtype=np.float32) * 0.1)
     threads = torch.get_num_threads() if threads is None else threads
-    with _torch_threads(threads):       # the same number of threads as onnxruntime gets
+    with intra_op_threads(threads):       # the same number of threads as onnxruntime gets
         features_ms = median_ms(lambda: features.log_mel(
             wave, sample_rate=spec.sample_rate, n_mels=spec.theta.n_mels, win_length=spec.theta.win_length,
             hop_length=spec.theta.hop_length), runs=runs)
@@ -246,16 +247,6 @@ def _export(net: nn.Module, spec: ModelSpec, path: Path) -> int:
                         f"argmax of the mean of its segments' log-softmax.")
     program.save(str(path), external_data=False)
     return int(model.opset_imports.get("", 0))
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

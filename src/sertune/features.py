@@ -290,7 +290,7 @@ def log_mel_many(x, *, sample_rate=16000, n_mels: Sequence[int], win_length, hop
                        window=window_t, pad_mode=pad_mode, top_db=top_db, workers=1 if pooled else threads)
 
     if pooled:
-        with _intra_op_threads(1), ThreadPoolExecutor(threads) as pool:
+        with intra_op_threads(1), ThreadPoolExecutor(threads) as pool:
             list(pool.map(job, spans))
     else:
         for span in spans:
@@ -316,7 +316,7 @@ def _as_tensor(x) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _intra_op_threads(count: int):
+def intra_op_threads(count: int):
     """Set the calling thread's torch intra-op threads for a while; threads started
     meanwhile take ``count`` too (torch's thread counts are per thread, OpenMP-style)."""
     before = torch.get_num_threads()

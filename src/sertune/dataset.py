@@ -11,7 +11,7 @@ log-Mel is computed on the fly on the device: slower, but it fits.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -20,39 +20,10 @@ import torch
 from . import features
 from .devices import free_memory_bytes
 from .errors import ConfigError
+from .theta import Theta  # also re-exported: old code and pickles name sertune.dataset.Theta
 
 #: Fraction of the device's free memory that stored features may take.
 MEMORY_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class Theta:
-    """One LMS setting: M mel filters, window L and hop H in samples, segment T in seconds."""
-
-    n_mels: int
-    win_length: int
-    hop_length: int
-    segment: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return f"M={self.n_mels} L={self.win_length} H={self.hop_length} T={self.segment:g}s"
-
-    def frames(self, sample_rate: int) -> int:
-        """Frames per segment of a centred STFT (one fewer for an odd window, e.g. L=127)."""
-        return features.n_frames(int(round(self.segment * sample_rate)), n_fft=self.win_length,
-                                 hop_length=self.hop_length)
-
-    def check(self, sample_rate: int, *, warn: bool = True) -> list[str]:
-        """Raise ConfigError for an impossible setting (before any work is done).
-
-        Returns the advice for legal but poor settings (also issued as warnings when ``warn``).
-        """
-        return features.check_settings(n_mels=self.n_mels, win_length=self.win_length,
-                                       hop_length=self.hop_length, sample_rate=sample_rate,
-                                       segment=self.segment, warn=warn)
 
 
 @dataclass

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.cluster import hierarchy
 
-from ..dataset import Theta
 from ..study import results as sr
+from ..theta import Theta
 from .tables import theta_values
 
 #: The four LMS parameters: θ field, symbol, unit (for axis labels).

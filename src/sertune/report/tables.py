@@ -16,10 +16,9 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from ..dataset import Theta
 from ..metrics import mean_std
 from ..study import results as sr
-from ..study.grids import theta_key
+from ..theta import Theta, theta_key
 from .literature import LITERATURE, PAPER_RESULTS, REFERENCES
 
 #: The θ_r* test metrics of Table 5 (the paper's precision and F1, plus UA, recall and WA).

@@ -1,6 +1,6 @@
 """The sets Θ of LMS settings a study searches: the paper's, the usual ones, or a user's TOML.
 
-A grid is a plain tuple of :class:`~sertune.dataset.Theta`, validated as a whole
+A grid is a plain tuple of :class:`~sertune.theta.Theta`, validated as a whole
 before the first training starts, so a typo in entry 400 does not surface
 hours into a search.
 """
@@ -12,8 +12,8 @@ import warnings
 from pathlib import Path
 
 from ..config import read_toml
-from ..dataset import Theta
 from ..errors import ConfigError, SertuneWarning
+from ..theta import Theta, theta_key  # noqa: F401 (theta_key re-exported for old imports)
 
 SAMPLE_RATE = 16000
 
@@ -35,11 +35,6 @@ USUAL_SETTINGS = (
     Theta(64, 512, 512, 3.0),                # 64 mels, 512 / 512
     Theta(40, 640, 320, 3.0),                # 40 mels, 40 ms / 20 ms
 )
-
-
-def theta_key(theta: Theta) -> str:
-    """Stable text key of a setting, e.g. ``M40-L400-H160-T3``."""
-    return f"M{theta.n_mels}-L{theta.win_length}-H{theta.hop_length}-T{theta.segment:g}"
 
 
 def _seconds(value):

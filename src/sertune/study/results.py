@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ..dataset import Theta
 from ..errors import ConfigError
-from .grids import theta_key
+from ..theta import Theta, parse_theta_key, theta_from_dict, theta_key
 
 #: Trial states, in the order reports list them.
 STATES = ("complete", "pruned", "failed", "running", "waiting")
@@ -38,7 +37,6 @@ CELL_STATES = STATES + ("missing",)
 _OPTUNA_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
                   "RUNNING": "running", "WAITING": "waiting"}
 
-_KEY = re.compile(r"^M(\d+)-L(\d+)-H(\d+)-T([0-9.]+)$")
 _REP = re.compile(r"^(?P<name>.+)\.rep(?P<rep>\d+)$")
 
 
@@ -121,25 +119,6 @@ class StudyResults:
 
 
 # --------------------------------------------------------------------------- parsing
-
-def parse_theta_key(key: str) -> Theta:
-    """Inverse of :func:`~sertune.study.grids.theta_key`: ``"M40-L400-H160-T3"`` -> Theta."""
-    match = _KEY.match(str(key))
-    if not match:
-        raise ConfigError(f"theta key {key!r} is not of the form M<mels>-L<win>-H<hop>-T<seconds>, "
-                          f"e.g. M40-L400-H160-T3")
-    m, w, h, t = match.groups()
-    return Theta(int(m), int(w), int(h), float(t))
-
-
-def theta_from_dict(d: Mapping) -> Theta:
-    """A θ dict of the storage (``n_mels win_length hop_length segment``) -> Theta."""
-    try:
-        return Theta(int(d["n_mels"]), int(d["win_length"]), int(d["hop_length"]), float(d["segment"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {d!r} lacks or mistypes a field ({exc}); a θ needs n_mels, "
-                          f"win_length, hop_length and segment") from None
-
 
 def _trial_theta(params: Mapping, user_attrs: Mapping, system_attrs: Mapping) -> Theta | None:
     """θ of a trial: user_attrs (finished), else the sampled param, else an enqueued fixed param."""

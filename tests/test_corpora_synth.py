@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from sertune import __version__
 from sertune.cli import main
+from sertune.cli import train as train_cli
 from sertune.corpora import load_corpus
+from sertune.corpora.marker import MARKER, describe_corpus, synthetic_label
 from sertune.corpora.synth import STYLES, make_speaker, synthesize, utterance
 from sertune.errors import ConfigError
+from sertune.metrics import METRICS
 
 
 @pytest.mark.parametrize("layout,n_classes,speakers", [("emodb", 7, {"03", "08"}), ("savee", 7, {"DC", "JE"})])
@@ -57,3 +64,77 @@ def test_cli_synth_then_info(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "s"), "--speakers", "11"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: speakers=11") and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- the synthetic marker
+
+CONTRACT_KEYS = {"corpus", "root", "options", "n_utterances", "classes", "speakers", "total_seconds",
+                 "skipped", "excluded"}
+
+
+def test_synth_writes_a_marker_that_the_loader_reads(tmp_path):
+    synthesize(tmp_path, layout="savee", speakers=1, per_class=2, seed=3)
+    marker = json.loads((tmp_path / MARKER).read_text())
+    assert marker == {"generator": "sertune synth", "version": __version__, "layout": "savee", "seed": 3,
+                      "speakers": 1, "per_class": 2, "sample_rate": 16000}
+    corpus = load_corpus(tmp_path)
+    assert corpus.name == "savee" and corpus.synthetic == marker
+    (tmp_path / MARKER).unlink()                       # the same audio without the marker reads as real
+    assert load_corpus(tmp_path).synthetic is None
+
+
+@pytest.mark.parametrize("marker,label", [
+    (None, None),
+    ({"generator": "sertune synth", "layout": "emodb", "seed": 0}, "synthetic (sertune synth, layout emodb, seed 0)"),
+    ({"generator": "sertune synth", "layout": "savee", "seed": 12, "speakers": 4},
+     "synthetic (sertune synth, layout savee, seed 12)"),
+    ({"generator": "sertune synth", "error": "bad"}, "synthetic (sertune synth, marker unreadable)"),
+    ({}, "synthetic (sertune synth)"),
+])
+def test_synthetic_label(marker, label):
+    assert synthetic_label(marker) == label
+    assert describe_corpus("emodb", marker) == (label or "emodb")
+
+
+@pytest.mark.parametrize("content,error", [
+    ("{not json", "unreadable"),
+    ("[1, 2]", "holds no JSON object"),
+])
+def test_a_damaged_marker_still_marks_the_corpus_synthetic(tmp_path, content, error):
+    synthesize(tmp_path, speakers=1, per_class=1)
+    (tmp_path / MARKER).write_text(content)
+    synthetic = load_corpus(tmp_path).synthetic
+    assert synthetic["generator"] == "sertune synth" and error in synthetic["error"]
+
+
+def test_corpus_info_says_synthetic_in_text_and_json(tmp_path, capsys):
+    root = tmp_path / "s"
+    assert main(["synth", str(root), "--layout", "emodb", "--speakers", "1", "--per-class", "1", "--seed", "7"]) == 0
+    assert f"marked synthetic by {MARKER}" in capsys.readouterr().out
+    assert main(["corpus", "info", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert "synthetic (sertune synth, layout emodb, seed 7): made by `sertune synth`" in text
+    assert main(["corpus", "info", str(root), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == CONTRACT_KEYS | {"synthetic"}                 # additive: the contract keys stay
+    assert (doc["corpus"], doc["n_utterances"]) == ("emodb", 7)
+    assert doc["synthetic"]["layout"] == "emodb" and doc["synthetic"]["seed"] == 7
+
+    (root / MARKER).unlink()
+    assert main(["corpus", "info", str(root), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == CONTRACT_KEYS | {"synthetic"} and doc["synthetic"] is None
+    assert main(["corpus", "info", str(root)]) == 0
+    assert "synthetic" not in capsys.readouterr().out
+
+
+def test_train_summary_names_a_synthetic_corpus():
+    stats = {"mean": 50.0, "std": 1.0}
+    doc = {"theta": {"n_mels": 40, "win_length": 400, "hop_length": 160, "segment": 3.0}, "corpus": "emodb",
+           "reps": [{}], "level": "utterance", "device": "cpu",
+           "summary": {part: {m: stats for m in METRICS} for part in ("val", "test")}}
+    real = train_cli.format_summary(doc | {"synthetic": None}, Path("o")).splitlines()[0]
+    synthetic = train_cli.format_summary(doc | {"synthetic": {"layout": "emodb", "seed": 2}}, Path("o"))
+    assert real.startswith("θ = M=40 L=400 H=160 T=3s on emodb, 1 repetitions")
+    assert synthetic.splitlines()[0].startswith(
+        "θ = M=40 L=400 H=160 T=3s on synthetic (sertune synth, layout emodb, seed 2), 1 repetitions")

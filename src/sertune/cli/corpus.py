@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..corpora import Corpus, load_corpus, registry
+from ..corpora.marker import synthetic_label
 
 
 def add_corpus_args(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +38,8 @@ def corpus_summary(corpus: Corpus) -> dict:
         "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
         # Left out by design (other subset, a label outside the task, a duplicate copy).
         "excluded": dict(corpus.excluded),
+        # The sertune-synth.json marker of a corpus made by `sertune synth`, else null.
+        "synthetic": dict(corpus.synthetic) if corpus.synthetic is not None else None,
     }
 
 
@@ -62,8 +65,11 @@ def run_info(args: argparse.Namespace) -> int:
 
 def format_summary(summary: dict) -> str:
     n = summary["n_utterances"]
-    lines = [
-        f"corpus   {summary['corpus']}  ({summary['root']})",
+    lines = [f"corpus   {summary['corpus']}  ({summary['root']})"]
+    label = synthetic_label(summary.get("synthetic"))
+    if label:
+        lines.append(f"data     {label}: made by `sertune synth`, not recordings of people")
+    lines += [
         f"options  {', '.join(f'{k}={v}' for k, v in summary['options'].items()) or '-'}",
         f"total    {n} utterances, {summary['total_seconds'] / 60:.1f} min of audio, "
         f"{len(summary['speakers'])} speakers, {len(summary['classes'])} classes",

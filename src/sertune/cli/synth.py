@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..corpora import load_corpus
+from ..corpora.marker import MARKER
 from ..corpora.synth import LAYOUTS, synthesize
 
 
@@ -12,7 +13,8 @@ def add_parser(sub) -> None:
     parser = sub.add_parser(
         "synth", help="write a synthetic emotional-speech corpus",
         description="Write deterministic speech-like audio whose prosody and voice quality vary "
-                    "with emotion and speaker, in a real corpus layout that the loaders read.")
+                    "with emotion and speaker, in a real corpus layout that the loaders read. A marker "
+                    f"file ({MARKER}) at OUT makes every output say the corpus is synthetic.")
     parser.add_argument("out", metavar="OUT", help="folder to write the corpus into")
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="emodb",
                         help="corpus layout to imitate (default: %(default)s)")
@@ -29,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.out, args.layout)
     print(f"wrote {len(files)} files ({corpus.total_seconds() / 60:.1f} min of audio) in the "
           f"{args.layout} layout to {args.out}")
+    print(f"marked synthetic by {MARKER}: every report on it says so; it is not {args.layout}")
     print(f"next: sertune corpus info {args.out}")
     return 0

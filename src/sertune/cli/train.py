@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..config import read_toml, resolve
+from ..corpora.marker import synthetic_label
 from ..dataset import Theta
 from ..devices import describe, resolve_device
 from ..errors import ConfigError
@@ -89,11 +90,12 @@ def run(args: argparse.Namespace) -> int:
                             device=device, remainder=s["remainder"], out=out, progress=not args.json)
     write_splits(out / "splits.json", splits, protocol=s["protocol"], unit=s["split_unit"],
                  seed=s["seed"], corpus=prepared.corpus.name)
-    doc = {"corpus": prepared.corpus.name, "device": describe(device), "config": s,
+    synthetic = dict(prepared.corpus.synthetic) if prepared.corpus.synthetic is not None else None
+    doc = {"corpus": prepared.corpus.name, "synthetic": synthetic, "device": describe(device), "config": s,
            "environment": environment(), **doc}
     write_json(out / "config.json", {"settings": s, "corpus_root": str(prepared.corpus.root),
                                      "corpus_options": dict(prepared.corpus.options),
-                                     "environment": doc["environment"]})
+                                     "corpus_synthetic": synthetic, "environment": doc["environment"]})
     write_json(out / "metrics.json", doc)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
@@ -104,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_summary(doc: dict, out: Path) -> str:
     s = doc["summary"]
-    lines = [f"θ = {Theta(**doc['theta'])} on {doc['corpus']}, {len(doc['reps'])} repetitions, "
+    corpus = synthetic_label(doc.get("synthetic")) or doc["corpus"]
+    lines = [f"θ = {Theta(**doc['theta'])} on {corpus}, {len(doc['reps'])} repetitions, "
              f"{doc['level']} level, {doc['device']}", "",
              f"{'metric':<10} {'validation':>16} {'test':>16}"]
     for m in METRICS:

@@ -27,6 +27,7 @@ from .base import (
     resolve_options,
     with_duration,
 )
+from .marker import read_marker
 
 __all__ = [
     "CANONICAL_LABELS", "Corpus", "Skipped", "Utterance",
@@ -67,7 +68,8 @@ def load_corpus(root: str | Path, corpus: str | None = None, **options: object) 
     -------
     Corpus
         Utterances sorted by id, each with its duration; files that were found but
-        cannot be used are listed in ``Corpus.skipped`` with the reason.
+        cannot be used are listed in ``Corpus.skipped`` with the reason. A corpus
+        written by ``sertune synth`` carries its marker in ``Corpus.synthetic``.
 
     Raises
     ------
@@ -98,7 +100,8 @@ def load_corpus(root: str | Path, corpus: str | None = None, **options: object) 
         raise CorpusError(f"utterance id {dup!r} occurs twice under {path}; remove the duplicate copy")
     utterances.sort(key=lambda u: u.id)
     skipped.sort(key=lambda s: s.path)
-    return Corpus(name, path, tuple(utterances), tuple(skipped), resolved, dict(sorted(scan.excluded.items())))
+    return Corpus(name, path, tuple(utterances), tuple(skipped), resolved, dict(sorted(scan.excluded.items())),
+                  synthetic=read_marker(path))
 
 
 def _short(exc: Exception) -> str:

@@ -92,6 +92,9 @@ class Corpus:
     #: frustrated or scripted turns, a nested duplicate copy). Not in ``skipped``,
     #: which lists problems a user may want to fix.
     excluded: Mapping[str, int] = field(default_factory=dict)
+    #: The ``sertune-synth.json`` marker of a corpus made by ``sertune synth`` (layout,
+    #: seed, ...), or None for recordings of people. See :mod:`sertune.corpora.marker`.
+    synthetic: Mapping[str, object] | None = None
 
     @property
     def classes(self) -> tuple[str, ...]:

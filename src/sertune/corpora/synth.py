@@ -9,7 +9,9 @@ The class cues overlap on purpose (anger ~ happiness, boredom ~ sadness,
 fear ~ surprise) and speakers differ more than classes do in pitch and
 formants, so a model trained on it must learn relative cues: it scores well
 above chance but not 100 %. The files are written in the EmoDB or SAVEE
-layout, so the real loaders read them.
+layout, so the real loaders read them, with a marker file
+(``sertune-synth.json``, :mod:`sertune.corpora.marker`) that makes every
+output say the corpus is synthetic.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import soundfile as sf
 from scipy.signal import lfilter
 
 from ..errors import ConfigError
+from .marker import write_marker
 
 SAMPLE_RATE = 16000
 
@@ -188,7 +191,7 @@ def _envelope(n: int, *, attack: float) -> np.ndarray:
 
 def synthesize(out: str | Path, *, layout: str = "emodb", seed: int = 0,
                speakers: int = 4, per_class: int = 10, sample_rate: int = SAMPLE_RATE) -> list[Path]:
-    """Write a synthetic corpus into ``out`` and return the files written.
+    """Write a synthetic corpus into ``out`` and return the audio files written.
 
     Parameters
     ----------
@@ -202,6 +205,9 @@ def synthesize(out: str | Path, *, layout: str = "emodb", seed: int = 0,
         Number of speakers, at most as many as the real corpus has (10 or 4).
     per_class : int
         Utterances per class and speaker.
+
+    The marker ``out/sertune-synth.json`` records these arguments; loaders read it
+    into ``Corpus.synthetic``.
     """
     if layout not in LAYOUTS:
         raise ConfigError(f"layout={layout!r} is not supported for synthesis; choose one of: "
@@ -227,4 +233,6 @@ def synthesize(out: str | Path, *, layout: str = "emodb", seed: int = 0,
                 sf.write(str(path), utterance(voice, label, rng, sample_rate=sample_rate),
                          sample_rate, subtype="PCM_16")
                 written.append(path)
+    write_marker(out, layout=layout, seed=seed, speakers=speakers, per_class=per_class,
+                 sample_rate=sample_rate)
     return written

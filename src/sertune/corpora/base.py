@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, NamedTuple, Protocol
 
 from ..errors import ConfigError, CorpusError
 
@@ -231,6 +231,95 @@ def dedupe_by(items: Iterable[Path], key: Callable[[Path], str]) -> list[Path]:
     for path in sorted(items, key=lambda p: (len(p.parts), str(p))):
         chosen.setdefault(key(path), path)
     return sorted(chosen.values())
+
+
+def scan_files(files: Iterable[Path], read: Callable[[Path], Utterance | str], *,
+               key: Callable[[Path], str] = str, duplicate: str | None = None) -> Scan:
+    """The scan of a layout whose paths say everything: de-duplicate, read each file, skip with reasons.
+
+    Parameters
+    ----------
+    files : iterable of Path
+        The audio files found under the root.
+    read : callable
+        ``read(path)`` -> the :class:`Utterance` the file holds, or the reason (str)
+        it cannot be used (not a name of the layout, unknown code, ...).
+    key : callable
+        The recording a file holds, for :func:`dedupe_by`: of files with one key only
+        the shallowest is read. Default: every path is its own recording.
+    duplicate : str or None
+        What makes two files one recording (``"same file name found twice"``): the
+        copies left out are counted in ``excluded["duplicate copy (<duplicate>)"]``.
+        None leaves them uncounted.
+    """
+    files = list(files)
+    kept = dedupe_by(files, key=key)
+    excluded = {}
+    if duplicate is not None and len(kept) < len(files):
+        excluded[f"duplicate copy ({duplicate})"] = len(files) - len(kept)
+    utterances, skipped = [], []
+    for path in kept:
+        got = read(path)
+        if isinstance(got, Utterance):
+            utterances.append(got)
+        else:
+            skipped.append(Skipped(str(path), got))
+    return Scan(utterances, skipped, excluded)
+
+
+class Name(NamedTuple):
+    """What a corpus file's name says: the utterance id, the speaker and the emotion code."""
+
+    id: str
+    speaker: str
+    code: str
+
+
+def scan_names(files: Iterable[Path], parse: Callable[[Path], Name | str], *, corpus: str,
+               codes: Mapping[str, str], gender: Mapping[str, str], key: Callable[[Path], str] | None = None,
+               duplicate: str | None = None, fold: Callable[[str], str] | None = None,
+               known: str | None = None, what: str = "emotion code") -> Scan:
+    """:func:`scan_files` for a layout whose file names hold id, speaker and an emotion code.
+
+    Parameters
+    ----------
+    files : iterable of Path
+    parse : callable
+        ``parse(path)`` -> the :class:`Name` of a file of the layout, or the reason (str) it is not one.
+    corpus : str
+        The corpus as messages name it (``"SAVEE"``).
+    codes : mapping
+        Emotion code -> canonical label. A file with any other code is skipped:
+        ``unknown SAVEE emotion code 'x' (known: a, d, ...)``.
+    gender : mapping
+        Speaker -> ``"m"``/``"f"``; a speaker not in it has gender None.
+    key : callable, optional
+        Recording identity for de-duplication; default the parsed id (a file that does
+        not parse is its own recording).
+    duplicate : str, optional
+        As for :func:`scan_files`.
+    fold : callable, optional
+        Applied to a code before the look-up (e.g. ``str.upper``); messages show the code as written.
+    known, what : str
+        The known codes and what a code is, as the message says them (default: ``codes``
+        listed with commas; ``"emotion code"``).
+    """
+    def read(path: Path) -> Utterance | str:
+        name = parse(path)
+        if isinstance(name, str):
+            return name
+        label = codes.get(fold(name.code) if fold else name.code)
+        if label is None:
+            listed = ", ".join(codes) if known is None else known
+            return f"unknown {corpus} {what} {name.code!r} (known: {listed})"
+        return Utterance(id=name.id, path=path, label=label, speaker=name.speaker,
+                         gender=gender.get(name.speaker))
+
+    def parsed_id(path: Path) -> str:
+        name = parse(path)
+        return name.id if isinstance(name, Name) else str(path)
+
+    return scan_files(files, read, key=key or parsed_id, duplicate=duplicate)
 
 
 def with_duration(utt: Utterance, duration: float) -> Utterance:

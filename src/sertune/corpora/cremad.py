@@ -11,11 +11,10 @@ from __future__ import annotations
 import csv
 import re
 import warnings
-from collections import Counter
 from pathlib import Path
 
 from ..errors import SertuneWarning
-from .base import Scan, Skipped, Utterance, audio_files, dedupe_by, find_dirs, layout_error, register
+from .base import Name, Scan, audio_files, find_dirs, layout_error, register, scan_names
 
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness",
             "NEU": "neutral", "SAD": "sadness"}
@@ -39,24 +38,17 @@ class CremaD:
         table = _demographics_file(root)
         gender = read_demographics(table) if table else {}
         files = [p for folder in _wav_dirs(root) for p in audio_files(folder)]
-        kept = dedupe_by(files, key=lambda p: p.stem.upper())
-        excluded = Counter()
-        if len(kept) < len(files):
-            excluded["duplicate copy (same file name found twice)"] = len(files) - len(kept)
-        utterances, skipped = [], []
-        for path in kept:
-            match = NAME.match(path.stem)
-            if match is None:
-                skipped.append(Skipped(str(path), f"not a CREMA-D name: expected {EXPECTED}"))
-                continue
-            actor, _sentence, emotion, _level = match.groups()
-            if emotion.upper() not in EMOTIONS:
-                skipped.append(Skipped(str(path), f"unknown CREMA-D emotion code {emotion!r} "
-                                                  f"(known: {', '.join(EMOTIONS)})"))
-                continue
-            utterances.append(Utterance(id=path.stem, path=path, label=EMOTIONS[emotion.upper()],
-                                        speaker=actor, gender=gender.get(actor)))
-        return Scan(utterances, skipped, dict(excluded))
+        return scan_names(files, _parse, corpus="CREMA-D", codes=EMOTIONS, fold=str.upper, gender=gender,
+                          key=lambda p: p.stem.upper(), duplicate="same file name found twice")
+
+
+def _parse(path: Path) -> Name | str:
+    """The name, e.g. ``Name("1001_DFA_ANG_XX", "1001", "ANG")``; else why it is not CREMA-D."""
+    match = NAME.match(path.stem)
+    if match is None:
+        return f"not a CREMA-D name: expected {EXPECTED}"
+    actor, _sentence, emotion, _level = match.groups()
+    return Name(path.stem, actor, emotion)
 
 
 def read_demographics(path: Path) -> dict[str, str]:

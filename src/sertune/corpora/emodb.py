@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .base import Scan, Skipped, Utterance, audio_files, dedupe_by, register
+from .base import Name, Scan, audio_files, register, scan_names
 
 #: German emotion letters -> canonical labels.
 CODES = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear",
@@ -29,20 +29,18 @@ class EmoDB:
         return any(_wav_dirs(root))
 
     def scan(self, root: Path) -> Scan:
-        utterances, skipped = [], []
         files = [p for d in _wav_dirs(root) for p in audio_files(d)]
-        for path in dedupe_by(files, key=lambda p: p.stem):
-            match = NAME.match(path.stem)
-            if match is None:
-                skipped.append(Skipped(str(path), "name is not an EmoDB name SSTTTEV (e.g. 03a01Wa)"))
-                continue
-            speaker, _text, code, _version = match.groups()
-            if code not in CODES:
-                skipped.append(Skipped(str(path), f"unknown EmoDB emotion code {code!r} (known: {''.join(CODES)})"))
-                continue
-            utterances.append(Utterance(id=path.stem, path=path, label=CODES[code],
-                                        speaker=speaker, gender=GENDER.get(speaker)))
-        return Scan(utterances, skipped)
+        return scan_names(files, _parse, corpus="EmoDB", codes=CODES, known="".join(CODES), gender=GENDER,
+                          key=lambda p: p.stem)
+
+
+def _parse(path: Path) -> Name | str:
+    """The name, e.g. ``Name("03a01Wa", "03", "W")``; else why it is not EmoDB."""
+    match = NAME.match(path.stem)
+    if match is None:
+        return "name is not an EmoDB name SSTTTEV (e.g. 03a01Wa)"
+    speaker, _text, code, _version = match.groups()
+    return Name(path.stem, speaker, code)
 
 
 def _wav_dirs(root: Path):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (CANONICAL_LABELS, Scan, Skipped, Utterance, audio_files, canonical_label,
-                   layout_error, register)
+from .base import CANONICAL_LABELS, Scan, Utterance, audio_files, canonical_label, layout_error, register, scan_files
 
 EXPECTED = "one subfolder per class named after its label (anger/, happiness/, neutral/, ...) with audio inside"
 
@@ -28,20 +27,19 @@ class Folders:
     def scan(self, root: Path) -> Scan:
         if not _class_dirs(root):
             raise layout_error(root, "a folder-per-class corpus", EXPECTED)
-        utterances, skipped = [], []
-        for path in audio_files(root):
-            parts = path.relative_to(root).parts
-            if len(parts) < 2:
-                skipped.append(Skipped(str(path), "not inside a class folder; move it into the folder of its label"))
-                continue
-            label = canonical_label(parts[0])
-            if label is None:
-                skipped.append(Skipped(str(path), f"folder {parts[0]!r} is not an emotion label; rename it "
-                                                  f"to one of: {', '.join(CANONICAL_LABELS)}"))
-                continue
-            utt_id = path.relative_to(root).with_suffix("").as_posix()
-            utterances.append(Utterance(id=utt_id, path=path, label=label, speaker="unknown"))
-        return Scan(utterances, skipped)
+        return scan_files(audio_files(root), lambda path: _utterance(path, root))
+
+
+def _utterance(path: Path, root: Path) -> Utterance | str:
+    """The utterance of a file in the class folder under ``root``, or why it is skipped."""
+    parts = path.relative_to(root).parts
+    if len(parts) < 2:
+        return "not inside a class folder; move it into the folder of its label"
+    label = canonical_label(parts[0])
+    if label is None:
+        return f"folder {parts[0]!r} is not an emotion label; rename it to one of: {', '.join(CANONICAL_LABELS)}"
+    return Utterance(id=path.relative_to(root).with_suffix("").as_posix(), path=path, label=label,
+                     speaker="unknown")
 
 
 def _class_dirs(root: Path) -> list[Path]:

@@ -9,10 +9,9 @@ both layouts are read recursively and every recording is kept once.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
 
-from .base import Scan, Skipped, Utterance, audio_files, dedupe_by, find_dirs, layout_error, register
+from .base import Name, Scan, audio_files, find_dirs, layout_error, register, scan_names
 
 #: Emotion codes -> canonical labels. Names are split into letters and digits
 #: before the lookup, so the two-letter ``sa``/``su`` never read as ``s`` + ...
@@ -37,29 +36,12 @@ class Savee:
     def scan(self, root: Path) -> Scan:
         if not self.detect(root):
             raise layout_error(root, "SAVEE", EXPECTED)
-        files = list(audio_files(root))
-        kept = dedupe_by(files, key=lambda p: (_parse(p) or (str(p),))[0])
-        excluded = Counter()
-        if len(kept) < len(files):
-            excluded["duplicate copy (same speaker and code found twice)"] = len(files) - len(kept)
-        utterances, skipped = [], []
-        for path in kept:
-            parsed = _parse(path)
-            if parsed is None:
-                skipped.append(Skipped(str(path), f"not a SAVEE name: expected {EXPECTED}"))
-                continue
-            utt_id, speaker, code = parsed
-            if code not in CODES:
-                skipped.append(Skipped(str(path), f"unknown SAVEE emotion code {code!r} "
-                                                  f"(known: {', '.join(CODES)})"))
-                continue
-            utterances.append(Utterance(id=utt_id, path=path, label=CODES[code],
-                                        speaker=speaker, gender=SPEAKERS.get(speaker)))
-        return Scan(utterances, skipped, dict(excluded))
+        return scan_names(audio_files(root), _parse, corpus="SAVEE", codes=CODES, gender=SPEAKERS,
+                          duplicate="same speaker and code found twice")
 
 
-def _parse(path: Path) -> tuple[str, str, str] | None:
-    """``(id, speaker, code)`` from either naming, e.g. ``("DC_sa01", "DC", "sa")``; None if neither."""
+def _parse(path: Path) -> Name | str:
+    """The name in either naming, e.g. ``Name("DC_sa01", "DC", "sa")``; else why it is not SAVEE."""
     flat = FLAT.match(path.stem)
     if flat:
         speaker, code, number = flat.groups()
@@ -67,10 +49,10 @@ def _parse(path: Path) -> tuple[str, str, str] | None:
         nested = NESTED.match(path.stem)
         # A bare ``a01`` only means something inside a speaker folder.
         if nested is None or path.parent.name.upper() not in SPEAKERS:
-            return None
+            return f"not a SAVEE name: expected {EXPECTED}"
         speaker, (code, number) = path.parent.name, nested.groups()
     speaker, code = speaker.upper(), code.lower()
-    return f"{speaker}_{code}{number}", speaker, code
+    return Name(f"{speaker}_{code}{number}", speaker, code)
 
 
 def _speaker_dirs(root: Path) -> list[Path]:

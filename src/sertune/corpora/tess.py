@@ -10,10 +10,9 @@ so the tree is globbed recursively and every (speaker, word, emotion) kept once.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
 
-from .base import Scan, Skipped, Utterance, audio_files, dedupe_by, find_dirs, layout_error, register
+from .base import Name, Scan, audio_files, find_dirs, layout_error, register, scan_names
 
 #: Last name token -> canonical label; ``ps`` is "pleasant surprise".
 EMOTIONS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
@@ -35,36 +34,20 @@ class Tess:
     def scan(self, root: Path) -> Scan:
         if not self.detect(root):
             raise layout_error(root, "TESS", EXPECTED)
-        files = list(audio_files(root))
-        kept = dedupe_by(files, key=lambda p: (_parse(p) or (str(p),))[0])
-        excluded = Counter()
-        if len(kept) < len(files):
-            excluded["duplicate copy (same speaker, word and emotion found twice)"] = len(files) - len(kept)
-        utterances, skipped = [], []
-        for path in kept:
-            parsed = _parse(path)
-            if parsed is None:
-                skipped.append(Skipped(str(path), f"not a TESS file: expected {EXPECTED}"))
-                continue
-            utt_id, speaker, emotion = parsed
-            if emotion not in EMOTIONS:
-                skipped.append(Skipped(str(path), f"unknown TESS emotion {emotion!r} "
-                                                  f"(known: {', '.join(EMOTIONS)})"))
-                continue
-            utterances.append(Utterance(id=utt_id, path=path, label=EMOTIONS[emotion],
-                                        speaker=speaker, gender=SPEAKERS[speaker]))
-        return Scan(utterances, skipped, dict(excluded))
+        return scan_names(audio_files(root), _parse, corpus="TESS", codes=EMOTIONS, gender=SPEAKERS,
+                          what="emotion", duplicate="same speaker, word and emotion found twice")
 
 
-def _parse(path: Path) -> tuple[str, str, str] | None:
-    """``(id, speaker, emotion)``, e.g. ``("OAF_bite_neutral", "OAF", "neutral")``; None if not TESS."""
+def _parse(path: Path) -> Name | str:
+    """The name, e.g. ``Name("OAF_bite_neutral", "OAF", "neutral")``; else why it is not TESS."""
+    not_tess = f"not a TESS file: expected {EXPECTED}"
     tokens = path.stem.split("_")
     if len(tokens) < 3:
-        return None
+        return not_tess
     folder = FOLDER.match(path.parent.name)
     # The folder is the reliable source; the name prefix only when files lie loose.
     speaker = (folder.group(1) if folder else tokens[0]).upper()
     if speaker not in SPEAKERS:
-        return None
+        return not_tess
     word, emotion = "_".join(tokens[1:-1]).lower(), tokens[-1].lower()
-    return f"{speaker}_{word}_{emotion}", speaker, emotion
+    return Name(f"{speaker}_{word}_{emotion}", speaker, emotion)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,17 +14,18 @@ import pytest
 import torch
 from torch import nn
 
-import sertune.export as export_mod
+import sertune.deploy.export as export_mod
 from sertune.checkpoint import load_checkpoint
 from sertune.cli import main
 from sertune.corpora import load_corpus
 from sertune.corpora.synth import synthesize
-from sertune.dataset import Theta
+from sertune.deploy.export import ExportError, conv_macs, export_onnx
+from sertune.deploy.predict import ModelSpec, Predictor
+from sertune.deploy.session import open_session
 from sertune.errors import ConfigError
 from sertune.experiment import prepare, run_theta
-from sertune.export import ExportError, conv_macs, export_onnx
 from sertune.model import SqueezeNet
-from sertune.predict import ModelSpec, Predictor, open_session
+from sertune.theta import Theta
 from sertune.train import TrainConfig
 
 THETA = Theta(32, 400, 160, 1.0)
@@ -137,3 +140,17 @@ def test_cli_export_errors(exported, tmp_path, capsys, args, match):
     err = capsys.readouterr().err
     assert err.startswith("error:") and match in err and "Traceback" not in err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_stands_beside_predict_and_old_imports_work():
+    code = ("import sys, sertune.deploy.export; "
+            "print('sertune.deploy.predict' in sys.modules, 'sertune.predict' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]            # export does not import predict
+    import sertune.deploy.predict
+    import sertune.export
+    import sertune.predict
+
+    assert sertune.export.export_onnx is export_onnx and sertune.export.ExportError is ExportError
+    assert sertune.predict.Predictor is Predictor and sertune.predict.open_session is open_session
+    assert sertune.predict.expand_paths is sertune.deploy.predict.expand_paths

@@ -10,16 +10,17 @@ import pytest
 import soundfile as sf
 import torch
 
-import sertune.predict as predict_mod
+import sertune.deploy.predict as predict_mod
 from sertune.cli import main
 from sertune.corpora import load_corpus
 from sertune.corpora.synth import synthesize
-from sertune.dataset import Theta, build_segments
+from sertune.deploy.predict import Predictor
+from sertune.dataset import build_segments
 from sertune.devices import use_bf16
 from sertune.errors import ConfigError
 from sertune.experiment import prepare, run_theta
 from sertune.metrics import utterance_log_probs
-from sertune.predict import Predictor
+from sertune.theta import Theta
 from sertune.train import TrainConfig, log_probs
 
 THETA = Theta(32, 400, 160, 1.0)

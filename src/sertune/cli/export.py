@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..dataset import Theta
-from ..export import ATOL, export_onnx
+from ..deploy.export import ATOL, export_onnx
+from ..theta import Theta
 
 
 def add_parser(sub) -> None:

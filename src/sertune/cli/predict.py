@@ -11,8 +11,8 @@ import argparse
 import json
 import warnings
 
+from ..deploy.predict import Prediction, Predictor, expand_paths
 from ..errors import AudioError, SertuneWarning
-from ..predict import Prediction, Predictor, expand_paths
 
 
 def add_parser(sub) -> None:

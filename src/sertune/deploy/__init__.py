@@ -1,0 +1,5 @@
+"""Using a trained model: inference on new audio (:mod:`.predict`) and ONNX export (:mod:`.export`).
+
+Both stand on :mod:`.session` (onnxruntime) and :mod:`sertune.checkpoint`
+(the self-describing model file); neither imports the other.
+"""

@@ -79,6 +79,25 @@ def test_bad_files_raise_audio_error_naming_the_path(tmp_path, content, match):
     assert "bad.wav" in str(info.value)
 
 
+def test_non_audio_message_names_the_path_once_and_reads_as_one_sentence(tmp_path, capsys):
+    path = tmp_path / "notes.wav"
+    path.write_text("hello, this is not audio\n")
+    with pytest.raises(AudioError) as info:
+        load_audio(path)
+    text = str(info.value)
+    assert text.startswith(f"cannot decode {path}: Format not recognised. Check that it is")
+    assert ".." not in text and text.count("notes.wav") == 1
+    # The corpus listing says it once too (its probe reads the header only).
+    (tmp_path / "wav").mkdir()
+    sf.write(str(tmp_path / "wav" / "03a01Wa.wav"), tone(0.2, 16000), 16000)
+    path.rename(tmp_path / "wav" / "03a01Fa.wav")
+    from sertune.cli import main
+    assert main(["corpus", "info", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert (out.out + out.err).count("Format not recognised") == 1 and ".." not in out.out + out.err
+    assert "not a readable audio file (Format not recognised)" in out.out
+
+
 def test_zero_length_wav_is_an_audio_error(tmp_path):
     sf.write(str(tmp_path / "z.wav"), np.zeros(0, np.float32), 16000)
     with pytest.raises(AudioError, match="no samples"):

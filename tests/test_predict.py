@@ -101,7 +101,7 @@ def test_prediction_fields_and_segments(trained, tmp_path):
     assert set(r.probabilities) == set(predictor.classes)
     assert sum(r.probabilities.values()) == pytest.approx(1.0)
     assert max(r.probabilities, key=r.probabilities.get) == r.label
-    assert r.as_dict() == {"path": str(tmp_path / "long.wav"), "label": r.label,
+    assert r.as_dict() == {"path": str(tmp_path / "long.wav"), "label": r.label, "prediction": r.label,
                            "probabilities": r.probabilities, "segments": 3}
     # In memory, and at another rate (resampled as files are), the same decision.
     w = predictor.predict_waveform(long)
@@ -148,19 +148,23 @@ def test_cli_predict_end_to_end(trained, tmp_path, capsys):
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert [d["path"] for d in doc] == good + [str(tmp_path / "bad.wav")]
-    assert set(doc[0]) == {"path", "label", "probabilities", "segments"}
+    assert set(doc[0]) == {"path", "label", "prediction", "probabilities", "segments"}
+    assert all(d["prediction"] == d["label"] for d in doc[:3])
     assert set(doc[3]) == {"path", "error"}
     assert captured.err.startswith("warning: 1 of 4 files could not be read")
     # The table, on a folder of audio (expanded to its files).
     folder = str(trained.tmp / "corpus")
     assert main(["predict", str(trained.model), folder]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:3] == ["file", "label", "segs"]
+    assert table[0].split()[:3] == ["file", "prediction", "segs"]
     assert len(table) == 2 + len(trained.paths) + 1
-    # Nothing readable: the error contract.
-    assert main(["predict", str(trained.model), str(tmp_path / "bad.wav")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: none of the 1 audio files could be read") and "Traceback" not in err
+    # Nothing readable: the error contract, and the reason said once, in one sentence.
+    for json_flag, where in (([], "the table"), (["--json"], "the error entries")):
+        assert main(["predict", str(trained.model), str(tmp_path / "bad.wav"), *json_flag]) == 2
+        out, err = capsys.readouterr()
+        assert err.startswith("error: none of the 1 audio files could be read") and "Traceback" not in err
+        assert f"the reasons are in {where}" in err
+        assert (out + err).count("Format not recognised") == 1 and ".." not in out + err
 
 
 @pytest.mark.parametrize("make,match", [

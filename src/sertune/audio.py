@@ -21,6 +21,7 @@ import soxr
 from tqdm.auto import tqdm
 
 from .corpora import Corpus, Skipped
+from .corpora.base import decode_reason
 from .errors import AudioError
 
 #: The rate every stage after decoding works at (the paper's 16 kHz).
@@ -55,9 +56,8 @@ def load_audio(path: str | Path, *, sample_rate: int = SAMPLE_RATE) -> np.ndarra
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile reports bad files with several exception types
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AudioError(f"cannot decode {path}: {reason}. Check that it is a WAV/FLAC/OGG audio file "
-                         f"and not truncated (re-copy it from the corpus archive)") from None
+        raise AudioError(f"cannot decode {path}: {decode_reason(exc)}. Check that it is a WAV/FLAC/OGG "
+                         f"audio file and not truncated (re-copy it from the corpus archive)") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path} holds no samples (zero-length audio); remove it or re-copy it")
     mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]

@@ -1,4 +1,4 @@
-"""Old home of inference, kept so that ``sertune.predict`` imports keep working: see :mod:`sertune.deploy.predict`."""
+"""Old home of inference, kept so that ``sertune.predict`` imports work: :mod:`sertune.deploy.predict`."""
 
 from .deploy.predict import GROUP_SEGMENTS, ModelSpec, Prediction, Predictor, expand_paths  # noqa: F401
 from .deploy.session import open_session  # noqa: F401

@@ -2,7 +2,8 @@
 
 Exit status: 0 when at least one file was scored (files that could not be read are
 listed with the reason, and a warning on stderr counts them); 2 with an ``error:``
-line when the model cannot be used or no file at all could be read.
+line when the model cannot be used or no file at all could be read (the reasons are
+in the table or the JSON, once).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("audio", metavar="AUDIO", nargs="+",
                    help="audio files (WAV/FLAC/OGG, any rate and channels) or folders of them")
     p.add_argument("--json", action="store_true",
-                   help='print a JSON list: {"path", "label", "probabilities", "segments"} or {"path", "error"}')
+                   help='print a JSON list: {"path", "label", "prediction", "probabilities", "segments"} '
+                        '(label = prediction) or {"path", "error"}')
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (.pt models)")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                    help="auto: bf16 where training would use it, so results match training (default)")
@@ -42,20 +44,20 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
         print(format_table(results, predictor.classes))
+    where = "the error entries" if args.json else "the table"
     if len(failed) == len(results):
-        raise AudioError(f"none of the {len(results)} audio files could be read; first: {failed[0].error}")
+        raise AudioError(f"none of the {len(results)} audio files could be read (the reasons are in {where})")
     if failed:
-        warnings.warn(f"{len(failed)} of {len(results)} files could not be read (see the "
-                      f"{'error entries' if args.json else 'table'})", SertuneWarning)
+        warnings.warn(f"{len(failed)} of {len(results)} files could not be read (see {where})", SertuneWarning)
     return 0
 
 
 def format_table(results: list[Prediction], classes: tuple[str, ...]) -> str:
-    """One row per file: label, segments and the probability of each class in %."""
+    """One row per file: the predicted class, segments and the probability of each class in %."""
     width = max([4] + [len(r.path or "") for r in results])
-    label_w = max([5] + [len(c) for c in classes])
+    label_w = max([len("prediction")] + [len(c) for c in classes])
     col = [max(5, len(c)) for c in classes]
-    head = f"{'file':<{width}}  {'label':<{label_w}}  {'segs':>4}  " + \
+    head = f"{'file':<{width}}  {'prediction':<{label_w}}  {'segs':>4}  " + \
         "  ".join(f"{c:>{w}}" for c, w in zip(classes, col))
     lines = [head, "-" * len(head)]
     for r in results:

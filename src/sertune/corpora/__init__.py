@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import soundfile as sf
@@ -21,6 +20,7 @@ from .base import (
     Skipped,
     Utterance,
     check_root,
+    decode_reason,
     detect_layout,
     get_loader,
     registry,
@@ -46,7 +46,7 @@ def probe(path: Path) -> float:
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad files
-        raise ValueError(f"not a readable audio file ({_short(exc)})") from None
+        raise ValueError(f"not a readable audio file ({decode_reason(exc)})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise ValueError("zero-length audio (no samples)")
     return info.frames / info.samplerate
@@ -102,11 +102,3 @@ def load_corpus(root: str | Path, corpus: str | None = None, **options: object) 
     skipped.sort(key=lambda s: s.path)
     return Corpus(name, path, tuple(utterances), tuple(skipped), resolved, dict(sorted(scan.excluded.items())),
                   synthetic=read_marker(path))
-
-
-def _short(exc: Exception) -> str:
-    """First line of a soundfile error, without the "Error opening '<path>': " prefix
-    (the path is already in the Skipped entry)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = re.sub(r"^Error opening .*?: ", "", text)
-    return text[:200]

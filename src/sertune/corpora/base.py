@@ -220,6 +220,18 @@ def audio_files(root: Path) -> Iterable[Path]:
             yield path
 
 
+def decode_reason(exc: Exception) -> str:
+    """Why soundfile (libsndfile) could not read a file, as a clause for a message of ours.
+
+    The first line of the error, without the ``Error opening '<path>': `` prefix (the
+    message names the path already) and without a final period (the message goes on):
+    ``Format not recognised``.
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"^Error opening .*?: ", "", text).rstrip(". ")
+    return text[:200] or type(exc).__name__
+
+
 def dedupe_by(items: Iterable[Path], key: Callable[[Path], str]) -> list[Path]:
     """Keep the first path for each key.
 

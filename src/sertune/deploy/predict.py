@@ -84,11 +84,15 @@ class Prediction:
         return self.error is None
 
     def as_dict(self) -> dict:
-        """``{"path", "label", "probabilities", "segments"}`` or ``{"path", "error"}`` (JSON-ready)."""
+        """``{"path", "label", "prediction", "probabilities", "segments"}`` or ``{"path", "error"}``.
+
+        JSON-ready. ``prediction`` and ``label`` hold the same predicted class: ``label``
+        is the original key, kept for the tools that read it; ``prediction`` says what it is.
+        """
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        return {"path": self.path, "label": self.label, "probabilities": dict(self.probabilities),
-                "segments": self.segments}
+        return {"path": self.path, "label": self.label, "prediction": self.label,
+                "probabilities": dict(self.probabilities), "segments": self.segments}
 
 
 class Predictor:

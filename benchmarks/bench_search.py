@@ -26,7 +26,7 @@ from sertune.corpora.synth import synthesize
 from sertune.experiment import prepare
 from sertune.study.grids import product, validate
 from sertune.study.runner import Worker
-from sertune.study.search import create_or_resume
+from sertune.study.create import create_or_resume
 from sertune.study.storage import open_storage, rep_name
 
 GRID = product(n_mels=(24, 40, 64, 96), win_lengths=(256, 400, 512), hop_lengths=(160, 320),

@@ -22,7 +22,7 @@ from sertune.experiment import prepare
 from sertune.study import runner
 from sertune.study.grids import toml_grid
 from sertune.study.progress import read_progress
-from sertune.study.search import create_or_resume
+from sertune.study.create import create_or_resume
 from sertune.study.storage import open_storage, rep_name
 
 GRID = "n_mels = [24, 40]\nwin_length = [400]\nhop_length = [160, 320]\nsegment = [1.0]\n"

@@ -48,3 +48,45 @@ def resolve(defaults: Mapping[str, object], file: Mapping[str, object] | None,
         if value is not None:
             resolved[key] = value
     return resolved
+
+
+def add_flags(group, cls, *, defaults=None) -> None:
+    """Add a ``--flag`` for every field of the dataclass ``cls`` that has one.
+
+    A field's metadata says how: ``help``, ``choices`` (the registry that
+    validates the value, so the flag offers what the code accepts), ``metavar``,
+    and ``flag: False`` for settings read only from a config file. The type
+    comes from the default's type; every flag defaults to None so that
+    :func:`resolve` can tell a given flag from an absent one. Nested dataclass
+    fields (e.g. ``train: TrainConfig``) add their own fields' flags.
+    """
+    import dataclasses
+
+    instance = defaults if defaults is not None else cls()
+    for f in dataclasses.fields(cls):
+        value = getattr(instance, f.name)
+        if dataclasses.is_dataclass(value):
+            add_flags(group, type(value), defaults=value)
+            continue
+        meta = f.metadata
+        if meta.get("flag", True) is False:
+            continue
+        kwargs = {"metavar": meta.get("metavar"), "choices": meta.get("choices")}
+        kind = meta.get("type") or (type(value) if value is not None and not isinstance(value, bool) else str)
+        if kwargs["choices"] is None:
+            kwargs["type"] = kind
+        shown = "" if value is None else f" (default {value:g})" if isinstance(value, float) else f" (default {value})"
+        kwargs["help"] = meta.get("help", "") + shown
+        group.add_argument("--" + f.name.replace("_", "-"), **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def flat_fields(cls, *, defaults=None) -> dict:
+    """``{name: default}`` of every field of ``cls``, nested dataclass fields flattened in."""
+    import dataclasses
+
+    instance = defaults if defaults is not None else cls()
+    flat = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(instance, f.name)
+        flat.update(flat_fields(type(value), defaults=value) if dataclasses.is_dataclass(value) else {f.name: value})
+    return flat

@@ -40,10 +40,14 @@ def _cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+#: Precisions a training or an inference can ask for (``--precision``).
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
 def use_bf16(device: torch.device, precision: str) -> bool:
-    """Whether to train in bf16 autocast: ``precision`` is ``auto``, ``bf16`` or ``fp32``."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ConfigError(f"precision={precision!r} is unknown; choose auto, bf16 or fp32")
+    """Whether to train in bf16 autocast: ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r} is unknown; choose one of: {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return False
     if device.type == "cuda":

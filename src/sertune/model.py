@@ -39,6 +39,32 @@ class Fire(nn.Module):
                           self.expand3x3_activation(self.expand3x3(x))], dim=1)
 
 
+class SeededDropout(nn.Module):
+    """Dropout whose masks come from an explicit generator (``self.generator``).
+
+    ``nn.Dropout`` draws from torch's global generator, so its masks depend on
+    whatever else drew from it; with a generator of its own each training run's
+    masks follow from its seed alone, and the generator's state can be saved in
+    an epoch checkpoint and restored. ``None`` falls back to the global generator.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ConfigError(f"dropout={p!r} must be in [0, 1)")
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator)
+        return x * keep / (1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class SqueezeNet(nn.Module):
     """SqueezeNet v1.1.
 
@@ -69,7 +95,7 @@ class SqueezeNet(nn.Module):
             Fire(384, 64, 256, 256), Fire(512, 64, 256, 256),
         )
         final_conv = nn.Conv2d(512, num_classes, kernel_size=1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout), final_conv,
+        self.classifier = nn.Sequential(SeededDropout(dropout), final_conv,
                                         nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,8 +4,9 @@ The data of a run are rows of a :class:`~sertune.dataset.SegmentData` already on
 device; an epoch is a shuffled walk over index batches into it. bf16 autocast
 and channels-last memory are used where the device runs them fast (AMX CPUs,
 recent GPUs) and ``precision="fp32"`` turns them off. Every random choice
-(initial weights, dropout, batch order) comes from the run's seed, so the
-same seed gives the same numbers on the CPU.
+(initial weights, dropout, batch order) comes from an explicit generator
+seeded by the run's seed, so the same seed gives the same numbers on the CPU,
+and a run stopped after any epoch goes on from its :class:`TrainState` exactly.
 """
 
 from __future__ import annotations
@@ -19,34 +20,41 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import SegmentData, normalizer
-from .devices import use_bf16
+from .devices import PRECISIONS, use_bf16
 from .errors import ConfigError
 from .metrics import evaluate
-from .model import INITS, build_model
+from .model import INITS, SeededDropout, build_model
 from .splits import Split
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (the paper's: Adam, lr 1e-4, batch 16, 150 epochs)."""
+    """Optimisation settings (the paper's: Adam, lr 1e-4, batch 16, 150 epochs).
 
-    epochs: int = 150
-    batch_size: int = 16
-    lr: float = 1e-4
-    precision: str = "auto"
-    init: str = "scratch"
-    weights: str | None = None
-    eval_batch_size: int = 64
+    Each field's metadata gives its command-line flag (:func:`sertune.config.add_flags`):
+    ``help``, and ``choices`` from the registry that validates it.
+    """
+
+    epochs: int = field(default=150, metadata={"help": "epochs per training"})
+    batch_size: int = field(default=16, metadata={"help": "training batch size"})
+    lr: float = field(default=1e-4, metadata={"help": "Adam learning rate"})
+    precision: str = field(default="auto", metadata={
+        "choices": PRECISIONS, "help": "auto: bf16 + channels-last where the device runs them fast"})
+    init: str = field(default="scratch", metadata={
+        "choices": tuple(INITS), "help": "scratch (the reference code) or ImageNet weights"})
+    weights: str | None = field(default=None, metadata={
+        "metavar": "PATH", "help": "torchvision's squeezenet1_1 ImageNet weights for --init imagenet"})
+    eval_batch_size: int = field(default=64, metadata={"flag": False})
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}={value!r} must be a positive integer")
-        if not self.lr > 0:
-            raise ConfigError(f"lr={self.lr!r} must be positive (the paper uses 1e-4)")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ConfigError(f"precision={self.precision!r} is unknown; choose auto, bf16 or fp32")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ConfigError(f"lr={self.lr!r} must be a positive number (the paper uses 1e-4)")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision={self.precision!r} is unknown; choose one of: {', '.join(PRECISIONS)}")
         if self.init not in INITS:
             raise ConfigError(f"init={self.init!r} is unknown; choose one of: {', '.join(INITS)}")
 
@@ -80,8 +88,34 @@ class RunResult:
 EpochHook = Callable[[int, float, float], None]
 
 
+@dataclass
+class TrainState:
+    """Everything a run needs to go on after ``epoch`` exactly as if it had never stopped.
+
+    Model and optimizer state, the batch-order and dropout generators' states,
+    the best validation WA so far with its epoch and weights, and the history.
+    Tensors live on the CPU; :func:`fit` moves them to the device on resume.
+    """
+
+    epoch: int
+    model: dict
+    optimizer: dict
+    order_rng: torch.Tensor
+    dropout_rng: torch.Tensor
+    best_wa: float
+    best_epoch: int
+    best_model: dict | None
+    history: list[dict]
+
+
+#: Called after each epoch with (epoch, snapshot): ``snapshot()`` returns the
+#: run's :class:`TrainState` (built only when called, it copies the weights).
+SnapshotHook = Callable[[int, Callable[[], TrainState]], None]
+
+
 def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig, seed: int,
-        unit: str = "utterance", on_epoch: EpochHook | None = None, progress=None) -> RunResult:
+        unit: str = "utterance", on_epoch: EpochHook | None = None, progress=None,
+        resume: TrainState | None = None, on_snapshot: SnapshotHook | None = None) -> RunResult:
     """Train on ``split.train``, select the epoch by validation WA, evaluate val and test.
 
     Parameters
@@ -94,14 +128,21 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
     n_classes : int
     config : TrainConfig
     seed : int
-        Seeds weights, dropout and batch order.
+        Seeds weights, dropout and batch order (explicit generators: nothing
+        global is seeded or drawn from).
     unit : {"utterance", "segment"}
         Selection uses utterance-level WA for utterance splits, segment-level WA
         for segment splits (as the reference code).
     on_epoch : callable, optional
-        See :data:`EpochHook`.
+        See :data:`EpochHook`. Not called again for the epochs ``resume`` holds.
     progress : tqdm-like, optional
         Updated once per epoch (``update(1)`` and ``set_postfix``).
+    resume : TrainState, optional
+        Go on from this state (saved by ``on_snapshot`` of an interrupted run with
+        the same data, split, config and seed): the result is the one the
+        uninterrupted run gives, bit for bit on the CPU.
+    on_snapshot : callable, optional
+        See :data:`SnapshotHook`; e.g. saves an epoch checkpoint now and then.
     """
     if unit not in ("utterance", "segment"):
         raise ConfigError(f"split unit {unit!r} is unknown; choose utterance or segment")
@@ -113,17 +154,38 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
                               f"check that the split file belongs to this corpus")
     start = time.perf_counter()
     mean, std = normalizer(data, rows["train"])
-    torch.manual_seed(seed)                                   # dropout
     model = build_model(n_classes, init=config.init, weights=config.weights, seed=seed)
     model = model.to(device=device, memory_format=torch.channels_last)
+    dropout = torch.Generator(device=device).manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, SeededDropout):
+            module.generator = dropout
     bf16 = use_bf16(device, config.precision)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     order = torch.Generator().manual_seed(seed)
     train_rows = torch.as_tensor(rows["train"])
     level = "segment" if unit == "segment" else "utterance"
 
-    best_wa, best_epoch, best_state, history = -1.0, 0, None, []
-    for epoch in range(1, config.epochs + 1):
+    best_wa, best_epoch, best_state, history, first = -1.0, 0, None, [], 1
+    if resume is not None:
+        model.load_state_dict(resume.model)
+        optimizer.load_state_dict(resume.optimizer)
+        order.set_state(resume.order_rng)
+        dropout.set_state(resume.dropout_rng)
+        best_wa, best_epoch, history = resume.best_wa, resume.best_epoch, list(resume.history)
+        best_state = None if resume.best_model is None else {k: v.to(device) for k, v in resume.best_model.items()}
+        first = resume.epoch + 1
+        if progress is not None:
+            progress.update(resume.epoch)
+
+    def snapshot(epoch: int) -> TrainState:
+        cpu = lambda state: {k: v.detach().to("cpu", copy=True) for k, v in state.items()}  # noqa: E731
+        return TrainState(epoch=epoch, model=cpu(model.state_dict()), optimizer=_cpu_optimizer(optimizer),
+                          order_rng=order.get_state(), dropout_rng=dropout.get_state(), best_wa=best_wa,
+                          best_epoch=best_epoch, best_model=None if best_state is None else cpu(best_state),
+                          history=list(history))
+
+    for epoch in range(first, config.epochs + 1):
         perm = train_rows[torch.randperm(len(train_rows), generator=order)].to(device)
         train_loss = train_epoch(model, optimizer, data, perm, mean, std,
                                  bf16=bf16, batch_size=config.batch_size)
@@ -138,6 +200,8 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
             progress.update(1)
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_wa)
+        if on_snapshot is not None and epoch < config.epochs:
+            on_snapshot(epoch, lambda e=epoch: snapshot(e))
 
     model.load_state_dict(best_state)
     val = _metrics(model, data, rows["val"], mean, std, bf16, n_classes, config)
@@ -146,6 +210,19 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
                      epochs_run=len(history), seconds=time.perf_counter() - start, history=history,
                      mean=mean, std=std,
                      state_dict={k: v.to("cpu", torch.float32) for k, v in best_state.items()})
+
+
+def _cpu_optimizer(optimizer: torch.optim.Optimizer) -> dict:
+    """The optimizer's state dict with every tensor copied to the CPU (a checkpoint outlives the device)."""
+    def cpu(value):
+        if isinstance(value, torch.Tensor):
+            return value.detach().to("cpu", copy=True)
+        if isinstance(value, dict):
+            return {k: cpu(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [cpu(v) for v in value]
+        return value
+    return cpu(optimizer.state_dict())
 
 
 def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: SegmentData,

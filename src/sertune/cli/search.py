@@ -5,26 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import sys
+import threading
+import warnings
 from pathlib import Path
 
-from ..config import read_toml, resolve
+from ..config import add_flags, flat_fields, read_toml
 from ..devices import resolve_device
-from ..errors import ConfigError
+from ..errors import ConfigError, SertuneWarning
 from ..experiment import prepare, write_json
-from ..splits import PROTOCOLS
+from ..study.backends import BACKENDS, WorkerOptions
+from ..study.epoch_checkpoints import EVERY_SECONDS
 from ..study.grids import resolve_grid
-from ..study.progress import read_progress
+from ..study.progress import format_duration, read_progress
 from ..study.results import find_storage
-from ..study.runner import make_pruner
+from ..study.settings import SearchConfig
 from ..study.storage import HEARTBEAT_SECONDS, default_url
-from ..train import TrainConfig
 from .corpus import add_corpus_args, corpus_from_args
-
-#: Settings of a search and their defaults (stored with the search; see study/search.IDENTITY).
-DEFAULTS: dict[str, object] = {
-    "grid": None, "reps": None, "protocol": "shuffle-split", "pruner": "none", "seed": 0,
-    "remainder": "drop", **TrainConfig().as_dict(),
-}
 
 
 def add_parser(sub) -> None:
@@ -33,20 +31,7 @@ def add_parser(sub) -> None:
                                    "in an Optuna storage that survives crashes and is shared by workers. "
                                    "Re-running the same command resumes the search.")
     add_corpus_args(p)
-    p.add_argument("--grid", metavar="paper|usual|FILE.toml",
-                   help="the paper's 511 settings, the usual ones from the literature, or a TOML grid")
-    p.add_argument("--reps", type=int, metavar="K", help="repetitions (default 10; loso: every fold)")
-    p.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default shuffle-split (the paper)")
-    p.add_argument("--pruner", choices=("none", "asha", "hyperband"),
-                   help="stop poor settings early (default none: the paper's brute force)")
-    p.add_argument("--seed", type=int, help="seed of splits, trainings and the grid order (default 0)")
-    p.add_argument("--remainder", choices=("drop", "pad"), help="tail of long utterances (default drop)")
-    p.add_argument("--epochs", type=int, help="default 150")
-    p.add_argument("--batch-size", type=int, help="default 16")
-    p.add_argument("--lr", type=float, help="default 1e-4")
-    p.add_argument("--init", choices=("scratch", "imagenet"), help="default scratch")
-    p.add_argument("--weights", metavar="PATH", help="ImageNet weights for --init imagenet")
-    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), help="default auto")
+    add_flags(p.add_argument_group("search settings (stored with the search)"), SearchConfig)
     p.add_argument("--config", metavar="FILE.toml", help="settings file (keys as the flags)")
     g = p.add_argument_group("workers")
     g.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -54,17 +39,19 @@ def add_parser(sub) -> None:
                    help="comma-separated devices for the workers, round-robin: cpu or cuda:0,cuda:1 "
                         "(default auto: every visible GPU, else cpu)")
     g.add_argument("--threads", type=int, help="CPU threads per worker (default: cores / workers)")
-    g.add_argument("--backend", choices=("local", "ray"), default="local",
+    g.add_argument("--backend", choices=tuple(BACKENDS), default="local",
                    help="start workers as local processes (default) or as Ray tasks")
     g.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray instance)")
     g.add_argument("--gpus-per-worker", type=float, default=0.0, help="Ray: GPU fraction per worker")
     g.add_argument("--storage", metavar="URL", help="SQLAlchemy URL (default sqlite:///OUT/study.db)")
     g.add_argument("--study", metavar="NAME", help="search name in the storage (default: OUT's name)")
     g.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS,
-                   help="seconds between worker heartbeats; a worker silent for 3x is re-queued")
+                   help="seconds between worker heartbeats; a worker silent for 3x is taken over")
+    add_checkpoint_flags(g)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (models, logs, study.db)")
     p.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
+    p.add_argument("--no-hint", action="store_true", help=argparse.SUPPRESS)   # the demo says what is next
     p.set_defaults(func=run_search)
 
     w = sub.add_parser("worker", help="join a running search from any machine",
@@ -75,6 +62,7 @@ def add_parser(sub) -> None:
     w.add_argument("--out", metavar="DIR", help="where to save the best models (default: none)")
     w.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
     w.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, help="seconds between heartbeats")
+    add_checkpoint_flags(w)
     w.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     w.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     w.set_defaults(func=run_worker)
@@ -88,6 +76,17 @@ def add_parser(sub) -> None:
     s.set_defaults(func=run_status)
 
 
+def add_checkpoint_flags(group) -> None:
+    group.add_argument("--checkpoint-dir", metavar="DIR",
+                       help="epoch checkpoints (default OUT/checkpoints; with workers on several machines, "
+                            "a folder they all reach)")
+    group.add_argument("--checkpoint-seconds", type=float, default=EVERY_SECONDS, metavar="S",
+                       help=f"save a training's state every S seconds of training (default {EVERY_SECONDS:g}; "
+                            f"0: every epoch)")
+    group.add_argument("--checkpoint-epochs", type=int, default=0, metavar="N",
+                       help="also save every N epochs (default 0: by time only)")
+
+
 def _devices(spec: str) -> list[str]:
     if spec == "auto":
         import torch
@@ -99,54 +98,65 @@ def _devices(spec: str) -> list[str]:
     return devices
 
 
-def run_search(args: argparse.Namespace) -> int:
-    from ..study import search as engine
-
-    flags = {k: getattr(args, k, None) for k in DEFAULTS}
-    s = resolve(DEFAULTS, read_toml(args.config) if args.config else None, flags)
-    if s["grid"] is None:
-        raise ConfigError("--grid is required: paper, usual or a TOML file")
+def _check_workers(args: argparse.Namespace) -> None:
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers} must be at least 1")
-    make_pruner(s["pruner"], int(s["epochs"]))
-    TrainConfig(**{k: s[k] for k in TrainConfig().as_dict()})          # validate before any work
+    if args.heartbeat <= 0:
+        raise ConfigError(f"--heartbeat {args.heartbeat:g} must be positive (seconds)")
+    if args.checkpoint_seconds < 0 or args.checkpoint_epochs < 0:
+        raise ConfigError(f"--checkpoint-seconds {args.checkpoint_seconds:g} and --checkpoint-epochs "
+                          f"{args.checkpoint_epochs} must not be negative")
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from ..study.create import create_or_resume
+    from ..study.progress import watch
+
+    flags = {k: getattr(args, k, None) for k in flat_fields(SearchConfig)}
+    config = SearchConfig.resolve(read_toml(args.config) if args.config else None, flags)   # validated here
+    if config.grid is None:
+        raise ConfigError("--grid is required: paper, usual or a TOML file")
+    _check_workers(args)
     devices = _devices(args.devices)
     corpus = corpus_from_args(args)
-    grid_name, grid = resolve_grid(str(s["grid"]), corpus.name)           # whole grid validated here
+    with warnings.catch_warnings(record=True) as grid_warnings:          # shown once the search is accepted
+        warnings.simplefilter("always", SertuneWarning)
+        grid_name, grid = resolve_grid(config.grid, corpus.name)         # whole grid validated here
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     url = args.storage or default_url(out)
     name = args.study or out.name
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
-    settings = {k: v for k, v in s.items() if k not in ("grid", "reps")}
-    meta = engine.create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
-                                   settings=settings, reps=s["reps"], heartbeat=args.heartbeat)
+    meta = create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
+                            settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat)
+    planned = len(grid) * meta["reps"]
     write_json(out / "search.json", {"storage": url, "study": name, "grid": grid_name,
-                                     "reps": meta["reps"], "planned": len(grid) * meta["reps"]})
-    common = dict(workers=args.workers, devices=devices, out=out, heartbeat=args.heartbeat,
-                  threads=threads, cache_dir=args.cache_dir)
-    if args.backend == "ray":
-        import ray
-        refs = engine.start_ray(url, name, address=args.ray_address,
-                                gpus_per_worker=args.gpus_per_worker, **common)
-        alive = lambda: bool(ray.wait(refs, num_returns=len(refs), timeout=0)[1])  # noqa: E731
-        state = engine.watch(url, name, alive=alive, progress=not args.json)
-        ray.get(refs)
-    else:
-        procs = engine.start_local(url, name, **common)
-        try:
-            state = engine.watch(url, name, alive=lambda: any(p.poll() is None for p in procs),
-                                 progress=not args.json)
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.terminate()
-        bad = [k for k, p in enumerate(procs) if p.returncode not in (0, None)]
-        if bad:
-            raise ConfigError(f"worker {bad[0]} stopped with status {procs[bad[0]].returncode}; "
-                              f"see {out}/logs/worker{bad[0]}.log")
-    selected = engine.collect_selected(state, out)
+                                     "reps": meta["reps"], "planned": planned})
+    if not args.json:
+        _say_start(url, name, meta, planned, [str(w.message) for w in grid_warnings])
+    opts = WorkerOptions(devices=devices, out=out, heartbeat=args.heartbeat, threads=threads,
+                         cache_dir=args.cache_dir, checkpoint_dir=args.checkpoint_dir,
+                         checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs)
+    extra = {"address": args.ray_address, "gpus_per_worker": args.gpus_per_worker} if args.backend == "ray" else {}
+    workers = BACKENDS[args.backend](url, name, args.workers, opts, **extra)
+    try:
+        state = watch(url, name, alive=workers.alive, workers=args.workers, progress=not args.json)
+    except KeyboardInterrupt:
+        workers.stop()
+        done = read_progress(url, name)
+        print(f"interrupted: {done.done} of {done.planned} trainings done; the trainings in flight saved "
+              f"their last epoch. Re-run the same command to resume.", file=sys.stderr)
+        return 130
+    finally:
+        if workers.alive():
+            workers.stop()
+    bad = workers.failures()
+    if bad:
+        raise ConfigError(bad[0])
+    from ..study.models import collect_selected
+
+    selected = collect_selected(state.reps, out)
     doc = state.as_json() | {"selected": selected}
     write_json(out / "status.json", doc)
     if args.json:
@@ -155,19 +165,46 @@ def run_search(args: argparse.Namespace) -> int:
         print(format_status(state.as_json(), name))
         if any(r["model"] for r in selected):
             print(f"\nselected models: {out}/selected/rep*.pt; best of all: {out}/model.pt")
-        print(f"next: sertune report {out} --out {out}/report")
+        if not args.no_hint:
+            print(f"next: sertune report {out}")
     return 0
 
 
+def _say_start(url: str, name: str, meta: dict, planned: int, grid_warnings: list[str]) -> None:
+    """New or resuming, with what is done; the grid's warnings in full once, then in one line."""
+    if not meta["resumed"]:
+        print(f"new search {name}: {planned:,} trainings planned", file=sys.stderr)
+        for text in grid_warnings:
+            print(f"warning: {text}", file=sys.stderr)
+        return
+    state = read_progress(url, name)
+    requeued = f", {state.interrupted} to resume from a stopped worker" if state.interrupted else ""
+    print(f"resuming {name}: {state.done:,} of {planned:,} trainings done{requeued}", file=sys.stderr)
+    if grid_warnings:
+        print(f"warning: this grid raised {len(grid_warnings)} warning(s) when the search started "
+              f"(e.g. {grid_warnings[0].split(';')[0]})", file=sys.stderr)
+
+
 def run_worker(args: argparse.Namespace) -> int:
-    from ..study.runner import Worker
+    from ..study.runner import Worker, WorkerStopped
 
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
+    stop = threading.Event()
+    # SIGTERM (the search stopping its workers) and Ctrl-C: finish the epoch, save it, give θ back.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     worker = Worker(args.storage, args.study, device=args.device, out=args.out, heartbeat=args.heartbeat,
-                    cache_dir=args.cache_dir, parent=args.parent)
-    n = worker.run()
+                    cache_dir=args.cache_dir, parent=args.parent, checkpoint_dir=args.checkpoint_dir,
+                    checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
+                    stop=stop.is_set)
+    try:
+        n = worker.run()
+    except WorkerStopped:
+        print(f"worker {os.getpid()}: stopped after {worker.trained} trainings; the one in flight saved "
+              f"its state and its setting went back to the queue")
+        return 0
     print(f"worker {os.getpid()}: ran {n} trainings; no setting left to claim")
     return 0
 
@@ -187,9 +224,11 @@ def run_status(args: argparse.Namespace) -> int:
 
 def format_status(doc: dict, name: str) -> str:
     pct = 100 * (doc["complete"] + doc["pruned"] + doc["failed"]) / max(doc["planned"], 1)
+    interrupted = f", {doc['interrupted']} interrupted (re-run to resume)" if doc.get("interrupted") else ""
+    eta = f"; ETA {format_duration(doc['eta_seconds'])}" if doc.get("eta_seconds") and pct < 100 else ""
     lines = [f"search {name}: {doc['complete']} complete, {doc['pruned']} pruned, {doc['failed']} failed, "
-             f"{doc['running']} running of {doc['planned']} planned ({pct:.0f} % done); "
-             f"{doc['duplicates']} duplicates", "",
+             f"{doc['running']} running{interrupted} of {doc['planned']} planned ({pct:.0f} % done); "
+             f"{doc['duplicates']} duplicates{eta}", "",
              f"{'rep':>3}  {'done':>9}  {'best val WA':>11}  best θ"]
     for r in doc["reps"]:
         best = r["best"]

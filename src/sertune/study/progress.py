@@ -1,15 +1,25 @@
-"""Where a search stands, read from its storage alone (any machine can ask).
+"""Where a search stands, read from its storage alone (any machine can ask), and its live bar.
 
 The counting rules are :mod:`sertune.study.results`' (the same as the report's):
 counts are per planned (θ, r) cell, a retried failure that then finished is not
 a failed cell, and finished trials of a cell beyond the first are duplicates.
+
+The ETA is not a rate of polls: settings differ in cost by 30x and more, so it
+is the remaining work, costed per setting by its input size (M x frames per
+epoch), at the seconds per unit that finished trainings measured (:func:`eta_seconds`).
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
-from .results import best_per_rep, cell_states, coverage, coverage_by_rep, load_results
+from ..theta import Theta
+from .results import TrialRecord, best_per_rep, cell_states, coverage, coverage_by_rep, load_results
+
+SAMPLE_RATE = 16000
 
 
 @dataclass
@@ -19,12 +29,12 @@ class Progress:
     pruned: int = 0
     failed: int = 0
     running: int = 0
+    interrupted: int = 0
     duplicates: int = 0
     reps: list[dict] = field(default_factory=list)
-    #: Epochs per training, and the epochs done so far (a finished, pruned or failed
-    #: cell counts in full; a running one by its reported epochs): the live bar's unit.
+    #: Epochs per training; the estimated seconds of work left (None until a training finished).
     epochs: int = 1
-    epochs_done: int = 0
+    eta: float | None = None
 
     @property
     def done(self) -> int:
@@ -33,15 +43,13 @@ class Progress:
     def as_json(self) -> dict:
         """The ``sertune status --json`` object."""
         return {"planned": self.planned, "complete": self.complete, "pruned": self.pruned,
-                "failed": self.failed, "running": self.running, "duplicates": self.duplicates,
-                "reps": self.reps}
+                "failed": self.failed, "running": self.running, "interrupted": self.interrupted,
+                "duplicates": self.duplicates, "eta_seconds": self.eta, "reps": self.reps}
 
     def postfix(self) -> str:
-        """Short live summary: per-repetition counts and the best θ so far."""
-        per_rep = " ".join(f"r{r['rep']}:{r['complete']}" for r in self.reps)
+        """Short live summary: ETA, running and failed counts, the best θ so far."""
+        text = f"ETA {format_duration(self.eta)}, running {self.running}, failed {self.failed}"
         best = max((r["best"] for r in self.reps if r["best"]), key=lambda b: b["value"], default=None)
-        text = (f"{self.done}/{self.planned} trials, running {self.running}, failed {self.failed} "
-                f"| {per_rep}")
         if best:
             t = best["theta"]
             text += (f" | best val WA {best['value']:.1f} at M={t['n_mels']} L={t['win_length']} "
@@ -49,28 +57,100 @@ class Progress:
         return text
 
 
-def read_progress(url: str, name: str) -> Progress:
-    """The search's progress from its storage."""
+def cost(theta: Theta) -> float:
+    """Relative cost of one epoch of θ: the network's work grows with M x frames."""
+    return float(theta.n_mels * theta.frames(SAMPLE_RATE))
+
+
+def eta_seconds(finished: Iterable[tuple[Theta, int, float]], remaining: Iterable[tuple[Theta, int]],
+                *, workers: int) -> float | None:
+    """Seconds of work left, spread over ``workers``.
+
+    Parameters
+    ----------
+    finished : iterable of (θ, epochs run, seconds)
+        Trainings that finished (complete or pruned), with their measured time.
+    remaining : iterable of (θ, epochs left)
+        The work still to do.
+    workers : int
+        Trainings that run at once (at least 1).
+
+    Returns
+    -------
+    float or None
+        None until a training finished (nothing measured yet).
+    """
+    work = seconds = 0.0
+    for theta, epochs, secs in finished:
+        if epochs and secs:
+            work += cost(theta) * epochs
+            seconds += secs
+    if work <= 0:
+        return None
+    per_unit = seconds / work
+    left = sum(cost(theta) * epochs for theta, epochs in remaining)
+    return left * per_unit / max(1, workers)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``?`` / ``42 s`` / ``12 min`` / ``3.4 h`` / ``2.1 days``: what a person reads at a glance."""
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def read_progress(url: str, name: str, *, workers: int | None = None) -> Progress:
+    """The search's progress from its storage (``workers``: for the ETA; default: trainings running)."""
     results = load_results(url, name)
     cov = coverage(results)
     best = best_per_rep(results)
     epochs = int(results.settings.get("epochs", 1))
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
-                     failed=cov["failed"], running=cov["running"], duplicates=cov["duplicates"],
-                     epochs=epochs)
-    running = {(t.rep, t.theta): len(t.intermediate) for t in results.trials if t.state == "running"}
-    for cell, cell_state in cell_states(results).items():
-        if cell_state in ("complete", "pruned", "failed"):
-            state.epochs_done += epochs
-        elif cell_state == "running":
-            state.epochs_done += min(running.get(cell, 0), epochs)
+                     failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
+                     duplicates=cov["duplicates"], epochs=epochs)
+    state.eta = _eta(results.trials, cell_states(results), epochs,
+                     workers=workers if workers is not None else cov["running"])
     for row in coverage_by_rep(results):
         r = row["rep"]
         top = best.get(r)
         state.reps.append({
-            "rep": r, **{k: row[k] for k in ("complete", "pruned", "failed", "running")},
+            "rep": r, **{k: row[k] for k in ("complete", "pruned", "failed", "running", "interrupted")},
             "planned": len(results.grid),
             "best": None if top is None else {"value": top.value, "theta": top.theta.as_dict(),
                                               "trial": top.number, "model": top.model},
         })
     return state
+
+
+def _eta(trials: tuple[TrialRecord, ...], cells: dict, epochs: int, *, workers: int) -> float | None:
+    finished = [(t.theta, t.epochs_run or epochs, t.seconds) for t in trials
+                if t.finished and t.theta is not None and t.seconds]
+    reported = {(t.rep, t.theta): len(t.intermediate) for t in trials if t.state in ("running", "interrupted")}
+    remaining = [(theta, max(0, epochs - reported.get((rep, theta), 0)))
+                 for (rep, theta), s in cells.items() if s in ("running", "interrupted", "waiting", "missing")]
+    return eta_seconds(finished, remaining, workers=workers)
+
+
+def watch(url: str, name: str, *, alive: Callable[[], bool], workers: int, progress: bool = True,
+          interval: float = 2.0) -> Progress:
+    """Show a live bar (trainings done / planned, ETA, best θ so far) until ``alive()`` is false."""
+    from tqdm.auto import tqdm
+
+    state = read_progress(url, name, workers=workers)
+    bar = tqdm(total=state.planned, initial=state.done, desc=f"search {name}", unit="training",
+               disable=not progress, file=sys.stderr, dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} trainings [{elapsed}] {postfix}")
+    with bar:
+        while True:
+            state = read_progress(url, name, workers=workers)
+            bar.update(state.done - bar.n)
+            bar.set_postfix_str(state.postfix(), refresh=True)
+            if not alive():
+                return read_progress(url, name, workers=workers)
+            time.sleep(interval)

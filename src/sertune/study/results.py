@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..errors import ConfigError
 from ..theta import Theta, parse_theta_key, theta_from_dict, theta_key
 
-#: Trial states, in the order reports list them.
-STATES = ("complete", "pruned", "failed", "running", "waiting")
+#: Trial states, in the order reports list them. ``interrupted``: RUNNING in the storage,
+#: but the worker holding its θ stopped beating (killed, lost its machine, paused);
+#: the next holder of θ resumes it from its last epoch checkpoint.
+STATES = ("complete", "pruned", "failed", "running", "interrupted", "waiting")
 
 #: States of a planned cell: a trial state, or ``missing`` (no trial yet).
 CELL_STATES = STATES + ("missing",)
@@ -260,7 +262,28 @@ def load_results(storage_url: str, name: str) -> StudyResults:
             attrs = dict(study.user_attrs)
         records += sorted((_record(rep, t) for t in study.get_trials(deepcopy=False)),
                           key=lambda t: t.number)
-    return _results(name, storage_url, attrs, tuple(sorted(reps)), tuple(records))
+    return _results(name, storage_url, attrs, tuple(sorted(reps)), tuple(_interrupted(records, storage_url, name)))
+
+
+def _interrupted(records: list[TrialRecord], storage_url: str, name: str) -> list[TrialRecord]:
+    """RUNNING trials of a θ whose claim is no longer alive become ``interrupted``.
+
+    A study written before claims had a table of their own has no rows: its
+    RUNNING trials stay ``running`` (nothing says otherwise).
+    """
+    if not any(t.state == "running" for t in records):
+        return records
+    from .claims import make_engine, read_rows      # sqlalchemy only; no torch
+
+    engine = make_engine(storage_url)
+    try:
+        rows = {row.key: row for row in read_rows(engine, name)}
+    finally:
+        engine.dispose()
+    if not rows:
+        return records
+    return [replace(t, state="interrupted") if t.state == "running" and t.key in rows and not rows[t.key].alive
+            else t for t in records]
 
 
 def _searches(names: Iterable[str]) -> str:
@@ -320,7 +343,7 @@ def cell_states(results: StudyResults) -> dict[tuple[int, Theta], str]:
     else a running one, else a waiting one, else a failure, else ``missing``.
     A failure that was retried and then finished is therefore not a failed cell.
     """
-    rank = {"running": 3, "waiting": 2, "failed": 1}
+    rank = {"running": 4, "interrupted": 3, "waiting": 2, "failed": 1}
     finished = first_finished(results)
     other: dict[tuple[int, Theta], str] = {}
     for t in results.trials:

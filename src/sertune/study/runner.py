@@ -3,32 +3,32 @@
 Why θ-major: the log-Mel features of θ are the expensive input every repetition
 shares, so a worker computes them once and trains all K repetitions on them.
 
-Why claims: a claim trial in ``NAME.claims`` (drawn by the seeded, shuffled
-``GridSampler``: trial number n -> grid point n) is held by exactly one worker,
-which keeps it alive with Optuna's heartbeat. The repetition trials of θ are
-only ever written by the claim's holder, so no two workers train the same
-(θ, r), and a repetition trial left RUNNING by a dead holder is known to be
-orphaned. A claim whose worker dies (kill -9, power loss) stops beating, is
-failed by the next worker that looks, and is queued again; the new holder
-skips the repetitions that finished and re-runs the rest. A training that
-raises (e.g. out of memory) is recorded as a FAIL trial with its error and
-retried once.
+Ownership (:mod:`~sertune.study.claims`): a θ is held by one worker at a time,
+decided by a compare-and-set in the database and kept with a heartbeat thread.
+Only the holder of θ writes the repetition trials of θ, so a repetition trial
+left RUNNING when its worker stopped (kill -9, lost machine, a pause longer
+than the heartbeat grace) is *adopted* by the next holder: it goes on from the
+training's last epoch checkpoint (:mod:`~sertune.study.epoch_checkpoints`) in
+the same trial, so the pruner keeps every epoch reported before the stop. A
+holder that finds its claim taken over (it was paused) drops that work
+without writing anything. A training that raises (e.g. out of memory) is
+recorded as a FAIL trial with its error and retried once.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import optuna
 import torch
-from optuna.samplers import BaseSampler, GridSampler
-from optuna.trial import TrialState
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.samplers import BaseSampler
+from optuna.trial import FrozenTrial, TrialState
 
-from ..checkpoint import save_checkpoint
 from ..corpora import load_corpus
 from ..dataset import Theta, build_segments
 from ..devices import describe, resolve_device
@@ -36,23 +36,33 @@ from ..errors import ConfigError
 from ..experiment import Prepared, prepare
 from ..splits import Split
 from ..train import TrainConfig, fit, rep_seed
+from .claims import Claim, ClaimBook, Heartbeat, make_engine
+from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
 from .grids import theta_key
-from .storage import claims_name, load_meta, open_storage, rep_name
+from .models import save_if_best
+from .optuna_private import adopt
+from .pruners import make_pruner
+from .storage import load_meta, open_storage, rep_name
 
 #: A (θ, r) that failed this many times is given up (recorded, never dropped silently).
 MAX_ATTEMPTS = 2
-#: A (θ, r) whose worker died this many times while training it is given up too
-#: (e.g. the kernel's OOM killer ends the process every time). Deaths are not
-#: training errors, so they do not use up MAX_ATTEMPTS.
+#: A θ whose worker died this many times in a row without finishing an epoch is given up
+#: (e.g. the kernel's OOM killer ends the process every time). Deaths that follow
+#: progress (preemption, kill and resume) do not count.
 MAX_ORPHANS = 5
-ORPHANED = "the worker training it stopped (killed, crashed or lost its machine)"
-#: A θ whose claim failed this many times (a bug, not a training error) is not claimed again.
+ORPHANED = "the worker training it stopped repeatedly without progress (killed, crashed or out of memory)"
+#: A θ whose claim ended with an error in sertune itself (a bug, not a training error)
+#: this many times is not claimed again.
 MAX_CLAIM_FAILURES = 3
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class WorkerStopped(BaseException):
-    """The process that started this worker is gone: stop without recording anything."""
+    """The worker was asked to stop (its parent is gone, or SIGTERM): stop after saving."""
+
+
+class ClaimLost(Exception):
+    """Another worker took this worker's θ over (this one was paused past the heartbeat grace)."""
 
 
 class _Fixed(BaseSampler):
@@ -71,18 +81,6 @@ class _Fixed(BaseSampler):
         return self.key
 
 
-def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
-    """``none`` (the paper's brute force), ``asha`` or ``hyperband``, over epochs."""
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    if name == "asha":
-        # Rungs at 1, 3, 9, ... epochs; keep the top third at each (reduction factor 3).
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
-    raise ConfigError(f"pruner={name!r} is unknown; choose none, asha or hyperband")
-
-
 class Worker:
     """Runs claims of one search until no θ is left to claim.
 
@@ -94,22 +92,32 @@ class Worker:
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     out : Path, optional
         Output folder of the search: the best model of each repetition so far is
-        saved under ``out/models/``. Without it no checkpoints are written.
+        saved under ``out/models/``, epoch checkpoints under ``out/checkpoints/``.
     heartbeat : float
-        Seconds between heartbeats (a dead worker is noticed after 3x that).
+        Seconds between heartbeats (a worker silent for 3x that is taken over).
     parent : int, optional
         PID of the process that started this worker; the worker stops when it is gone.
+    checkpoint_dir : Path, optional
+        Where epoch checkpoints go (default ``out/checkpoints``; none without either).
+    checkpoint_seconds, checkpoint_epochs : float, int
+        Save a training's state every that many seconds or epochs, whichever comes first.
+    stop : callable, optional
+        Returns True when the worker should stop (e.g. after SIGTERM): the training in
+        flight saves an epoch checkpoint at the end of its epoch, gives its θ back and stops.
     """
 
     def __init__(self, url: str, name: str, *, device: str = "auto", out: Path | None = None,
                  heartbeat: float = 10.0, cache_dir: str | None = None, parent: int | None = None,
-                 log=None) -> None:
+                 checkpoint_dir: Path | None = None, checkpoint_seconds: float = EVERY_SECONDS,
+                 checkpoint_epochs: int = 0, stop=None, log=None) -> None:
         self.storage = open_storage(url, heartbeat=heartbeat)
         self.name = name
+        self.heartbeat = max(float(heartbeat), 0.1)
         self.meta = load_meta(self.storage, name)
         self.device = resolve_device(device)
         self.out = Path(out) if out else None
         self.parent = parent
+        self.stop_requested = stop or (lambda: False)
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         s = self.meta["settings"]
         self.config = TrainConfig(**{k: s[k] for k in TrainConfig().as_dict()})
@@ -117,13 +125,16 @@ class Worker:
         self.keys = [theta_key(t) for t in self.grid]
         self.thetas = dict(zip(self.keys, self.grid))
         self.reps = int(self.meta["reps"])
-        self.claims = optuna.load_study(study_name=claims_name(name), storage=self.storage,
-                                        sampler=GridSampler({"theta": self.keys}, seed=int(s["seed"])))
+        self.book = ClaimBook(make_engine(url), name, grace=3 * self.heartbeat)
         self.fixed = _Fixed()
         pruner = make_pruner(s["pruner"], self.config.epochs)
         self.rep_studies = [optuna.load_study(study_name=rep_name(name, r), storage=self.storage,
                                               sampler=self.fixed, pruner=pruner) for r in range(self.reps)]
         self.splits = [Split(**self.rep_studies[r].user_attrs["split"]) for r in range(self.reps)]
+        folder = checkpoint_dir or (self.out / "checkpoints" if self.out else None)
+        identity = {"search": name, "seed": int(s["seed"]), "settings": self.config.as_dict()}
+        self.checkpoints = (EpochCheckpoints(Path(folder), identity, every_seconds=checkpoint_seconds,
+                                             every_epochs=checkpoint_epochs) if folder else None)
         self.prepared = self._load_corpus(cache_dir)
         self._features: tuple[str, object] | None = None
         self.trained = 0
@@ -145,127 +156,141 @@ class Worker:
 
     # -- main loop -----------------------------------------------------------------------
     def run(self) -> int:
-        """Claim and train until the search is done; returns the number of trainings run here."""
-        n_grid = len(self.keys)
+        """Claim and train until every θ is done; returns the number of trainings run here."""
         while True:
-            self._check_parent()
-            optuna.storages.fail_stale_trials(self.claims)
-            claims = self.claims.get_trials(deepcopy=False)
-            waiting = any(t.state == TrialState.WAITING for t in claims)
-            if not waiting and len(claims) >= n_grid:
-                open_keys = self._open_keys(claims)
-                if open_keys:
-                    # A θ whose claim ended without a retry (worker stopped cleanly, or a
-                    # numbering gap left by re-queued claims): queue it again.
-                    self.claims.enqueue_trial({"theta": open_keys[os.getpid() % len(open_keys)]},
-                                              skip_if_exists=False)
-                    waiting = True
-            if waiting or len(claims) < n_grid:
-                self.claims.optimize(self._claim, n_trials=1, catch=(Exception,))
+            self._check_stop()
+            claim = self.book.acquire()
+            if claim is None:
+                if self.book.finished():
+                    return self.trained
+                time.sleep(self.heartbeat)        # others hold the rest; they may stop
                 continue
-            if any(t.state == TrialState.RUNNING for t in claims):
-                time.sleep(self.storage.heartbeat_interval)   # others still work; they may die
-                continue
-            return self.trained
+            self._work(claim)
 
-    def _open_keys(self, claims) -> list[str]:
-        """θs with no claim that is running, waiting or done, and not failed too often."""
-        covered, failures = set(), {}
-        for t in claims:
-            key = t.params.get("theta")
-            if key is None:
-                continue
-            if t.state in (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE):
-                covered.add(key)
-            elif t.state == TrialState.FAIL:
-                failures[key] = failures.get(key, 0) + 1
-        return [k for k in self.keys if k not in covered and failures.get(k, 0) < MAX_CLAIM_FAILURES]
+    def _work(self, claim: Claim) -> None:
+        """Train θ on every repetition while holding its claim, then mark it done."""
+        with Heartbeat(self.book, claim, self.heartbeat, log=self.log):
+            try:
+                if claim.stuck >= MAX_ORPHANS:
+                    self._give_up(claim)
+                    return
+                for r in range(self.reps):
+                    self._rep(claim, r)
+                self.book.finish(claim)
+            except ClaimLost:
+                self.log(f"worker {os.getpid()}: another worker took over {claim.key} (this one was paused "
+                         f"longer than the heartbeat grace); dropped it")
+            except WorkerStopped:
+                self.book.give_back(claim)
+                raise
+            except Exception as exc:  # a bug in sertune, not a training error: log, give θ back
+                self.log(f"worker {os.getpid()}: claim of {claim.key} failed:\n{traceback.format_exc()}")
+                self.book.release(claim, error=f"{type(exc).__name__}: {exc}", max_failures=MAX_CLAIM_FAILURES)
 
-    def _claim(self, trial: optuna.Trial) -> float:
-        key = trial.suggest_categorical("theta", self.keys)
-        queued = "fixed_params" in self.storage.get_trial_system_attrs(trial._trial_id)
-        if trial.number >= len(self.keys) or queued:
-            # Claims outside the numbered range may race: the lower trial number wins.
-            time.sleep(1.0)
-            if self._claimed_before(trial, key):
-                raise optuna.TrialPruned(f"{key} is already claimed by another worker")
-        theta = self.thetas[key]
-        trial.set_user_attr("theta", theta.as_dict())
-        trial.set_user_attr("device", describe(self.device))
-        values = [v for r in range(self.reps) if (v := self._rep(theta, key, r)) is not None]
-        # The claim is done even when no repetition completed (all pruned or given up):
-        # its value is the mean validation WA of the complete ones, 0 for none.
-        trial.set_user_attr("complete_reps", len(values))
-        return sum(values) / len(values) if values else 0.0
-
-    def _claimed_before(self, trial: optuna.Trial, key: str) -> bool:
-        for other in self.claims.get_trials(deepcopy=False):
-            if (other.number < trial.number and other.params.get("theta") == key
-                    and other.state in (TrialState.RUNNING, TrialState.COMPLETE)):
-                return True
-        return False
+    def _give_up(self, claim: Claim) -> None:
+        """θ killed its workers MAX_ORPHANS times in a row: fail its open trials and the claim."""
+        for study in self.rep_studies:
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if t.params.get("theta") == claim.key:
+                    trial = adopt(study, t)
+                    trial.set_user_attr("error", ORPHANED)
+                    study.tell(trial, state=TrialState.FAIL)
+        self.book.finish(claim, state="failed", error=ORPHANED)
+        self.log(f"worker {os.getpid()}: gave up {claim.key}: {ORPHANED}")
 
     # -- one (θ, r) ----------------------------------------------------------------------
-    def _rep(self, theta: Theta, key: str, r: int) -> float | None:
-        """Train θ on repetition r unless done; returns the validation WA of a complete trial."""
+    def _rep(self, claim: Claim, r: int) -> None:
+        """Train θ on repetition r unless it is done (adopting a trial a stopped worker left)."""
         study = self.rep_studies[r]
-        mine = [t for t in study.get_trials(deepcopy=False) if t.params.get("theta") == key]
-        done = [t for t in mine if t.state in FINISHED]
-        if done:
-            return done[0].value if done[0].state == TrialState.COMPLETE else None
-        attempts = orphans = 0
-        for t in mine:
-            if t.state == TrialState.RUNNING:      # only a claim holder writes these: it died
-                study._storage.set_trial_user_attr(t._trial_id, "error", ORPHANED)
-                study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-                orphans += 1
-            elif t.state == TrialState.FAIL:
-                orphans += t.user_attrs.get("error") == ORPHANED
-                attempts += t.user_attrs.get("error") != ORPHANED
-        if orphans >= MAX_ORPHANS:
-            return None
+        mine = [t for t in study.get_trials(deepcopy=False) if t.params.get("theta") == claim.key]
+        if any(t.state in FINISHED for t in mine):
+            return
+        running = [t for t in mine if t.state == TrialState.RUNNING]
+        attempts = sum(1 for t in mine if t.state == TrialState.FAIL)
+        adopted = running[0] if running else None      # only a holder of θ writes these: its writer stopped
         while attempts < MAX_ATTEMPTS:
             attempts += 1
-            value, failed = self._train(study, theta, key, r, attempts)
-            if not failed:
-                return value
-        return None
+            if not self._train(claim, study, r, attempts, adopted):
+                return
+            adopted = None
 
-    def _train(self, study: optuna.Study, theta: Theta, key: str, r: int, attempt: int):
-        self.fixed.key = key
-        trial = study.ask()
-        trial.suggest_categorical("theta", self.keys)
-        for k, v in (("theta", theta.as_dict()), ("rep", r), ("attempt", attempt),
-                     ("device", describe(self.device))):
-            trial.set_user_attr(k, v)
-        history: list[float] = []
+    def _train(self, claim: Claim, study: optuna.Study, r: int, attempt: int,
+               adopted: FrozenTrial | None) -> bool:
+        """One training of (θ, r) recorded as a trial; True when it failed (retry), else False."""
+        key, theta = claim.key, self.thetas[claim.key]
+        if adopted is not None:
+            trial = adopt(study, adopted)
+            reported = set(adopted.intermediate_values)
+        else:
+            self.fixed.key = key
+            trial = study.ask()
+            trial.suggest_categorical("theta", self.keys)
+            reported = set()
+            for k, v in (("theta", theta.as_dict()), ("rep", r), ("attempt", attempt),
+                         ("device", describe(self.device))):
+                trial.set_user_attr(k, v)
+        resume = self.checkpoints.load(key, r) if self.checkpoints else None
+        history: list[float] = [h["val_wa"] for h in resume.history] if resume else []
+        if resume is not None:
+            trial.set_user_attr("resumed_from_epoch", resume.epoch)
+            for epoch, value in enumerate(history, start=1):
+                if epoch not in reported:            # a new trial: the pruner sees the epochs before the stop
+                    trial.report(value, epoch)
+                    reported.add(epoch)
 
         def on_epoch(epoch: int, loss: float, val_wa: float) -> None:
-            self._check_parent()
             history.append(val_wa)
-            trial.report(val_wa, epoch)
+            claim.progress += 1
+            if not self.book.beat(claim):
+                raise ClaimLost()
+            if epoch not in reported:
+                trial.report(val_wa, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
+
+        stopping = lambda: self.stop_requested() or self._parent_gone()  # noqa: E731
+
+        def saved(epoch: int) -> None:
+            if stopping():
+                raise WorkerStopped()
 
         start = time.perf_counter()
         try:
             data = self._data(theta, key)
+            snapshot = self.checkpoints.hook(key, r, force=stopping, saved=saved) if self.checkpoints else None
             result = fit(data, self.splits[r], n_classes=len(self.meta["classes"]), config=self.config,
                          seed=rep_seed(int(self.meta["settings"]["seed"]), r), unit="utterance",
-                         on_epoch=on_epoch)
+                         on_epoch=on_epoch, resume=resume, on_snapshot=snapshot)
         except optuna.TrialPruned:
             trial.set_user_attr("epochs_run", len(history))
             trial.set_user_attr("seconds", time.perf_counter() - start)
-            study.tell(trial, state=TrialState.PRUNED)
-            self.trained += 1
-            return None, False
+            try:
+                self._tell(claim, study, trial, key, r, state=TrialState.PRUNED)
+            except UpdateFinishedTrialError:
+                pass
+            return False
+        except UpdateFinishedTrialError:
+            return False          # the trial was finished by the worker this one took θ over from
+        except (ClaimLost, WorkerStopped):
+            raise
         except Exception as exc:  # any training error is recorded with the trial, then retried once
-            trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            study.tell(trial, state=TrialState.FAIL)
+            try:
+                trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                self._tell(claim, study, trial, key, r, state=TrialState.FAIL)
+            except UpdateFinishedTrialError:
+                return False
             self.log(f"worker {os.getpid()}: {key} rep {r} failed (attempt {attempt}): {exc}")
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            return None, True
+            return True
+        try:
+            self._record(claim, study, trial, r, result)
+        except UpdateFinishedTrialError:
+            pass                  # a paused former holder finished it first: same numbers, keep those
+        return False
+
+    def _record(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, r: int, result) -> None:
+        """Metrics of a finished training as trial attrs, its model if best so far, then the value."""
         for part in ("val", "test"):
             trial.set_user_attr(part, getattr(result, part)["utterance"])
             trial.set_user_attr(f"{part}_segment", getattr(result, part)["segment"])
@@ -273,12 +298,23 @@ class Worker:
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("seconds", result.seconds)
         value = result.val["utterance"]["wa"]
-        model = self._save_if_best(study, trial, theta, key, r, result, value)
-        if model:
-            trial.set_user_attr("model", model)
-        study.tell(trial, value)
-        self.trained += 1
-        return value, False
+        if self.out is not None:
+            model = save_if_best(self.out, study, trial.number, value, theta=self.thetas[claim.key],
+                                 key=claim.key, rep=r, result=result, meta=self.meta)
+            if model:
+                trial.set_user_attr("model", model)
+        self._tell(claim, study, trial, claim.key, r, value=value)
+
+    def _tell(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, key: str, r: int, *,
+              state: TrialState = TrialState.COMPLETE, value: float | None = None) -> None:
+        """Record the trial if this worker still holds θ; drop it cleanly otherwise."""
+        if not self.book.beat(claim):
+            raise ClaimLost()
+        # skip_if_finished: a paused former holder may have finished it first (same numbers).
+        study.tell(trial, value, state=state, skip_if_finished=True)
+        if self.checkpoints is not None:
+            self.checkpoints.remove(key, r)
+        self.trained += state != TrialState.FAIL      # trainings run here: complete or pruned
 
     def _data(self, theta: Theta, key: str):
         """SegmentData of θ, computed once and kept for the other repetitions."""
@@ -289,27 +325,9 @@ class Worker:
                                                   remainder=self.meta["settings"]["remainder"]))
         return self._features[1]
 
-    def _save_if_best(self, study, trial, theta, key, r, result, value) -> str | None:
-        """Checkpoint a model that beats every finished trial of its repetition so far.
+    def _parent_gone(self) -> bool:
+        return self.parent is not None and os.getppid() != self.parent
 
-        "Beats" is the selection's own order (higher value, then lower trial number on
-        ties), so the θ_r* a report selects always has its model, whatever order
-        concurrent workers finish in.
-        """
-        if self.out is None:
-            return None
-        best = max(((t.value, -t.number) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                    if t.number != trial.number), default=(-math.inf, 0))
-        if (value, -trial.number) <= best:
-            return None
-        rel = Path("models") / f"rep{r}" / f"{key}.pt"
-        save_checkpoint(self.out / rel, state_dict=result.state_dict, theta=theta,
-                        classes=tuple(self.meta["classes"]), mean=result.mean, std=result.std,
-                        sample_rate=16000, remainder=self.meta["settings"]["remainder"],
-                        info={"search": self.name, "rep": r, "trial": trial.number,
-                              "val": result.val, "test": result.test, "corpus": self.meta["corpus"]["name"]})
-        return str(rel)
-
-    def _check_parent(self) -> None:
-        if self.parent is not None and os.getppid() != self.parent:
+    def _check_stop(self) -> None:
+        if self.stop_requested() or self._parent_gone():
             raise WorkerStopped()

@@ -1,9 +1,9 @@
 """Where a study lives: Optuna RDB storage (SQLite by default, PostgreSQL for many machines).
 
-A search named NAME is K+1 Optuna studies in one storage (docs/study-storage.md):
-``NAME.rep{r}`` holds the trials of repetition r, and ``NAME.claims`` is the
-work queue: one trial per θ, drawn by a seeded ``GridSampler`` in a shuffled
-order, held (with a heartbeat) by the worker that trains θ on every repetition.
+A search named NAME is K Optuna studies in one storage (docs/study-storage.md):
+``NAME.rep{r}`` holds the trials of repetition r. The work queue is the table
+``sertune_claims`` in the same database (:mod:`sertune.study.claims`): one row
+per θ, held with a heartbeat by the worker that trains θ on every repetition.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import warnings
 from pathlib import Path
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 
 from ..errors import ConfigError
 
 #: Storage format written into every study's user attrs.
 FORMAT_VERSION = 1
 
-#: Seconds between heartbeats of a running claim, and how long without one means "dead".
+#: Seconds between heartbeats of a held claim; 3x that without one means its worker stopped.
 HEARTBEAT_SECONDS = 10
 
 
@@ -39,21 +39,18 @@ def default_url(out: Path) -> str:
 
 
 def open_storage(url: str, *, heartbeat: float = HEARTBEAT_SECONDS) -> RDBStorage:
-    """An RDB storage with heartbeats: a claim whose worker stops beating for
-    ``3 * heartbeat`` seconds is failed and queued again.
+    """An RDB storage for the search's studies (``heartbeat`` is accepted for callers' symmetry:
+    claims beat in their own table, :mod:`sertune.study.claims`).
 
     Raises ConfigError for a URL SQLAlchemy cannot open.
     """
     quiet_optuna()
-    interval = max(1, int(round(heartbeat)))
     kwargs = {}
     if url.startswith("sqlite"):
         # Several worker processes share one SQLite file: wait for locks rather than fail.
         kwargs = {"connect_args": {"timeout": 120}}
     try:
-        return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=interval,
-                          grace_period=3 * interval,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=None))
+        return RDBStorage(url, engine_kwargs=kwargs)
     except Exception as exc:  # SQLAlchemy raises many types for bad URLs / unreachable servers
         raise ConfigError(f"cannot open study storage {url!r}: {str(exc).splitlines()[0]}. "
                           f"Use sqlite:////abs/path/study.db or postgresql://user@host/db") from None
@@ -63,17 +60,9 @@ def rep_name(name: str, rep: int) -> str:
     return f"{name}.rep{rep}"
 
 
-def claims_name(name: str) -> str:
-    return f"{name}.claims"
-
-
-def study_names(storage: RDBStorage) -> list[str]:
-    return [s.study_name for s in storage.get_all_studies()]
-
-
 def load_meta(storage: RDBStorage, name: str) -> dict:
     """User attrs of ``NAME.rep0`` (the search's settings); ConfigError if there is no such search."""
-    names = study_names(storage)
+    names = optuna.study.get_all_study_names(storage)
     if rep_name(name, 0) not in names:
         known = sorted({n.rsplit(".", 1)[0] for n in names if n.endswith(".rep0")})
         raise ConfigError(f"no search named {name!r} in this storage"

@@ -1,0 +1,72 @@
+"""The settings of a search: one frozen :class:`SearchConfig`, validated once at the boundary.
+
+Its fields are the single source of the ``sertune search`` flags (with their
+choices from the registries), of the defaults, of the flat ``settings`` dict
+stored with the search, and of :data:`IDENTITY`, the settings a resumed
+search must share with the stored one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..config import flat_fields, resolve
+from ..errors import ConfigError
+from ..segments import REMAINDERS
+from ..splits import PROTOCOLS
+from ..train import TrainConfig
+from .pruners import PRUNERS
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """What a search trains and how: grid, repetitions, protocol, pruner, seed, and the training."""
+
+    grid: str | None = field(default=None, metadata={
+        "metavar": "paper|usual|FILE.toml",
+        "help": "the paper's 511 settings, the usual ones from the literature, or a TOML grid"})
+    reps: int | None = field(default=None, metadata={
+        "metavar": "K", "type": int, "help": "repetitions (default 10; loso: every fold)"})
+    protocol: str = field(default="shuffle-split", metadata={
+        "choices": tuple(sorted(PROTOCOLS)), "help": "evaluation protocol"})
+    pruner: str = field(default="none", metadata={
+        "choices": tuple(PRUNERS), "help": "stop poor settings early (none: the paper's brute force)"})
+    seed: int = field(default=0, metadata={"help": "seed of splits, trainings and the claim order"})
+    remainder: str = field(default="drop", metadata={
+        "choices": REMAINDERS, "help": "tail of long utterances"})
+    train: TrainConfig = TrainConfig()
+
+    def __post_init__(self) -> None:
+        if self.grid is not None and not isinstance(self.grid, str):
+            raise ConfigError(f"grid={self.grid!r} must be paper, usual or the path of a TOML grid")
+        if self.reps is not None and (isinstance(self.reps, bool) or not isinstance(self.reps, int)
+                                      or self.reps < 1):
+            raise ConfigError(f"reps={self.reps!r} must be a positive integer")
+        for name, registry in (("protocol", PROTOCOLS), ("pruner", PRUNERS), ("remainder", REMAINDERS)):
+            if getattr(self, name) not in registry:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is unknown; choose one of: "
+                                  f"{', '.join(registry)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed={self.seed!r} must be an integer")
+
+    @classmethod
+    def from_flat(cls, values: Mapping[str, object]) -> "SearchConfig":
+        """From one flat dict (the flags' names); the training's keys go to :class:`TrainConfig`."""
+        train_keys = set(TrainConfig().as_dict())
+        train = TrainConfig(**{k: v for k, v in values.items() if k in train_keys})
+        return cls(**{k: v for k, v in values.items() if k not in train_keys}, train=train)
+
+    @classmethod
+    def resolve(cls, file: Mapping[str, object] | None, flags: Mapping[str, object]) -> "SearchConfig":
+        """Defaults, then a TOML file's keys, then the flags that were given; unknown keys are errors."""
+        return cls.from_flat(resolve(flat_fields(cls), file, flags))
+
+    def settings(self) -> dict:
+        """The flat dict stored with the search (everything but the grid and K)."""
+        return {"protocol": self.protocol, "pruner": self.pruner, "seed": self.seed,
+                "remainder": self.remainder, **self.train.as_dict()}
+
+
+#: Settings that must match when a stored search is resumed (others may change freely).
+IDENTITY = tuple(k for k in SearchConfig().settings() if k != "eval_batch_size")

@@ -63,9 +63,10 @@ def small_grid(with_usual: bool = True) -> tuple[Theta, ...]:
     return grid + ((USUAL,) if with_usual else ())
 
 
-def _meta(name, rep, reps, grid, classes, usual, corpus, settings) -> dict:
+def _meta(name, rep, reps, grid, classes, usual, corpus, settings, corpus_attrs=None) -> dict:
     return {"sertune": 1, "search": name, "rep": rep, "reps": reps,
-            "corpus": {"name": corpus, "root": f"/data/{corpus}", "options": {}, "n_utterances": 535},
+            "corpus": {"name": corpus, "root": f"/data/{corpus}", "options": {}, "n_utterances": 535,
+                       **(corpus_attrs or {})},
             "classes": list(classes), "grid": [t.as_dict() for t in grid], "grid_name": "test",
             "usual": usual.as_dict() if usual is not None else None,
             "settings": settings or {"epochs": 3, "batch_size": 16, "lr": 1e-4, "protocol": "shuffle-split",
@@ -96,7 +97,8 @@ def _frozen(t: FakeTrial, keys: Sequence[str], classes) -> optuna.trial.FrozenTr
 
 def write_study(where, name: str, *, grid: Sequence[Theta], trials: Sequence[FakeTrial], reps: int,
                 classes=CLASSES, usual: Theta | None | str = "auto", corpus: str = "emodb",
-                settings: dict | None = None, studies: Sequence[int] | None = None) -> str:
+                settings: dict | None = None, studies: Sequence[int] | None = None,
+                corpus_attrs: dict | None = None) -> str:
     """Write a fake search; return its storage URL.
 
     Parameters
@@ -106,6 +108,9 @@ def write_study(where, name: str, *, grid: Sequence[Theta], trials: Sequence[Fak
     usual : Theta, None or "auto"
         θ• of the metadata; "auto": USUAL when the grid holds it, else None.
     studies : repetitions whose study exists (default all K): fewer imitate a search in progress.
+    corpus_attrs : entries added to (or replacing) the corpus dict, e.g. ``{"synthetic": marker}``
+        or ``{"root": folder}``; without ``synthetic`` the study looks like one written before
+        searches stored that key.
     """
     if isinstance(where, Path) or not str(where).startswith(("sqlite:", "postgresql:", "mysql:")):
         folder = Path(where)
@@ -121,14 +126,15 @@ def write_study(where, name: str, *, grid: Sequence[Theta], trials: Sequence[Fak
     keys += [theta_key(t.theta) for t in trials if theta_key(t.theta) not in keys]
     for rep in (range(reps) if studies is None else studies):
         study = optuna.create_study(storage=url, study_name=f"{name}.rep{rep}", direction="maximize")
-        for k, v in _meta(name, rep, reps, grid, classes, usual, corpus, settings).items():
+        for k, v in _meta(name, rep, reps, grid, classes, usual, corpus, settings, corpus_attrs).items():
             study.set_user_attr(k, v)
         study.add_trials([_frozen(t, keys, classes) for t in trials if t.rep == rep])
     return url
 
 
 def fake_results(grid: Sequence[Theta], trials: Sequence[FakeTrial], *, reps: int, classes=CLASSES,
-                 usual: Theta | None | str = "auto", corpus: str = "emodb") -> sr.StudyResults:
+                 usual: Theta | None | str = "auto", corpus: str = "emodb", settings: dict | None = None,
+                 corpus_attrs: dict | None = None, grid_name: str = "test") -> sr.StudyResults:
     """The StudyResults that :func:`write_study` + :func:`~sertune.study.results.load_results` would give."""
     if usual == "auto":
         usual = USUAL if USUAL in grid else None
@@ -139,6 +145,6 @@ def fake_results(grid: Sequence[Theta], trials: Sequence[FakeTrial], *, reps: in
         f = _frozen(t, [theta_key(t.theta)], classes)
         f.number = n
         records.append(sr._record(t.rep, f))
-    attrs = _meta("fake", 0, reps, grid, classes, usual, corpus, None)
+    attrs = _meta("fake", 0, reps, grid, classes, usual, corpus, settings, corpus_attrs) | {"grid_name": grid_name}
     return sr._results("fake", "memory", attrs, tuple(range(reps)),
                        tuple(sorted(records, key=lambda r: (r.rep, r.number))))

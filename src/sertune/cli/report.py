@@ -65,7 +65,8 @@ def format_summary(doc: dict, out: Path) -> str:
     study = doc["study"]
     p = t4["wilcoxon_p"]
     lines = [
-        f"study {study['name']} on {study['corpus'].get('name', '?')}: {cov['finished']}/{cov['planned']} "
+        f"study {study['name']} on {study.get('corpus_text') or study['corpus'].get('name', '?')}: "
+        f"{cov['finished']}/{cov['planned']} "
         f"cells finished ({cov['complete']} complete, {cov['pruned']} pruned), {cov['failed']} failed"
         + (", IN PROGRESS" if doc["in_progress"] else ""),
         f"val WA  best {_ms(t3['val_wa_best'])}  worst {_ms(t3['val_wa_worst'])}  usual {_ms(t3['val_wa_usual'])}",

@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .. import __version__
+from ..corpora.marker import describe_corpus, read_marker
 from ..study import results as sr
 from . import analysis, tables
 from .render import csv_text, markdown
@@ -67,12 +68,35 @@ def _coverage_notes(results: sr.StudyResults, cov: dict) -> list[str]:
     return notes
 
 
+def corpus_synthetic(corpus: dict) -> tuple[dict | None, str | None]:
+    """(the corpus's ``sertune synth`` marker or None, where it was found).
+
+    A search stores the marker as ``corpus["synthetic"]`` (null for a real corpus); a study
+    written before that key existed is checked for the marker file at ``corpus["root"]``,
+    where the corpus is on this machine.
+    """
+    if "synthetic" in corpus:
+        marker = corpus["synthetic"]
+        return (dict(marker), "search metadata") if marker is not None else (None, None)
+    marker = read_marker(corpus.get("root"))
+    return (marker, f"marker file in {corpus.get('root')}") if marker is not None else (None, None)
+
+
 def build_report(results: sr.StudyResults, *, generated: str | None = None) -> dict:
-    """Every number of the report, as one JSON-ready document (percentages; None = not available)."""
+    """Every number of the report, as one JSON-ready document (percentages; None = not available).
+
+    ``study.synthetic`` is the corpus's ``sertune synth`` marker (None for a real corpus) and
+    ``study.corpus_text`` how every output names the corpus; ``paper_context`` says whether
+    the paper comparison and Table 6 apply (they are empty/None where they do not).
+    """
     cov = sr.coverage(results)
+    synthetic, source = corpus_synthetic(results.corpus)
+    context = tables.paper_context(results, synthetic)
     doc = {
         "generated": generated or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "study": {"name": results.name, "storage": results.storage, "corpus": results.corpus,
+                  "synthetic": synthetic, "synthetic_source": source,
+                  "corpus_text": describe_corpus(results.corpus.get("name"), synthetic),
                   "classes": list(results.classes), "grid_name": results.grid_name,
                   "grid_size": len(results.grid), "reps": results.reps, "studies_found": list(results.studies),
                   "usual": results.usual.as_dict() if results.usual else None,
@@ -90,8 +114,9 @@ def build_report(results: sr.StudyResults, *, generated: str | None = None) -> d
         "marginals": analysis.marginal_effects(results),
         "versions": versions(), "study_environment": results.attrs.get("environment"),
     }
-    doc["table6"] = tables.table6(results, doc["table4"]["test_wa_tuned"])
-    doc["paper_comparison"] = tables.paper_comparison(results, doc)
+    doc["paper_context"] = context
+    doc["table6"] = tables.table6(results, doc["table4"]["test_wa_tuned"]) if context["comparable"] else None
+    doc["paper_comparison"] = tables.paper_comparison(results, doc) if context["comparable"] else []
     doc["notes"] = doc["coverage_notes"] if doc["in_progress"] else []
     return _finite(doc)
 
@@ -112,16 +137,20 @@ def draw_figures(doc: dict) -> dict[str, bytes | None]:
     from . import figures as fg  # matplotlib only when drawing
 
     conf, t4, hm = doc["confusion"], doc["table4"], doc["heatmap"]
-    corpus = doc["study"]["corpus"].get("name", "")
-    sub = f"{doc['study']['name']} ({corpus})"
+    sub = subtitle(doc)
     has_values = any(v is not None for row in hm["values"] for v in row)
     return {
         "fig3_confusion": fg.confusion_figure(conf, normalised=False, subtitle=sub) if conf else None,
         "fig3_confusion_normalised": fg.confusion_figure(conf, normalised=True, subtitle=sub) if conf else None,
         "fig4_heatmap": fg.heatmap_figure(hm, subtitle=sub) if has_values else None,
-        "marginals": fg.marginals_figure(doc["marginals"]) if has_values else None,
-        "paired": fg.paired_figure(t4) if t4["per_rep"] else None,
+        "marginals": fg.marginals_figure(doc["marginals"], subtitle=sub) if has_values else None,
+        "paired": fg.paired_figure(t4, subtitle=sub) if t4["per_rep"] else None,
     }
+
+
+def subtitle(doc: dict) -> str:
+    """The line every figure carries: the study and what its corpus is (``synthetic (...)`` when so)."""
+    return f"study {doc['study']['name']}, corpus {doc['study']['corpus_text']}"
 
 
 def write_report(results: sr.StudyResults, out: str | Path) -> dict:

@@ -99,7 +99,8 @@ def heatmap(results: sr.StudyResults) -> dict:
     Returns rows/columns (as ``[M, H]`` / ``[T, L]`` pairs, in display order),
     ``values`` (None = no complete trial), ``state`` per cell (``complete``:
     has a mean; ``pruned``: every finished trial was pruned; ``missing``: not on
-    the grid or not run yet), the linkage matrices for the dendrograms, and notes.
+    the grid or not run yet), the linkage matrices for the dendrograms, ``usual`` (θ•'s mean
+    validation WA, marked on the colour bar; None without one) and notes.
     """
     thetas, left_out = heatmap_thetas(results)
     means = theta_means(results)
@@ -131,6 +132,8 @@ def heatmap(results: sr.StudyResults) -> dict:
         "row_order": row_order, "col_order": col_order,
         "row_linkage": None if row_z is None else row_z.tolist(),
         "col_linkage": None if col_z is None else col_z.tolist(),
+        "usual": means.get(results.usual) if results.usual is not None else None,
+        "usual_on_map": results.usual is not None and results.usual in thetas,
         "notes": notes,
     }
 
@@ -138,7 +141,8 @@ def heatmap(results: sr.StudyResults) -> dict:
 def marginal_effects(results: sr.StudyResults) -> dict:
     """Mean ± std (population) of the per-θ mean validation WA over every θ with a given value
     of one parameter, for M, L, H and T; θ left out of the heat map (a lone θ•) is left out
-    here too and given as ``usual`` for reference."""
+    here too and given as ``usual`` for reference. ``constant`` lists the parameters that take
+    one value in every setting (the figure draws no panel for them)."""
     thetas, _ = heatmap_thetas(results)
     means = theta_means(results)
     doc = {}
@@ -151,4 +155,5 @@ def marginal_effects(results: sr.StudyResults) -> dict:
             {"value": k, "mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
             for k, v in sorted(groups.items())]}
     usual = means.get(results.usual) if results.usual is not None else None
-    return {"parameters": doc, "usual": usual}
+    constant = [symbol for symbol, p in doc.items() if len(p["values"]) == 1]
+    return {"parameters": doc, "usual": usual, "constant": constant}

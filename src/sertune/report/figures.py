@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from scipy.cluster import hierarchy
 
@@ -39,12 +40,17 @@ def _text_colour(rgba) -> str:
 
 
 def confusion_figure(conf: dict, *, normalised: bool, subtitle: str = "") -> bytes:
-    """Fig. 3: mean confusion matrix of θ_r* (rounded counts) or its row-normalised version (%)."""
+    """Fig. 3: mean confusion matrix of θ_r* (every cell rounded, as in the paper) or its
+    row-normalised version (%).
+
+    The rounded matrix carries each row's unrounded mean total on its right, so a row whose
+    rounded cells add up to 7 for a class of 8 test utterances says so.
+    """
     classes = conf["classes"]
     mat = np.asarray(conf["row_percent"] if normalised else conf["rounded"], dtype=float)
     n = len(classes)
     side = max(4.5, 0.75 * n + 2.5)
-    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
+    fig = Figure(figsize=(side + (1.2 if normalised else 2.0), side), layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(mat, cmap="Blues", vmin=0, vmax=100 if normalised else max(1.0, mat.max()))
     for i in range(n):
@@ -56,11 +62,20 @@ def confusion_figure(conf: dict, *, normalised: bool, subtitle: str = "") -> byt
     ax.set_yticks(range(n), classes)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    unit = "% of the true class (rows sum to 100)" if normalised else "utterances (mean over repetitions, rounded)"
-    fig.colorbar(im, ax=ax, shrink=0.8, label=unit)
-    what = "row-normalised" if normalised else "rounded counts"
-    ax.set_title(f"Test confusion matrix of θ_r*, mean over {conf['reps']} repetitions ({what})"
-                 + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
+    if not normalised:
+        totals = np.sum(conf["mean"], axis=1)
+        right = ax.secondary_yaxis("right")
+        right.set_yticks(range(n), [f"{t:.2f}" for t in totals], fontsize=8)
+        right.set_ylabel("mean test utterances of the class (row total, unrounded)", fontsize=8)
+    unit = ("% of the true class (unrounded rows sum to 100)" if normalised
+            else "utterances: mean over repetitions, each cell rounded")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=unit, pad=0.02)
+    if normalised:
+        what = f"Test confusion matrix of θ_r*, mean over {conf['reps']} repetitions, row-normalised (%)"
+    else:
+        what = (f"Test confusion matrix of θ_r*: mean over {conf['reps']} repetitions, every cell rounded "
+                f"to an integer (as in the paper);\nrounded rows need not add up to the row total on the right")
+    ax.set_title(what + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
     return png(fig)
 
 
@@ -69,11 +84,46 @@ def _ticks(n: int) -> list[int]:
     return list(range(0, n, step))
 
 
+#: Narrowest span of the heat map's colour scale, in points of WA: a map whose values lie
+#: within 2 points is not stretched over the whole scale, which would make noise look like an effect.
+MIN_COLOUR_SPAN = 5.0
+
+
+def colour_limits(values: np.ndarray, *, span: float = MIN_COLOUR_SPAN) -> tuple[float, float]:
+    """(vmin, vmax) of the heat map: the finite values' range, widened about its middle to at
+    least ``span`` points and kept within [0, 100]."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 100.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo < span:
+        mid = (lo + hi) / 2
+        lo, hi = mid - span / 2, mid + span / 2
+        if lo < 0:
+            lo, hi = 0.0, span
+        if hi > 100:
+            lo, hi = 100.0 - span, 100.0
+    return lo, hi
+
+
+def _text_width(fig: Figure, texts, fontsize: float) -> float:
+    """Width in inches of the widest of ``texts`` at ``fontsize`` (0 for none)."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    widest = 0.0
+    for text in texts:
+        t = fig.text(0, 0, text, fontsize=fontsize)
+        widest = max(widest, t.get_window_extent(renderer).width / fig.dpi)
+        t.remove()
+    return widest
+
+
 def heatmap_figure(hm: dict, *, subtitle: str = "") -> bytes:
     """Fig. 4: mean validation WA, (T, L) on x and (M, H) on y, clustered with dendrograms.
 
     Grey cells have no trial; hatched cells hold only pruned trials; the best
-    mean is outlined in red. Values are printed in the cells when they fit.
+    mean is outlined in red; the legend lists only what the map shows. Values are
+    printed in the cells when they fit. The colour scale spans at least
+    :data:`MIN_COLOUR_SPAN` points, and θ•'s mean (``hm["usual"]``) is marked on it.
     """
     values = np.array([[np.nan if v is None else v for v in row] for row in hm["values"]], dtype=float)
     n_rows, n_cols = values.shape if values.size else (len(hm["rows"]), len(hm["columns"]))
@@ -81,70 +131,84 @@ def heatmap_figure(hm: dict, *, subtitle: str = "") -> bytes:
     # beyond that cells shrink, values are not printed and tick labels are thinned.
     cell_w = min(0.8, max(10.0 / max(n_cols, 1), min(0.3, 16.0 / max(n_cols, 1))))
     cell_h = min(0.6, max(10.0 / max(n_rows, 1), min(0.2, 14.0 / max(n_rows, 1))))
-    # Layout in inches, left to right: row dendrogram, map, row labels, colour bar; bottom to
-    # top: legend, column labels, map, column dendrogram, title. As seaborn's clustermap, the
-    # dendrograms touch the map and the labels sit on the far side, so neither hides the other.
-    left_d, labels_w, cbar_w = (1.0 if hm["row_linkage"] else 0.2), 1.55, 1.1
-    top_d, title_h, xlabels_h = (0.9 if hm["col_linkage"] else 0.1), 0.75, 1.55
-    natural_w = left_d + n_cols * cell_w + labels_w + cbar_w
-    natural_h = title_h + top_d + n_rows * cell_h + xlabels_h
+    ys, xs = _ticks(n_rows), _ticks(n_cols)
+    ylabels = [f"M={hm['rows'][i][0]}, H={hm['rows'][i][1]}" for i in ys]
+    xlabels = [f"T={hm['columns'][j][0]:g} s, L={hm['columns'][j][1]}" for j in xs]
+    fig = Figure(figsize=(8, 6))                       # resized below, once the layout is known
+    # Layout in inches, left to right: row dendrogram, map, row tick labels and their axis label,
+    # θ• mark, colour bar and its label; bottom to top: legend, column labels, map, column
+    # dendrogram, title. As seaborn's clustermap, the dendrograms touch the map and the labels
+    # sit on the far side, so neither hides the other; every gap is measured from the labels.
+    ytick_w = _text_width(fig, ylabels, 7) + 0.1
+    xtick_h = _text_width(fig, xlabels, 7) + 0.1
+    map_h = n_rows * cell_h
+    ytitle = "(M mel filters, H hop samples)" + _every(ys)
+    if _text_width(fig, [ytitle], 9) > max(map_h, 1.8):
+        ytitle = ytitle.replace(", H", ",\nH", 1)
+    ytitle_w = 0.2 * (ytitle.count("\n") + 1) + 0.1
+    left_d = 1.15 if hm["row_linkage"] else 0.3
+    usual = hm.get("usual")
+    vmin, vmax = colour_limits(values)
+    mark_w = (_text_width(fig, [_usual_text(usual, vmin, vmax)], 7) + 0.25) if usual is not None else 0.15
+    cbar_w = 0.2 + 0.85
+    top_d, title_h, legend_h = (0.9 if hm["col_linkage"] else 0.1), 0.75, 0.35
+    xlabels_h = xtick_h + 0.35
+    natural_w = left_d + n_cols * cell_w + ytick_w + ytitle_w + mark_w + cbar_w
+    natural_h = title_h + top_d + map_h + xlabels_h + legend_h
     # Small maps are centred in a figure of at least 6 × 4.5 in, so rotated labels have room.
     width, height = max(natural_w, 6.0), max(natural_h, 4.5)
-    fig = Figure(figsize=(width, height))
+    fig.set_size_inches(width, height)
 
     def box(x, y, w, h):  # inches from the bottom left -> figure fractions
         return [x / width, y / height, w / width, h / height]
 
     map_x = left_d + (width - natural_w) / 2
-    map_y = xlabels_h + (height - natural_h) / 2
-    ax = fig.add_axes(box(map_x, map_y, n_cols * cell_w, n_rows * cell_h))
+    map_y = legend_h + xlabels_h + (height - natural_h) / 2
+    ax = fig.add_axes(box(map_x, map_y, n_cols * cell_w, map_h))
     masked = np.ma.masked_invalid(values)
-    cmap = _cmap()
-    finite = values[np.isfinite(values)]
-    vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 100.0)
-    if vmin == vmax:
-        vmin, vmax = vmin - 0.5, vmax + 0.5
-    im = ax.imshow(masked, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    im = ax.imshow(masked, cmap=_cmap(), vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
     for i, row in enumerate(hm["state"]):
         for j, s in enumerate(row):
             if s == "pruned":
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="////",
                                        edgecolor="#555555", linewidth=0))
-    if finite.size:
+    finite = np.isfinite(values)
+    if finite.any():
         bi, bj = np.unravel_index(np.nanargmax(values), values.shape)
         ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
         if cell_w >= 0.34 and cell_h >= 0.2:
             size = 6 if cell_w < 0.5 else 7
-            for i, j in zip(*np.where(np.isfinite(values))):
+            for i, j in zip(*np.where(finite)):
                 ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=size,
                         color=_text_colour(im.cmap(im.norm(values[i, j]))))
-    ys, xs = _ticks(n_rows), _ticks(n_cols)
     ax.yaxis.tick_right()
-    ax.yaxis.set_label_position("right")
-    ax.set_yticks(ys, [f"M={hm['rows'][i][0]}, H={hm['rows'][i][1]}" for i in ys], fontsize=7)
-    ax.set_xticks(xs, [f"T={hm['columns'][j][0]:g} s, L={hm['columns'][j][1]}" for j in xs],
-                  rotation=90, fontsize=7)
+    ax.set_yticks(ys, ylabels, fontsize=7)
+    ax.set_xticks(xs, xlabels, rotation=90, fontsize=7)
     ax.set_xlabel("(T segment seconds, L window samples)" + _every(xs))
-    ax.set_ylabel("(M mel filters, H hop samples)" + _every(ys))
+    # The rows' axis label right beside their tick labels (not floating towards the colour bar).
+    fig.text((map_x + n_cols * cell_w + ytick_w + 0.05) / width, (map_y + map_h / 2) / height, ytitle,
+             rotation=90, ha="left", va="center", fontsize=9, multialignment="center")
     if hm["row_linkage"]:
         # The dendrogram's leaves sit at 5, 15, 25, ...: limits of 10 × rows align them with the cells.
-        dax = fig.add_axes(box(map_x - left_d + 0.05, map_y, left_d - 0.08, n_rows * cell_h))
+        dax = fig.add_axes(box(map_x - left_d + 0.05, map_y, left_d - 0.08, map_h))
         _dendrogram(hm["row_linkage"], dax, "left")
         dax.set_ylim(10 * n_rows, 0)
         dax.set_axis_off()
     if hm["col_linkage"]:
-        dax = fig.add_axes(box(map_x, map_y + n_rows * cell_h + 0.05, n_cols * cell_w, top_d - 0.1))
+        dax = fig.add_axes(box(map_x, map_y + map_h + 0.05, n_cols * cell_w, top_d - 0.1))
         _dendrogram(hm["col_linkage"], dax, "top")
         dax.set_xlim(0, 10 * n_cols)
         dax.set_axis_off()
-    cax = fig.add_axes(box(map_x + n_cols * cell_w + labels_w, map_y, 0.2,
-                           min(max(n_rows * cell_h, 1.8), 5.0)))
+    cbar_h = min(max(map_h, 1.8), 5.0)
+    cax = fig.add_axes(box(map_x + n_cols * cell_w + ytick_w + ytitle_w + mark_w, map_y + (map_h - cbar_h) / 2,
+                           0.2, cbar_h))
     fig.colorbar(im, cax=cax, label="mean validation WA (%)")
-    handles = [Patch(facecolor="#d9d9d9", label="no trial"),
-               Patch(facecolor="white", hatch="////", edgecolor="#555555", label="pruned only"),
-               Patch(facecolor="white", edgecolor="red", linewidth=2, label="best mean")]
-    fig.legend(handles=handles, loc="lower left", fontsize=7, frameon=False, ncols=3,
-               bbox_to_anchor=(map_x / width, 0.0))
+    if usual is not None:
+        _mark_usual(cax, float(usual), vmin, vmax)
+    handles = [_legend_handle(kind, label) for kind, label in heatmap_legend(hm)]
+    if handles:
+        fig.legend(handles=handles, loc="lower left", fontsize=7, frameon=False, ncols=len(handles),
+                   bbox_to_anchor=(max(map_x - left_d, 0.1) / width, 0.05 / height))
     order = {(True, True): "rows and columns clustered", (True, False): "rows clustered, columns in grid order",
              (False, True): "columns clustered, rows in grid order",
              (False, False): "too few rows and columns to cluster: grid order"}
@@ -154,6 +218,46 @@ def heatmap_figure(hm: dict, *, subtitle: str = "") -> bytes:
                        + (f"; {subtitle}" if subtitle else ""), width=int(width * 10))])
     fig.text(0.02, 1 - 0.15 / height, title, fontsize=10, va="top")
     return png(fig)
+
+
+def heatmap_legend(hm: dict) -> list[tuple[str, str]]:
+    """(kind, label) of every legend entry of the heat map: only what the map shows."""
+    states = {s for row in hm["state"] for s in row}
+    entries = []
+    if "missing" in states:
+        entries.append(("missing", "no trial"))
+    if "pruned" in states:
+        entries.append(("pruned", "pruned only"))
+    if any(v is not None for row in hm["values"] for v in row):
+        entries.append(("best", "best mean"))
+    if hm.get("usual") is not None:
+        where = "" if hm.get("usual_on_map") else ", not on the map"
+        entries.append(("usual", f"θ• (usual{where}): {hm['usual']:.1f} on the colour bar"))
+    return entries
+
+
+def _legend_handle(kind: str, label: str):
+    if kind == "missing":
+        return Patch(facecolor="#d9d9d9", label=label)
+    if kind == "pruned":
+        return Patch(facecolor="white", hatch="////", edgecolor="#555555", label=label)
+    if kind == "best":
+        return Patch(facecolor="white", edgecolor="red", linewidth=2, label=label)
+    return Line2D([], [], color="#d62728", marker=">", linestyle="none", label=label)
+
+
+def _mark_usual(cax, value: float, vmin: float, vmax: float) -> None:
+    """θ•'s mean on the colour bar: a red line and a pointer at its value, or at the end it is beyond."""
+    shown = min(max(value, vmin), vmax)
+    cax.axhline(shown, color="#d62728", linewidth=2)
+    cax.plot([-0.15], [shown], marker=">", color="#d62728", markersize=6, clip_on=False,
+             transform=cax.get_yaxis_transform())
+    cax.text(-0.45, shown, _usual_text(value, vmin, vmax), transform=cax.get_yaxis_transform(), ha="right",
+             va="center", fontsize=7, color="#d62728")
+
+
+def _usual_text(value: float, vmin: float, vmax: float) -> str:
+    return f"θ• {value:.1f}" + (" (below)" if value < vmin else " (above)" if value > vmax else "")
 
 
 def _every(ticks: list[int]) -> str:
@@ -175,33 +279,57 @@ def _cmap():
     return colormaps["viridis"].with_extremes(bad="#d9d9d9")
 
 
-def marginals_figure(marg: dict) -> bytes:
-    """Mean ± std of mean validation WA for each value of M, L, H and T (over the other three)."""
-    params = marg["parameters"]
-    fig = Figure(figsize=(12, 3.8), layout="constrained")
-    axes = fig.subplots(1, len(params), sharey=True)
-    for ax, (symbol, p) in zip(np.atleast_1d(axes), params.items()):
+def marginals_figure(marg: dict, *, subtitle: str = "") -> bytes | None:
+    """Mean ± std of mean validation WA for each value of M, L, H and T (over the other three).
+
+    A parameter that takes one value in every setting gets no panel (it has no effect to
+    show); the title names it and its value. None when no parameter takes two values.
+    """
+    params, fixed = marginal_panels(marg)
+    if not params:
+        return None
+    fig = Figure(figsize=(max(4.5, 3.0 * len(params) + 0.6), 3.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(params), sharey=True))
+    for ax, (symbol, p) in zip(axes, params.items()):
         vals = p["values"]
         x = np.arange(len(vals))
         ax.errorbar(x, [v["mean"] for v in vals], yerr=[v["std"] for v in vals], fmt="o-", capsize=3,
                     color="#1f77b4", label="mean ± std over the other parameters")
         if marg.get("usual") is not None:
-            ax.axhline(marg["usual"], color="#d62728", linestyle="--", linewidth=1, label="θ• (usual)")
+            ax.axhline(marg["usual"], color="#d62728", linestyle="--", linewidth=1,
+                       label=f"θ• (usual): {marg['usual']:.1f}")
         labels = [f"{v['value']:g}" for v in vals]
         step = max(1, math.ceil(len(vals) / 9))
         ax.set_xticks(x[::step], labels[::step])
+        ax.set_xlim(-0.5, len(vals) - 0.5)
         ax.set_xlabel(f"{symbol} ({p['unit']})")
         ax.set_title(f"effect of {symbol}", fontsize=10)
         ax.grid(alpha=0.3)
-    first = np.atleast_1d(axes)[0]
-    first.set_ylabel("mean validation WA (%)")
-    handles, labels = first.get_legend_handles_labels()
+    axes[0].set_ylabel("mean validation WA (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
-    fig.suptitle("Marginal effect of each LMS parameter", fontsize=11)
+    lines = ["Marginal effect of each LMS parameter"]
+    if fixed:
+        lines.append(f"one value in every setting, so no panel: {', '.join(fixed)}")
+    if subtitle:
+        lines.append(subtitle)
+    fig.suptitle("\n".join(lines), fontsize=10)
     return png(fig)
 
 
-def paired_figure(t4: dict) -> bytes:
+def marginal_panels(marg: dict) -> tuple[dict, list[str]]:
+    """(the parameters that get a panel: two values or more, the others as ``H = 160 samples``)."""
+    params = {k: p for k, p in marg["parameters"].items() if len(p["values"]) > 1}
+    fixed = [f"{k} = {p['values'][0]['value']:g} {_unit(p['unit'])}".rstrip()
+             for k, p in marg["parameters"].items() if len(p["values"]) == 1]
+    return params, fixed
+
+
+def _unit(unit: str) -> str:
+    return {"mel filters": "", "samples": "samples"}.get(unit, unit)
+
+
+def paired_figure(t4: dict, *, subtitle: str = "") -> bytes:
     """Test WA per repetition: θ• vs θ_r* (paired lines), and the per-repetition gain."""
     reps = t4["per_rep"]
     paired = [r for r in reps if r["usual"] is not None]
@@ -241,6 +369,8 @@ def paired_figure(t4: dict) -> bytes:
     bx.set_xlabel("repetition")
     bx.set_ylabel("test WA gain (percentage points)")
     bx.grid(alpha=0.3, axis="y")
+    if subtitle:
+        fig.suptitle(subtitle, fontsize=9)
     return png(fig)
 
 

@@ -29,6 +29,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:.9em;color:#444;max-width:70em}nav a{margin-right:1em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
+.side{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.side figure{flex:1 1 560px;margin:0}
+.side>div{flex:0 1 auto}
 """
 
 
@@ -58,9 +60,9 @@ def _notes(notes) -> str:
     return '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
 
 
-def _figure(png: bytes | None, alt: str, caption: str) -> str:
+def _figure(png: bytes | None, alt: str, caption: str, *, missing: str = "not available yet") -> str:
     if png is None:
-        return f"<p><em>{escape(alt)}: not available yet.</em> {escape(caption)}</p>"
+        return f"<p><em>{escape(alt)}: {escape(missing)}.</em> {escape(caption)}</p>"
     data = base64.b64encode(png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
             f"<figcaption>{escape(caption)}</figcaption></figure>")
@@ -72,6 +74,25 @@ def _dl(items: dict) -> str:
         return f"{v:g}" if isinstance(v, float) else fmt(v)
     return "<dl>" + "".join(f"<dt>{escape(str(k))}</dt><dd>{escape(text(v))}</dd>"
                             for k, v in items.items()) + "</dl>"
+
+
+def _synthetic_banner(study: dict, context: dict) -> str:
+    """A warning at the top of the page for a corpus made by ``sertune synth``."""
+    if not study.get("synthetic"):
+        return ""
+    name = study["corpus"].get("name", "?")
+    source = study.get("synthetic_source")
+    return (f'<div class="banner warn"><b>Synthetic corpus.</b> {escape(study["corpus_text"])}: speech-like '
+            f"audio made by <code>sertune synth</code> in the {escape(str(name))} layout, not recordings of "
+            f"people. Its numbers show the method at work; they say nothing about recognising emotions in "
+            f"{escape(str(name))} and are not set beside the paper's or the literature's."
+            + (f" (Marker read from the {escape(source)}.)" if source else "") + "</div>")
+
+
+def _not_comparable(what: str, context: dict) -> str:
+    reasons = context.get("reasons") or ["the study's corpus and protocol are not recorded"]
+    return (f"<p><em>{escape(what)}</em>: the paper's numbers apply to a real EmoDB, IEMOCAP or SAVEE under "
+            f"its shuffle-and-split protocol, and here " + escape("; and ".join(reasons)) + ".</p>")
 
 
 def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
@@ -86,17 +107,20 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
                  f"{cov['running']} running, {cov['waiting'] + cov['missing']} not started. "
                  f"Numbers below use what is there.")
     hm = doc["heatmap"]
+    context = doc.get("paper_context") or {}
+    corpus_text = study.get("corpus_text") or str(corpus.get("name", "?"))
     parts = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>sertune report: {escape(study['name'])}</title><style>{CSS}</style></head><body>",
         f"<h1>LMS parameter search <code>{escape(study['name'])}</code></h1>",
-        f"<p>Corpus <b>{escape(str(corpus.get('name', '?')))}</b> "
+        f"<p>Corpus <b>{escape(corpus_text)}</b> "
         f"({escape(str(corpus.get('n_utterances', '?')))} utterances; classes: "
         f"{escape(', '.join(study['classes']))}); {study['grid_size']} settings θ "
         f"(grid <code>{escape(str(study['grid_name']))}</code>) × {study['reps']} repetitions. "
         f"Usual setting θ•: {escape(study['usual_text'])}. All numbers are in %; mean ± std is over "
         f"repetitions, std with ddof=0 as in the authors' code. Generated {escape(doc['generated'])}.</p>",
+        _synthetic_banner(study, context),
         f'<div class="banner {status[0]}">{escape(status[1])}</div>', _notes(doc["notes"]),
         "<nav>" + "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in (
             ("coverage", "coverage"), ("tables", "Tables 3-5"), ("fig3", "Fig. 3"), ("fig4", "Fig. 4"),
@@ -114,10 +138,17 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
     for name in ("table3", "table4", "table5", "paper"):
         if name in by_name:
             parts += [f"<h3>{escape(by_name[name].title)}</h3>", _table_html(by_name[name])]
-    parts += ['<h2 id="fig3">Fig. 3: confusion matrices of θ_r*</h2>',
-              _figure(images.get("fig3_confusion"), "mean confusion matrix",
-                      "Test confusion matrices of the selected θ_r*, averaged over repetitions and rounded "
-                      "to integers as in the paper (rows: true class, columns: prediction)."),
+    if "paper" not in by_name:
+        parts.append(_not_comparable("No comparison with the paper's numbers", context))
+    fig3 = _figure(images.get("fig3_confusion"), "mean confusion matrix",
+                   "Test confusion matrix of the selected θ_r*: the mean over repetitions with every cell "
+                   "rounded to an integer, as in the paper (rows: true class, columns: prediction). Rounded "
+                   "rows need not add up to a class's test utterances; the table beside it has the "
+                   "unrounded means.")
+    if "confusion_mean" in by_name:
+        fig3 = (f'<div class="side">{fig3}<div><h3>{escape(by_name["confusion_mean"].title)}</h3>'
+                f'{_table_html(by_name["confusion_mean"])}</div></div>')
+    parts += ['<h2 id="fig3">Fig. 3: confusion matrices of θ_r*</h2>', fig3,
               _figure(images.get("fig3_confusion_normalised"), "row-normalised confusion matrix",
                       "The same mean matrix with each row divided by its total: the diagonal is each class's "
                       "recall (%).")]
@@ -129,14 +160,20 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
     parts += ['<h2 id="beyond">Beyond the paper</h2>',
               _figure(images.get("marginals"), "marginal effects",
                       "For each value of one parameter, mean ± std (over the settings of the other three) "
-                      "of the settings' mean validation WA; dashed red: θ•."),
+                      "of the settings' mean validation WA; dashed red: θ•. A parameter with one value in "
+                      "the grid has no panel.",
+                      missing="not drawn: every LMS parameter takes one value in this grid"
+                      if images.get("fig4_heatmap") and len(doc["marginals"].get("constant", []))
+                      == len(doc["marginals"]["parameters"]) else "not available yet"),
               _figure(images.get("paired"), "test WA of θ_r* vs θ• per repetition",
                       "Left: test WA of θ• and of the selected θ_r* in each repetition (grey lines pair them), "
                       "with mean ± std. Right: the gain per repetition and the paired tests' p-values.")]
     parts += ['<h2 id="thetas">θ_r* of every repetition and the ranking of Θ</h2>',
               _table_html(by_name["selected"]), f"<h3>{escape(by_name['ranking'].title)}</h3>",
               _table_html(by_name["ranking"], limit=RANKING_SHOWN)]
-    parts += ['<h2 id="table6">Table 6: comparison with the literature</h2>', _table_html(by_name["table6"])]
+    parts.append('<h2 id="table6">Table 6: comparison with the literature</h2>')
+    parts.append(_table_html(by_name["table6"]) if "table6" in by_name
+                 else _not_comparable("Table 6 is not shown", context))
     parts += ['<h2 id="settings">Settings</h2>', _dl({"study": study["name"], "storage": study["storage"],
                                                       **{f"corpus {k}": v for k, v in corpus.items()}}),
               "<h3>search settings</h3>", _dl(study["settings"] or {"(none recorded)": ""})]

@@ -64,3 +64,7 @@ PAPER_RESULTS = {
               "test_wa_tuned": (79.00, 1.24), "test_wa_usual": (67.30, 2.45),
               "precision": (80.0, 1.0), "f1": (79.0, 1.0)},
 }
+
+#: The paper's setup (Section III and the authors' code), to label how a study differs from it.
+PAPER_SETUP = {"protocol": "shuffle-split", "reps": 10, "epochs": 150, "batch_size": 16, "lr": 1e-4,
+               "init": "scratch", "pruner": "none", "remainder": "drop", "grid_size": 511}

@@ -97,16 +97,23 @@ def tables(doc: dict) -> list[Table]:
     out.append(Table("table5", "Table 5: test metrics of θ_r* (mean ± std, %)", ["metric", "mean ± std (%)"],
                      [[QUANTITIES[k], t5[k]] for k in ("precision", "f1", "ua", "recall", "wa")],
                      t5["notes"]))
+    context = doc.get("paper_context") or {}
+    differences = [f"differs from the paper: {d}" for d in context.get("differences", [])]
     if doc["paper_comparison"]:
         out.append(Table("paper", f"This study next to the paper ({doc['study']['corpus'].get('name')})",
                          ["quantity", "paper (%)", "this study (%)"],
-                         [[QUANTITIES[r["quantity"]], r["paper"], r["study"]] for r in doc["paper_comparison"]]))
+                         [[QUANTITIES[r["quantity"]], r["paper"], r["study"]] for r in doc["paper_comparison"]],
+                         differences))
     t6 = doc["table6"]
-    out.append(Table("table6", "Table 6: test WA against the literature (as cited by the paper)",
-                     ["work", "year", "reference", "test WA (%)"],
-                     [[r["work"] + (f" [{r['ref']}]" if r["ref"] else ""), r["year"], r["reference"],
-                       {"mean": r["test_wa"], "std": r["std"]} if r["std"] is not None and r["test_wa"] is not None
-                       else r["test_wa"]] for r in t6["rows"]], t6["notes"]))
+    if t6:
+        out.append(Table("table6", "Table 6: test WA against the literature (as cited by the paper)",
+                         ["work", "year", "reference", "test WA (%)"],
+                         [[r["work"] + (f" [{r['ref']}]" if r["ref"] else ""), r["year"], r["reference"],
+                           {"mean": r["test_wa"], "std": r["std"]}
+                           if r["std"] is not None and r["test_wa"] is not None else r["test_wa"]]
+                          for r in t6["rows"]], t6["notes"] + differences))
+    if doc["confusion"]:
+        out.append(confusion_table(doc["confusion"]))
     out.append(Table("selected", "The selected θ_r* of every repetition",
                      ["rep", "M", "L", "H", "T (s)", "trial", "val WA (%)", "test WA (%)", "test UA (%)",
                       "test F1 (%)", "best epoch"],
@@ -119,6 +126,18 @@ def tables(doc: dict) -> list[Table]:
                        r["failed"], r["missing"], r["usual"], r["selected_in"]] for r in doc["ranking"]],
                      ["n = repetitions in the mean; pruned trials are not in it"]))
     return out
+
+
+def confusion_table(conf: dict) -> Table:
+    """Fig. 3's matrix unrounded: mean test utterances per (true, predicted) class over repetitions."""
+    mean = conf["mean"]
+    rows = [[true, *map(float, row), float(sum(row)), int(sum(conf["rounded"][i]))]
+            for i, (true, row) in enumerate(zip(conf["classes"], mean))]
+    return Table("confusion_mean", f"Fig. 3 unrounded: mean test confusion matrix of θ_r* over {conf['reps']} "
+                 "repetitions (utterances)",
+                 ["true \\ predicted", *conf["classes"], "row total", "sum of rounded cells"], rows,
+                 ["Fig. 3 rounds every cell to the nearest integer, as the paper does; a rounded row can "
+                  "add up to more or less than the class's mean number of test utterances (row total)"])
 
 
 def markdown(table: Table) -> str:

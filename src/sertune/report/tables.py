@@ -16,10 +16,11 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from ..corpora.marker import synthetic_label
 from ..metrics import mean_std
 from ..study import results as sr
 from ..theta import Theta, theta_key
-from .literature import LITERATURE, PAPER_RESULTS, REFERENCES
+from .literature import LITERATURE, PAPER_RESULTS, PAPER_SETUP, REFERENCES
 
 #: The θ_r* test metrics of Table 5 (the paper's precision and F1, plus UA, recall and WA).
 TABLE5_METRICS = ("precision", "f1", "ua", "recall", "wa")
@@ -153,8 +154,69 @@ def table5(results: sr.StudyResults) -> dict:
     return doc
 
 
+#: How a search setting other than the paper's is labelled (``value``: this study's, ``paper``: the paper's).
+SETTING_DIFFERENCES = {
+    "epochs": "{value} epochs per training; the paper trains {paper}",
+    "batch_size": "batch size {value}; the paper's is {paper}",
+    "lr": "learning rate {value:g}; the paper's is {paper:g}",
+    "init": "initialisation {value}; the authors' code trains from {paper} (the paper's text says pre-trained)",
+    "pruner": "pruner {value} stops settings early; the paper trains every setting for every epoch",
+    "remainder": "remainder {value} (tails of long utterances kept); the authors' code drops them",
+}
+
+
+def paper_context(results: sr.StudyResults, synthetic: dict | None) -> dict:
+    """Whether this study may stand next to the paper's numbers (Table 6, "this study next to
+    the paper"), why not, and how its protocol differs from the paper's and the authors' code.
+
+    Comparable means: a real (not synthetic) corpus of the paper (EmoDB, IEMOCAP with the
+    paper's improvised 4-class subset, SAVEE) under the paper's shuffle-and-split protocol.
+    ``reasons`` say why a study is not comparable; ``differences`` label every remaining
+    difference of a comparable one (sertune's split unit and epoch selection, and any
+    setting other than the paper's: epochs, K, grid, pruner, ...).
+    """
+    corpus = results.corpus.get("name") or ""
+    settings = results.settings or {}
+    reasons = []
+    if synthetic is not None:
+        reasons.append(f"the corpus is {synthetic_label(synthetic)}, made by `sertune synth` in the "
+                       f"{corpus} layout, not recordings of people: published {corpus} results do not apply")
+    elif corpus not in PAPER_RESULTS:
+        reasons.append(f"the paper reports EmoDB, IEMOCAP and SAVEE only; this corpus is {corpus or '(unknown)'!r}")
+    protocol = settings.get("protocol")
+    if protocol != PAPER_SETUP["protocol"]:
+        reasons.append(f"the protocol is {protocol or 'not recorded'}; the paper's is shuffle-split "
+                       f"(stratified 80/20 train+val/test, then 80/20 train/val, per repetition)")
+    options = results.corpus.get("options") or {}
+    if corpus == "iemocap" and synthetic is None and (options.get("subset", "improvised") != "improvised"
+                                                        or options.get("merge_excited", True) is not True):
+        reasons.append(f"IEMOCAP options {dict(options)}; the paper uses the improvised subset with "
+                       f"excited merged into happiness")
+    differences = []
+    if settings.get("split_unit", "utterance") == "utterance":
+        differences.append("sertune splits utterances; the authors' code splits segments, so segments of one "
+                           "utterance land in train and test (leakage that raises their numbers)")
+    differences.append("the best epoch is chosen by validation WA and tested once; the authors' code keeps "
+                       "the best test accuracy over the epochs")
+    differences.append("accuracy is per utterance (mean of its segments' log-probabilities); the paper's is "
+                       "per segment")
+    for key, text in SETTING_DIFFERENCES.items():
+        if key in settings and settings[key] != PAPER_SETUP[key]:
+            differences.append(text.format(value=settings[key], paper=PAPER_SETUP[key]))
+    if results.reps != PAPER_SETUP["reps"]:
+        differences.append(f"K = {results.reps} repetitions; the paper's K = {PAPER_SETUP['reps']}")
+    if len(results.grid) != PAPER_SETUP["grid_size"] or results.grid_name != "paper":
+        differences.append(f"grid {results.grid_name or '(unnamed)'} with {len(results.grid)} settings; the "
+                           f"paper searches Table 2's {PAPER_SETUP['grid_size']} (with θ•)")
+    return {"corpus": corpus, "synthetic": synthetic is not None, "comparable": not reasons,
+            "reasons": reasons, "differences": differences}
+
+
 def table6(results: sr.StudyResults, tuned: dict | None) -> dict:
-    """The paper's literature comparison for this corpus, with this study's test WA added."""
+    """The paper's literature comparison for this corpus, with this study's test WA added.
+
+    The report shows it only where :func:`paper_context` says the study is comparable.
+    """
     corpus = results.corpus.get("name", "")
     rows = [{"work": w, "ref": ref, "reference": REFERENCES.get(ref), "year": y, "test_wa": wa,
              "std": sd} for w, ref, y, wa, sd in LITERATURE.get(corpus, ())]

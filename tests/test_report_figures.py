@@ -1,0 +1,112 @@
+"""The figures carry information: no panel for a parameter with one value, a colour scale of at
+least a few points with θ• on it, a legend of what is shown, and Fig. 3's rounding stated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sertune.report import analysis, build_report, draw_figures, figures
+from sertune.report.html import render_html
+from sertune.report.render import confusion_table
+from sertune.study import grids
+from sertune.study.grids import USUAL
+
+from study_fixtures import FakeTrial, fake_results, metrics
+
+#: The demo's grid: M ∈ {64, 80} × L ∈ {255, 511}, one H (160) and one T (1.5 s), plus θ• (a lone point).
+DEMO = grids.product((64, 80), (255, 511), (160,), (1.5,)) + (USUAL,)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _demo_doc(values=(44.0, 45.5, 45.0, 46.0, 40.0), reps=3, states=None):
+    states = states or {}
+    trials = [FakeTrial(r, th, values[i] + 0.1 * r, values[i], state=states.get(i, "complete"))
+              for r in range(reps) for i, th in enumerate(DEMO)]
+    return build_report(fake_results(DEMO, trials, reps=reps))
+
+
+def test_a_parameter_with_one_value_gets_no_panel():
+    doc = _demo_doc()
+    marg = doc["marginals"]
+    assert marg["constant"] == ["H", "T"]
+    assert [len(marg["parameters"][k]["values"]) for k in "MLHT"] == [2, 2, 1, 1]
+    panels, fixed = figures.marginal_panels(marg)
+    assert list(panels) == ["M", "L"] and fixed == ["H = 160 samples", "T = 1.5 s"]
+    assert figures.marginals_figure(marg)[:8] == PNG
+
+
+def test_no_marginals_figure_when_every_parameter_has_one_value():
+    grid = (grids.Theta(64, 400, 160, 3.0),)
+    doc = build_report(fake_results(grid, [FakeTrial(0, grid[0], 50.0, 49.0)], reps=1, usual=None))
+    assert doc["marginals"]["constant"] == ["M", "L", "H", "T"]
+    images = draw_figures(doc)
+    assert images["marginals"] is None and images["fig4_heatmap"][:8] == PNG
+    page = render_html(doc, images)
+    assert "marginal effects: not drawn: every LMS parameter takes one value in this grid." in page
+
+
+@pytest.mark.parametrize("values,limits", [
+    ([70.0, 71.0], (68.0, 73.0)),           # 1 point apart: widened about the middle to 5
+    ([45.8, 46.3, 44.3, 45.3], (42.8, 47.8)),
+    ([60.0, 80.0], (60.0, 80.0)),           # wide enough already
+    ([55.0, 55.0], (52.5, 57.5)),           # one value
+    ([99.0, 99.5], (95.0, 100.0)),          # kept within 0..100
+    ([0.5, 1.0], (0.0, 5.0)),
+    ([np.nan, np.nan], (0.0, 100.0)),       # nothing to scale
+])
+def test_colour_scale_spans_at_least_five_points(values, limits):
+    assert figures.colour_limits(np.array(values)) == pytest.approx(limits)
+
+
+def test_heatmap_keeps_theta_usual_for_the_colour_bar_and_the_legend_lists_what_is_shown():
+    hm = _demo_doc()["heatmap"]
+    assert hm["usual"] == pytest.approx(40.1) and hm["usual_on_map"] is False
+    assert figures.heatmap_legend(hm) == [
+        ("best", "best mean"), ("usual", "θ• (usual, not on the map): 40.1 on the colour bar")]
+    assert figures.heatmap_figure(hm)[:8] == PNG
+
+
+@pytest.mark.parametrize("states,kinds", [
+    ({}, ["best", "usual"]),
+    ({1: "pruned"}, ["pruned", "best", "usual"]),
+    ({1: "running"}, ["missing", "best", "usual"]),
+    ({4: "failed"}, ["best"]),                              # θ• never finished: nothing to mark
+])
+def test_heatmap_legend_lists_only_states_present(states, kinds):
+    doc = _demo_doc(states=states)
+    assert [kind for kind, _ in figures.heatmap_legend(doc["heatmap"])] == kinds
+
+
+def test_paper_sized_heatmap_with_missing_and_pruned_cells_renders():
+    grid = grids.paper_grid("emodb")
+    rng = np.random.default_rng(1)
+    trials = [FakeTrial(0, th, float(70 + rng.normal(0, 3)), 70.0, state="pruned" if k % 7 == 0 else "complete")
+              for k, th in enumerate(grid) if k % 11]
+    hm = build_report(fake_results(grid, trials, reps=1))["heatmap"]
+    assert [k for k, _ in figures.heatmap_legend(hm)] == ["missing", "pruned", "best", "usual"]
+    assert figures.heatmap_figure(hm, subtitle="study x, corpus emodb")[:8] == PNG
+
+
+def test_fig3_table_gives_the_unrounded_counts_that_rounding_hides():
+    """Row means 2.4, 2.4, 3.2 (8 utterances) round to 2, 2, 3: the rounded row sums to 7."""
+    rows = ([3, 2, 3], [2, 3, 3], [2, 2, 4], [3, 2, 3], [2, 3, 3])
+    other = [[0, 8, 0], [0, 0, 8]]
+    trials = [FakeTrial(r, DEMO[0], 70.0, 70.0, test=metrics(70.0, confusion=[row, *other]))
+              for r, row in enumerate(rows)]
+    conf = analysis.mean_confusion(fake_results(DEMO, trials, reps=5, classes=("a", "b", "c")))
+    assert conf["rounded"][0] == [2, 2, 3]
+    table = confusion_table(conf)
+    assert table.columns == ["true \\ predicted", "a", "b", "c", "row total", "sum of rounded cells"]
+    assert table.rows[0] == ["a", pytest.approx(2.4), pytest.approx(2.4), pytest.approx(3.2), pytest.approx(8.0), 7]
+    assert table.rows[1] == ["b", 0.0, 8.0, 0.0, 8.0, 8]
+    assert "rounds every cell to the nearest integer, as the paper does" in table.notes[0]
+    assert figures.confusion_figure(conf, normalised=False)[:8] == PNG
+
+
+def test_fig3_and_its_unrounded_table_sit_side_by_side_in_the_page():
+    doc = _demo_doc()
+    page = render_html(doc, draw_figures(doc))
+    side = page[page.index('<div class="side">'):page.index('<h2 id="fig4">')]
+    assert "mean confusion matrix" in side and "Fig. 3 unrounded" in side
+    assert "rounded to an integer, as in the paper" in side

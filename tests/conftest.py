@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny audio files and corpus trees built from the real file lists.
+"""Shared fixtures: tiny audio files, corpus trees built from the real file lists, a synthetic corpus.
 
 The lists in ``../shared/data`` hold the real names and labels of the public
 corpora (no audio); :mod:`corpus_trees` lays them out on disk with a few
@@ -9,12 +9,14 @@ must not be modified by tests: build a private one in ``tmp_path`` for that.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 import corpus_trees
+from sertune.corpora.synth import synthesize
 
 
 def write_wav(path, seconds: float = 0.05, sr: int = 16000, channels: int = 1,
@@ -29,6 +31,56 @@ def write_wav(path, seconds: float = 0.05, sr: int = 16000, channels: int = 1,
     data = np.repeat(wave[:, None], channels, axis=1) if channels > 1 else wave
     sf.write(str(path), data.astype(np.float32), sr, subtype=subtype)
     return path
+
+
+@pytest.fixture(scope="session")
+def synth_savee(tmp_path_factory) -> Path:
+    """A synthetic corpus in the SAVEE layout: 2 speakers x 7 classes x 5 utterances (70), seed 0.
+
+    For tests that train on audio (train, search, predict, export). Built once per
+    session; read only (copy it into ``tmp_path`` to change it).
+    """
+    root = tmp_path_factory.mktemp("synth_savee")
+    synthesize(root, layout="savee", speakers=2, per_class=5, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synth_model(synth_savee, tmp_path_factory) -> SimpleNamespace:
+    """One 2-epoch model on :func:`synth_savee` at θ = (32 mels, 400, 160, 1 s), for predict and export.
+
+    Attributes: ``corpus`` (the corpus folder), ``theta``, ``prepared`` (the decoded
+    corpus), ``doc`` (``sertune train``'s metrics), ``split`` (the split it was tested
+    on), ``paths`` ({utterance id: file}) and ``model`` (its ``model.pt``). Read only.
+    """
+    import torch
+
+    from sertune.corpora import load_corpus
+    from sertune.experiment import prepare, run_theta
+    from sertune.theta import Theta
+    from sertune.train import TrainConfig
+
+    tmp = tmp_path_factory.mktemp("synth_model")
+    theta = Theta(32, 400, 160, 1.0)
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp / "cache", progress=False)
+    doc, splits = run_theta(prepared, theta, splits=None, config=TrainConfig(epochs=2), protocol="shuffle-split",
+                            unit="utterance", reps=1, seed=0, device=torch.device("cpu"), out=tmp / "run",
+                            progress=False)
+    return SimpleNamespace(corpus=synth_savee, theta=theta, prepared=prepared, doc=doc, split=splits[0],
+                           paths={u.id: str(u.path) for u in prepared.corpus.utterances},
+                           model=tmp / "run" / "rep0" / "model.pt")
+
+
+@pytest.fixture(scope="session")
+def synth_emodb(tmp_path_factory) -> Path:
+    """A larger synthetic corpus in the EmoDB layout: 4 speakers x 7 classes x 8 utterances (224), seed 0.
+
+    For tests that need a model to learn (70 utterances leave 12 to validate on: too
+    few to tell learning from chance). Built once per session; read only.
+    """
+    root = tmp_path_factory.mktemp("synth_emodb")
+    synthesize(root, layout="emodb", speakers=4, per_class=8, seed=0)
+    return root
 
 
 @pytest.fixture(scope="session")

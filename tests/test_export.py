@@ -17,32 +17,24 @@ from torch import nn
 import sertune.deploy.export as export_mod
 from sertune.checkpoint import load_checkpoint
 from sertune.cli import main
-from sertune.corpora import load_corpus
-from sertune.corpora.synth import synthesize
 from sertune.deploy.export import ExportError, conv_macs, export_onnx
 from sertune.deploy.predict import ModelSpec, Predictor
 from sertune.deploy.session import open_session
 from sertune.errors import ConfigError
-from sertune.experiment import prepare, run_theta
 from sertune.model import SqueezeNet
 from sertune.theta import Theta
-from sertune.train import TrainConfig
 
 THETA = Theta(32, 400, 160, 1.0)
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A 2-epoch model on a small synthetic SAVEE corpus, exported once."""
+def exported(synth_model, tmp_path_factory):
+    """The 2-epoch model of a small synthetic SAVEE corpus (conftest), exported once."""
+    assert synth_model.theta == THETA
     tmp = tmp_path_factory.mktemp("export")
-    synthesize(tmp / "corpus", layout="savee", speakers=2, per_class=6, seed=0)
-    prepared = prepare(load_corpus(tmp / "corpus"), cache_dir=tmp / "cache", progress=False)
-    run_theta(prepared, THETA, splits=None, config=TrainConfig(epochs=2), protocol="shuffle-split",
-              unit="utterance", reps=1, seed=0, device=torch.device("cpu"), out=tmp / "run", progress=False)
-    model = tmp / "run" / "model.pt"
-    report = export_onnx(model, tmp / "model.onnx", runs=3)
-    return SimpleNamespace(tmp=tmp, model=model, onnx=tmp / "model.onnx", report=report,
-                           paths=sorted(str(u.path) for u in prepared.corpus.utterances))
+    report = export_onnx(synth_model.model, tmp / "model.onnx", runs=3)
+    return SimpleNamespace(tmp=tmp, model=synth_model.model, onnx=tmp / "model.onnx", report=report,
+                           paths=sorted(synth_model.paths.values()))
 
 
 def test_conv_macs_counts_from_layer_shapes():

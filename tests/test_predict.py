@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,33 +11,23 @@ import torch
 
 import sertune.deploy.predict as predict_mod
 from sertune.cli import main
-from sertune.corpora import load_corpus
-from sertune.corpora.synth import synthesize
 from sertune.deploy.predict import Predictor
 from sertune.dataset import build_segments
 from sertune.devices import use_bf16
 from sertune.errors import ConfigError
-from sertune.experiment import prepare, run_theta
 from sertune.metrics import utterance_log_probs
 from sertune.theta import Theta
-from sertune.train import TrainConfig, log_probs
+from sertune.train import log_probs
 
 THETA = Theta(32, 400, 160, 1.0)
 CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A 2-epoch model on a small synthetic SAVEE corpus, with the split it was tested on."""
-    tmp = tmp_path_factory.mktemp("predict")
-    synthesize(tmp / "corpus", layout="savee", speakers=2, per_class=6, seed=0)
-    prepared = prepare(load_corpus(tmp / "corpus"), cache_dir=tmp / "cache", progress=False)
-    doc, splits = run_theta(prepared, THETA, splits=None, config=TrainConfig(epochs=2),
-                            protocol="shuffle-split", unit="utterance", reps=1, seed=0, device=CPU,
-                            out=tmp / "run", progress=False)
-    paths = {u.id: str(u.path) for u in prepared.corpus.utterances}
-    return SimpleNamespace(tmp=tmp, prepared=prepared, doc=doc, split=splits[0], paths=paths,
-                           model=tmp / "run" / "rep0" / "model.pt")
+def trained(synth_model):
+    """A 2-epoch model on a small synthetic SAVEE corpus, with the split it was tested on (conftest)."""
+    assert synth_model.theta == THETA
+    return synth_model
 
 
 def _training_scores(trained, predictor, *, mode, bf16):
@@ -153,7 +142,7 @@ def test_cli_predict_end_to_end(trained, tmp_path, capsys):
     assert set(doc[3]) == {"path", "error"}
     assert captured.err.startswith("warning: 1 of 4 files could not be read")
     # The table, on a folder of audio (expanded to its files).
-    folder = str(trained.tmp / "corpus")
+    folder = str(trained.corpus)
     assert main(["predict", str(trained.model), folder]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["file", "prediction", "segs"]

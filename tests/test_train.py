@@ -11,25 +11,18 @@ import torch
 from sertune.checkpoint import load_checkpoint
 from sertune.cli import main
 from sertune.corpora import load_corpus
-from sertune.corpora.synth import synthesize
-from sertune.dataset import Theta, build_segments
+from sertune.dataset import build_segments
 from sertune.experiment import prepare, utterance_splits
-from sertune.train import TrainConfig, fit
 from sertune.errors import ConfigError
+from sertune.theta import Theta
+from sertune.train import TrainConfig, fit
 
 SMALL = Theta(n_mels=40, win_length=400, hop_length=160, segment=1.5)
 
 
 @pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    synthesize(root, layout="emodb", speakers=4, per_class=8, seed=0)
-    return root
-
-
-@pytest.fixture(scope="module")
-def prepared(synth_root, tmp_path_factory):
-    return prepare(load_corpus(synth_root), cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+def prepared(synth_emodb, tmp_path_factory):
+    return prepare(load_corpus(synth_emodb), cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +81,7 @@ def test_segment_split_unit_and_epoch_hook(prepared, data):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"epochs": 0}, "epochs=0 must be a positive integer"),
-    ({"lr": -1.0}, "lr=-1.0 must be positive"),
+    ({"lr": -1.0}, "lr=-1.0 must be a positive number"),
     ({"precision": "fp8"}, "precision='fp8' is unknown"),
     ({"init": "xavier"}, "init='xavier' is unknown"),
 ])
@@ -97,9 +90,9 @@ def test_bad_train_config(kwargs, match):
         TrainConfig(**kwargs)
 
 
-def test_cli_train_end_to_end(synth_root, tmp_path, capsys):
+def test_cli_train_end_to_end(synth_savee, tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", str(synth_root), "--n-mels", "32", "--win-length", "400", "--hop-length", "160",
+    args = ["train", str(synth_savee), "--n-mels", "32", "--win-length", "400", "--hop-length", "160",
             "--segment", "1.5", "--reps", "2", "--epochs", "2", "--out", str(out),
             "--cache-dir", str(tmp_path / "cache")]
     assert main(args + ["--json"]) == 0
@@ -133,10 +126,10 @@ def test_cli_train_end_to_end(synth_root, tmp_path, capsys):
       "--protocol", "loso", "--split-unit", "segment"], "only goes with"),
     (["--config", "CONFIG"], "unknown key 'n_mel'"),
 ])
-def test_cli_train_bad_settings(synth_root, tmp_path, capsys, extra, match):
+def test_cli_train_bad_settings(synth_savee, tmp_path, capsys, extra, match):
     (tmp_path / "c.toml").write_text("n_mel = 40\n")
     extra = [str(tmp_path / "c.toml") if e == "CONFIG" else e for e in extra]
-    assert main(["train", str(synth_root), "--out", str(tmp_path / "o")] + extra) == 2
+    assert main(["train", str(synth_savee), "--out", str(tmp_path / "o")] + extra) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
     assert __import__("re").search(match, err), err

@@ -110,3 +110,24 @@ def test_fig3_and_its_unrounded_table_sit_side_by_side_in_the_page():
     side = page[page.index('<div class="side">'):page.index('<h2 id="fig4">')]
     assert "mean confusion matrix" in side and "Fig. 3 unrounded" in side
     assert "rounded to an integer, as in the paper" in side
+
+
+@pytest.mark.parametrize("values,gap,expected", [
+    ([77.4, 76.6, 77.6], 0.8, [77.4, 76.6, 78.2]),           # 77.6 moved up clear of 77.4
+    ([70.0, 70.0, 70.0], 1.0, [70.0, 71.0, 72.0]),           # equal values spread upwards in order
+    ([60.0, 80.0], 1.0, [60.0, 80.0]),                        # far apart: at their points
+    ([], 1.0, []),
+])
+def test_repetition_labels_of_the_paired_figure_do_not_overlap(values, gap, expected):
+    assert figures.label_positions(values, gap) == pytest.approx(expected)
+
+
+def test_interrupted_cells_are_counted_in_the_coverage_tables():
+    doc = _demo_doc()
+    doc["coverage"] = {**doc["coverage"], "interrupted": 2}
+    doc["coverage_by_rep"] = [{**r, "interrupted": 1 if r["rep"] < 2 else 0} for r in doc["coverage_by_rep"]]
+    doc["in_progress"] = True
+    page = render_html(doc, {})
+    assert "<td>interrupted</td><td class=\"num\">2</td>" in page
+    assert "2 interrupted (re-run the search to resume them)" in page
+    assert "<th>running</th><th>interrupted</th><th>waiting</th>" in page

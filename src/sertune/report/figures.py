@@ -340,9 +340,12 @@ def paired_figure(t4: dict, *, subtitle: str = "") -> bytes:
             ax.plot([0, 1], [r["usual"], r["tuned"]], "-", color="#999999", linewidth=1)
             ax.plot([0], [r["usual"]], "o", color="#d62728")
         ax.plot([1], [r["tuned"]], "o", color="#1f77b4")
-        if len(reps) <= 6:  # more labels would overlap; the right panel names every repetition
-            ax.annotate(f"rep {r['rep']}", (1, r["tuned"]), xytext=(6, 0), textcoords="offset points",
-                        fontsize=7, va="center")
+    if len(reps) <= 6:  # more labels would crowd; the right panel names every repetition
+        values = [r["tuned"] for r in reps] + [r["usual"] for r in paired]
+        gap = 0.05 * max(max(values) - min(values), 1.0)
+        for r, y in zip(reps, label_positions([r["tuned"] for r in reps], gap)):
+            ax.annotate(f"rep {r['rep']}", (1, r["tuned"]), xytext=(1.06, y), textcoords="data",
+                        fontsize=7, va="center", arrowprops=None)
     for x, key, colour in ((0, "test_wa_usual", "#d62728"), (1, "test_wa_tuned", "#1f77b4")):
         if t4[key]:
             ax.errorbar([x - 0.12], [t4[key]["mean"]], yerr=[t4[key]["std"]], fmt="s", color=colour,
@@ -372,6 +375,18 @@ def paired_figure(t4: dict, *, subtitle: str = "") -> bytes:
     if subtitle:
         fig.suptitle(subtitle, fontsize=9)
     return png(fig)
+
+
+def label_positions(values, gap: float) -> list[float]:
+    """Heights for labels of points at ``values``: each as close to its point as it can be while
+    labels stay at least ``gap`` apart (a pile of equal values is spread upwards from its first)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    last = -math.inf
+    for i in order:
+        out[i] = max(values[i], last + gap)
+        last = out[i]
+    return out
 
 
 def _p(p) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from .render import Table, fmt, tables
+from .render import CELL_STATES, Table, fmt, tables
 
 #: How many ranking rows show before the rest folds into <details>.
 RANKING_SHOWN = 25
@@ -104,9 +104,13 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
         if not doc["in_progress"] else \
         ("warn", f"In progress or incomplete: {cov['finished']} of {cov['planned']} cells finished "
                  f"({cov['complete']} complete, {cov['pruned']} pruned), {cov['failed']} failed, "
-                 f"{cov['running']} running, {cov['waiting'] + cov['missing']} not started. "
+                 f"{cov['running']} running, "
+                 + (f"{cov['interrupted']} interrupted (re-run the search to resume them), "
+                    if cov.get("interrupted") else "")
+                 + f"{cov['waiting'] + cov['missing']} not started. "
                  f"Numbers below use what is there.")
     hm = doc["heatmap"]
+    by_rep = [k for k in CELL_STATES if k in cov]
     context = doc.get("paper_context") or {}
     corpus_text = study.get("corpus_text") or str(corpus.get("name", "?"))
     parts = [
@@ -127,9 +131,8 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
             ("beyond", "beyond the paper"), ("thetas", "θ_r* and ranking"), ("table6", "Table 6"),
             ("settings", "settings"), ("versions", "versions"))) + "</nav>",
         '<h2 id="coverage">Coverage</h2>', _table_html(by_name["coverage"]),
-        _table_html(Table("by_rep", "", ["rep", "complete", "pruned", "failed", "running", "waiting", "missing"],
-                          [[r["rep"], r["complete"], r["pruned"], r["failed"], r["running"], r["waiting"],
-                            r["missing"]] for r in doc["coverage_by_rep"]])),
+        _table_html(Table("by_rep", "", ["rep", *by_rep], [[r["rep"], *(r[k] for k in by_rep)]
+                                                         for r in doc["coverage_by_rep"]])),
     ]
     if doc["failures"]:
         parts.append(_table_html(Table("failures", "", ["rep", "θ", "trial", "error"],
@@ -143,7 +146,7 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
     fig3 = _figure(images.get("fig3_confusion"), "mean confusion matrix",
                    "Test confusion matrix of the selected θ_r*: the mean over repetitions with every cell "
                    "rounded to an integer, as in the paper (rows: true class, columns: prediction). Rounded "
-                   "rows need not add up to a class's test utterances; the table beside it has the "
+                   "rows need not add up to a class's test utterances; the table with it has the "
                    "unrounded means.")
     if "confusion_mean" in by_name:
         fig3 = (f'<div class="side">{fig3}<div><h3>{escape(by_name["confusion_mean"].title)}</h3>'

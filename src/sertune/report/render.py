@@ -22,6 +22,10 @@ QUANTITIES = {
 }
 
 
+#: Cell states in the order the coverage tables list them (those a study's counts lack are left out).
+CELL_STATES = ("complete", "pruned", "failed", "running", "interrupted", "waiting", "missing")
+
+
 @dataclass
 class Table:
     """One table: a file stem, a title, column names, rows of raw cells, and notes."""
@@ -79,8 +83,8 @@ def tables(doc: dict) -> list[Table]:
     cov = doc["coverage"]
     t3, t4, t5 = doc["table3"], doc["table4"], doc["table5"]
     out = [Table("coverage", "Coverage: planned (repetition, θ) cells by state", ["state", "cells"],
-                 [[k, cov[k]] for k in ("planned", "complete", "pruned", "failed", "running", "waiting",
-                                        "missing", "failed_trials", "duplicates")], doc["coverage_notes"])]
+                 [[k, cov[k]] for k in ("planned", *CELL_STATES, "failed_trials", "duplicates") if k in cov],
+                 doc["coverage_notes"])]
     out.append(Table("table3", f"Table 3: validation WA over {doc['reps_with_best']} repetitions "
                      "(mean ± std, %)", ["quantity", "mean ± std (%)"],
                      [[QUANTITIES[k], t3[k]] for k in ("val_wa_best", "val_wa_worst", "val_wa_usual")],

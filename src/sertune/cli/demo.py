@@ -9,6 +9,8 @@ and predict one file with it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import time
 from pathlib import Path
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     grid.write_text(DEMO_GRID.format(n=5))
     start = time.perf_counter()
     steps = [
-        ("synthesize a corpus in the EmoDB layout (7 emotions, 4 speakers)",
+        ("synthesize a corpus in the EmoDB layout (7 emotions, 4 speakers; synthetic, not EmoDB)",
          ["synth", str(corpus), "--layout", "emodb", "--speakers", "4", "--per-class", "10",
           "--seed", str(args.seed)]),
         (f"search 5 LMS settings x {args.reps} repetitions ({args.epochs} epochs each)",
@@ -70,10 +72,50 @@ def run(args: argparse.Namespace) -> int:
     ]
     for k, (what, argv) in enumerate(steps, 1):
         print(f"\n[{k}/{len(steps)}] {what}\n$ sertune {' '.join(argv)}", flush=True)
-        status = main(argv)
+        hints = WithoutHints(sys.stdout)
+        try:
+            with contextlib.redirect_stdout(hints):
+                status = main(argv)
+        finally:
+            hints.close()
         if status != 0:
             print(f"demo stopped at step {k} (status {status})", file=sys.stderr)
             return status
     minutes = (time.perf_counter() - start) / 60
-    print(f"\ndemo done in {minutes:.1f} min. Open {report / 'report.html'} in a browser.")
+    print(f"\ndemo done in {minutes:.1f} min. Open {report / 'report.html'} in a browser "
+          f"(a synthetic corpus: the numbers show the method at work, they are not EmoDB results).")
     return 0
+
+
+class WithoutHints(io.TextIOBase):
+    """A step's standard output without its ``next: sertune ...`` lines.
+
+    Each command ends with a hint of what to run next, with its own folders; inside the
+    demo, the next step is the demo's (with the demo's folders), so the hints would point
+    where the demo does not go.
+    """
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if not line.startswith("next: "):
+                self.target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def close(self) -> None:
+        if self.pending and not self.pending.startswith("next: "):
+            self.target.write(self.pending)
+        self.pending = ""
+        self.target.flush()
+        super().close()

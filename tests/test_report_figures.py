@@ -131,3 +131,14 @@ def test_interrupted_cells_are_counted_in_the_coverage_tables():
     assert "<td>interrupted</td><td class=\"num\">2</td>" in page
     assert "2 interrupted (re-run the search to resume them)" in page
     assert "<th>running</th><th>interrupted</th><th>waiting</th>" in page
+
+
+def test_theta_usual_inside_the_grid_is_outlined_on_the_map():
+    grid = grids.product((40, 64), (400, 512), (160,), (3.0,))          # θ• is one of its cells
+    trials = [FakeTrial(r, th, 50.0 + i, 50.0) for r in range(2) for i, th in enumerate(grid)]
+    hm = build_report(fake_results(grid, trials, reps=2))["heatmap"]
+    i, j = hm["usual_cell"]
+    assert (hm["rows"][i], hm["columns"][j]) == ([40, 160], [3.0, 400]) and hm["values"][i][j] == 50.0
+    assert figures.heatmap_legend(hm)[-2:] == [
+        ("usual_cell", "θ• (usual)"), ("usual", "θ• (usual): 50.0 on the colour bar")]
+    assert figures.heatmap_figure(hm)[:8] == PNG

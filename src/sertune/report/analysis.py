@@ -100,7 +100,8 @@ def heatmap(results: sr.StudyResults) -> dict:
     ``values`` (None = no complete trial), ``state`` per cell (``complete``:
     has a mean; ``pruned``: every finished trial was pruned; ``missing``: not on
     the grid or not run yet), the linkage matrices for the dendrograms, ``usual`` (θ•'s mean
-    validation WA, marked on the colour bar; None without one) and notes.
+    validation WA, marked on the colour bar; None without one), ``usual_cell`` ([row, column]
+    of θ• on the map, or None where it is left out) and notes.
     """
     thetas, left_out = heatmap_thetas(results)
     means = theta_means(results)
@@ -125,6 +126,10 @@ def heatmap(results: sr.StudyResults) -> dict:
     if (state == "pruned").any():
         notes.append(f"{int((state == 'pruned').sum())} cells hold only pruned trials")
     v = values[np.ix_(row_order, col_order)]
+    usual_cell = None
+    if results.usual is not None and results.usual in thetas:
+        u = results.usual
+        usual_cell = [row_order.index(ri[(u.n_mels, u.hop_length)]), col_order.index(ci[(u.segment, u.win_length)])]
     return {
         "rows": [list(rows[i]) for i in row_order], "columns": [list(cols[j]) for j in col_order],
         "values": [[None if np.isnan(x) else float(x) for x in line] for line in v],
@@ -133,7 +138,7 @@ def heatmap(results: sr.StudyResults) -> dict:
         "row_linkage": None if row_z is None else row_z.tolist(),
         "col_linkage": None if col_z is None else col_z.tolist(),
         "usual": means.get(results.usual) if results.usual is not None else None,
-        "usual_on_map": results.usual is not None and results.usual in thetas,
+        "usual_on_map": usual_cell is not None, "usual_cell": usual_cell,
         "notes": notes,
     }
 

@@ -173,6 +173,10 @@ def heatmap_figure(hm: dict, *, subtitle: str = "") -> bytes:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="////",
                                        edgecolor="#555555", linewidth=0))
     finite = np.isfinite(values)
+    if hm.get("usual_cell"):
+        ui, uj = hm["usual_cell"]
+        ax.add_patch(Rectangle((uj - 0.5, ui - 0.5), 1, 1, fill=False, edgecolor="#d62728", linewidth=1.5,
+                               linestyle="--"))
     if finite.any():
         bi, bj = np.unravel_index(np.nanargmax(values), values.shape)
         ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
@@ -230,8 +234,10 @@ def heatmap_legend(hm: dict) -> list[tuple[str, str]]:
         entries.append(("pruned", "pruned only"))
     if any(v is not None for row in hm["values"] for v in row):
         entries.append(("best", "best mean"))
+    if hm.get("usual_cell"):
+        entries.append(("usual_cell", "θ• (usual)"))
     if hm.get("usual") is not None:
-        where = "" if hm.get("usual_on_map") else ", not on the map"
+        where = "" if hm.get("usual_cell") else ", not on the map"
         entries.append(("usual", f"θ• (usual{where}): {hm['usual']:.1f} on the colour bar"))
     return entries
 
@@ -243,6 +249,8 @@ def _legend_handle(kind: str, label: str):
         return Patch(facecolor="white", hatch="////", edgecolor="#555555", label=label)
     if kind == "best":
         return Patch(facecolor="white", edgecolor="red", linewidth=2, label=label)
+    if kind == "usual_cell":
+        return Patch(facecolor="white", edgecolor="#d62728", linewidth=1.5, linestyle="--", label=label)
     return Line2D([], [], color="#d62728", marker=">", linestyle="none", label=label)
 
 

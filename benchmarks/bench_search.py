@@ -27,16 +27,16 @@ from sertune.experiment import prepare
 from sertune.study.grids import product, validate
 from sertune.study.runner import Worker
 from sertune.study.create import create_or_resume
+from sertune.study.settings import SearchConfig
 from sertune.study.storage import open_storage, rep_name
+from sertune.train import TrainConfig
 
 GRID = product(n_mels=(24, 40, 64, 96), win_lengths=(256, 400, 512), hop_lengths=(160, 320),
                segments=(1.5,))
 
 
 def run(url: str, name: str, prepared, *, pruner: str, epochs: int, reps: int, cache: str) -> dict:
-    settings = {"protocol": "shuffle-split", "pruner": pruner, "seed": 0, "remainder": "drop",
-                "epochs": epochs, "batch_size": 16, "lr": 1e-4, "precision": "auto", "init": "scratch",
-                "weights": None, "eval_batch_size": 64}
+    settings = SearchConfig(pruner=pruner, train=TrainConfig(epochs=epochs)).settings()
     create_or_resume(url, name, prepared=prepared, grid=validate(GRID), grid_name="bench",
                      settings=settings, reps=reps, heartbeat=10)
     start = time.perf_counter()

@@ -73,17 +73,17 @@ def test_load_reads_metadata_and_every_trial(results):
 def test_counts(results):
     assert sr.planned_count(results) == 27
     assert sr.trial_state_counts(results) == {"complete": 26, "pruned": 1, "failed": 2, "running": 0,
-                                              "waiting": 0}
+                                              "interrupted": 0, "waiting": 0}
     dup = sr.duplicates(results)
     assert [(t.rep, t.theta, t.value) for t in dup] == [(0, G[0], 95.0)]
     cov = sr.coverage(results)
     assert cov == {"planned": 27, "finished": 26, "complete": 25, "pruned": 1, "failed": 1, "running": 0,
-                   "waiting": 0, "missing": 0, "failed_trials": 2, "duplicates": 1, "off_grid": 0,
+                   "interrupted": 0, "waiting": 0, "missing": 0, "failed_trials": 2, "duplicates": 1, "off_grid": 0,
                    "unassigned": 0}
     states = sr.cell_states(results)
     assert states[(1, G[7])] == "pruned" and states[(2, G[2])] == "failed" and states[(2, G[3])] == "complete"
     assert sr.coverage_by_rep(results)[2] == {"rep": 2, "complete": 8, "pruned": 0, "failed": 1, "running": 0,
-                                              "waiting": 0, "missing": 0}
+                                              "interrupted": 0, "waiting": 0, "missing": 0}
     assert not sr.is_complete(results)
 
 

@@ -17,25 +17,19 @@ from optuna.trial import TrialState
 
 from sertune.cli import main
 from sertune.corpora import load_corpus
-from sertune.corpora.synth import synthesize
 from sertune.experiment import prepare
 from sertune.study import runner
 from sertune.study.grids import toml_grid
 from sertune.study.progress import read_progress
 from sertune.study.create import create_or_resume
+from sertune.study.claims import make_engine, read_rows
+from sertune.study.epoch_checkpoints import saved_epoch
+from sertune.study.settings import SearchConfig
 from sertune.study.storage import open_storage, rep_name
+from sertune.train import TrainConfig
 
 GRID = "n_mels = [24, 40]\nwin_length = [400]\nhop_length = [160, 320]\nsegment = [1.0]\n"
-SETTINGS = {"protocol": "shuffle-split", "pruner": "none", "seed": 0, "remainder": "drop",
-            "epochs": 2, "batch_size": 16, "lr": 1e-4, "precision": "auto", "init": "scratch",
-            "weights": None, "eval_batch_size": 64}
-
-
-@pytest.fixture(scope="module")
-def corpus_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("savee")
-    synthesize(root, layout="savee", speakers=2, per_class=5, seed=0)
-    return root
+SETTINGS = SearchConfig(train=TrainConfig(epochs=2)).settings()
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +55,9 @@ def finished_trials(url: str, name: str, reps: int) -> dict:
     return found
 
 
-def test_search_two_workers_sqlite_then_status_and_resume(corpus_root, grid_file, tmp_path, capsys):
+def test_search_two_workers_sqlite_then_status_and_resume(synth_savee, grid_file, tmp_path, capsys):
     out = tmp_path / "run"
-    args = search_args(corpus_root, grid_file, out, tmp_path / "cache", "--workers", "2")
+    args = search_args(synth_savee, grid_file, out, tmp_path / "cache", "--workers", "2")
     assert main(args + ["--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["planned"] == 8 and doc["complete"] == 8
@@ -89,38 +83,135 @@ def test_search_two_workers_sqlite_then_status_and_resume(corpus_root, grid_file
     assert {k: [t.number for t in v] for k, v in again.items()} == {k: [t.number for t in v]
                                                                        for k, v in found.items()}
     # A conflicting command is refused.
-    assert main(search_args(corpus_root, grid_file, out, tmp_path / "cache", "--epochs", "3")) == 2
+    assert main(search_args(synth_savee, grid_file, out, tmp_path / "cache", "--epochs", "3")) == 2
     assert "made with epochs 2" in capsys.readouterr().err
 
 
-def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(corpus_root, grid_file, tmp_path):
+def checkpoints(out: Path) -> dict:
+    """{(θ key, rep): saved epoch} of the epoch checkpoints in a search's folder."""
+    found = {}
+    for path in (out / "checkpoints").glob("rep*/*.pt"):
+        epoch = saved_epoch(path)
+        if epoch is not None:
+            found[(path.stem, int(path.parent.name[3:]))] = epoch
+    return found
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninterrupted_run(
+        synth_savee, grid_file, tmp_path):
     cache = tmp_path / "cache"
+    epochs = ["--epochs", "6", "--checkpoint-seconds", "0"]          # a checkpoint after every epoch
     reference = tmp_path / "reference"
-    assert main(search_args(corpus_root, grid_file, reference, cache, "--json")) == 0
+    assert main(search_args(synth_savee, grid_file, reference, cache, *epochs, "--json")) == 0
     expected = finished_trials(f"sqlite:///{reference / 'study.db'}", "reference", 2)
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "sertune", *search_args(corpus_root, grid_file, out, cache, "--json")]
+    cmd = [sys.executable, "-m", "sertune", *search_args(synth_savee, grid_file, out, cache, *epochs, "--json")]
     rng = random.Random(0)
-    for _ in range(3):
+    landed: list[tuple[tuple[str, int], int]] = []
+    for _ in range(8):
+        if len(landed) == 3:
+            break
+        before = set(checkpoints(out).items())
         proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(6.0, 14.0))
+        # Wait until a training of this run saved an epoch, then kill at a seeded moment after it.
+        wait_for(lambda: set(checkpoints(out).items()) - before, 120, "an epoch checkpoint")
+        time.sleep(rng.uniform(0.0, 0.4))
         os.killpg(proc.pid, signal.SIGKILL)          # the search and its workers, like a power cut
         proc.wait()
+        new = set(checkpoints(out).items()) - before
+        landed += [cell for cell in new if cell[1] > 0]
+        # Once its worker's heartbeat is stale (or its process gone), nothing shows as running.
+        status = read_progress(f"sqlite:///{out / 'study.db'}", "killed")
+        assert status.running == 0
+        assert status.interrupted >= len(new)
+    assert len(landed) >= 3, "the kills did not land mid-training"
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["complete"] == 8
     got = finished_trials(f"sqlite:///{out / 'study.db'}", "killed", 2)
     assert sorted(got) == sorted(expected)
     assert all(len(v) == 1 for v in got.values())                     # every (θ, r) exactly once
+    failed = [t for r in range(2) for t in optuna.load_study(
+        study_name=rep_name("killed", r), storage=open_storage(f"sqlite:///{out / 'study.db'}")).get_trials(
+        states=(TrialState.FAIL,))]
+    assert failed == []
+    for (key, rep), epoch in landed:                                  # the next attempt started there
+        assert epoch in got[(key, rep)][0].user_attrs["resumed_from"]
     for key, trials in expected.items():
         assert got[key][0].value == trials[0].value
+        assert got[key][0].intermediate_values == trials[0].intermediate_values
         assert got[key][0].user_attrs["test"] == trials[0].user_attrs["test"]
+    assert checkpoints(out) == {}                                     # removed when recorded
 
 
-def test_failed_training_is_recorded_and_retried_once(corpus_root, grid_file, tmp_path, monkeypatch):
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_worker_paused_past_the_grace_loses_its_claim_and_stops_that_work_cleanly(
+        synth_savee, grid_file, tmp_path, backend):
+    """SIGSTOP one of two workers mid-training until the other takes its θ over, then SIGCONT:
+    no duplicate, no missing and no failed trial, and the paused worker says it dropped the work."""
+    if backend == "postgresql":
+        if not os.environ.get("SERTUNE_TEST_POSTGRES"):
+            pytest.skip("set SERTUNE_TEST_POSTGRES=postgresql://... (.ci/run starts a server)")
+        url, name = os.environ["SERTUNE_TEST_POSTGRES"], f"pause{os.getpid()}"
+        where = ["--storage", url, "--study", name]
+    else:
+        url, name, where = f"sqlite:///{tmp_path / 'paused' / 'study.db'}", "paused", []
+    out = tmp_path / "paused"
+    cmd = [sys.executable, "-m", "sertune", *search_args(synth_savee, grid_file, out, tmp_path / "cache",
+                                                         "--epochs", "6", "--checkpoint-seconds", "0",
+                                                         "--workers", "2", "--json", *where)]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        workers = wait_for(lambda: len(children(proc.pid)) == 2 and children(proc.pid), 60, "two workers")
+        engine = make_engine(url)
+        held = wait_for(lambda: [r for r in read_rows(engine, name) if r.state == "held" and r.pid in workers
+                                 and checkpoints(out)], 120, "a claim held mid-training")
+        paused = held[0]
+        os.kill(paused.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: next(r for r in read_rows(engine, name) if r.key == paused.key).pid != paused.pid,
+                     300, "the other worker to take the paused worker's θ over")
+        finally:
+            os.kill(paused.pid, signal.SIGCONT)
+        stdout, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, stderr[-2000:]
+    doc = json.loads(stdout)
+    assert (doc["complete"], doc["failed"], doc["duplicates"], doc["planned"]) == (8, 0, 0, 8)
+    storage = open_storage(url)
+    trials = [t for r in range(2) for t in optuna.load_study(study_name=rep_name(name, r),
+                                                             storage=storage).get_trials()]
+    assert [t.state for t in trials].count(TrialState.FAIL) == 0
+    assert len(trials) == 8 and all(t.state == TrialState.COMPLETE for t in trials)
+    logs = "".join(p.read_text() for p in (out / "logs").glob("worker*.log"))
+    assert f"another worker took over {paused.key}" in logs and "Traceback" not in logs
+
+
+def test_failed_training_is_recorded_and_retried_once(synth_savee, grid_file, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    prepared = prepare(load_corpus(corpus_root), cache_dir=tmp_path / "cache", progress=False)
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
     create_or_resume(url, "f", prepared=prepared, grid=toml_grid(grid_file), grid_name="g",
                      settings=SETTINGS | {"epochs": 1}, reps=1, heartbeat=1)
     real_fit, calls = runner.fit, {}
@@ -150,12 +241,58 @@ def test_failed_training_is_recorded_and_retried_once(corpus_root, grid_file, tm
     assert (progress.complete, progress.failed, progress.planned) == (3, 1, 4)
 
 
-def test_asha_pruner_prunes_and_records(corpus_root, grid_file, tmp_path, capsys):
+#: Validation WA per epoch of each θ of GRID, for a training stand-in whose curves are known.
+CURVES = {"M24-L400-H160-T1": [30, 35, 40, 45], "M24-L400-H320-T1": [50, 60, 70, 80],
+          "M40-L400-H160-T1": [5, 5, 5, 5], "M40-L400-H320-T1": [40, 62, 64, 66]}
+
+
+def scripted_fit(data, split, *, config, on_epoch=None, resume=None, on_snapshot=None, **_):
+    """Stands in for train.fit: reports CURVES[θ] epoch by epoch, like a real training."""
+    from sertune.theta import theta_key
+    from sertune.train import RunResult
+
+    curve = CURVES[theta_key(data.theta)]
+    for epoch in range(1, config.epochs + 1):
+        on_epoch(epoch, 1.0, float(curve[epoch - 1]))
+    metrics = {"wa": float(max(curve)), "ua": 0.0, "precision": 0.0, "recall": 0.0, "f1": 0.0, "confusion": []}
+    return RunResult(split=split.name, seed=0, val={"utterance": metrics, "segment": metrics},
+                     test={"utterance": metrics, "segment": metrics}, best_epoch=config.epochs,
+                     epochs_run=config.epochs, seconds=0.1)
+
+
+def test_asha_prunes_the_settings_behind_at_a_rung(synth_savee, grid_file, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
+    create_or_resume(url, "asha", prepared=prepared, grid=toml_grid(grid_file), grid_name="g",
+                     settings=SearchConfig(pruner="asha", train=TrainConfig(epochs=4)).settings(), reps=2,
+                     heartbeat=1)
+    monkeypatch.setattr(runner, "fit", scripted_fit)
+    runner.Worker(url, "asha", device="cpu", heartbeat=1, cache_dir=str(tmp_path / "cache")).run()
+    progress = read_progress(url, "asha")
+    assert progress.pruned > 0 and progress.complete + progress.pruned == 8 and progress.failed == 0
+    for r in range(2):
+        trials = optuna.load_study(study_name=rep_name("asha", r), storage=open_storage(url)).get_trials()
+        for t in trials:
+            curve = CURVES[t.params["theta"]]
+            reported = [t.intermediate_values[e] for e in sorted(t.intermediate_values)]
+            assert reported == curve[:len(reported)]                 # the pruner saw the real curve
+            if t.state == TrialState.PRUNED:
+                assert t.user_attrs["epochs_run"] == len(reported) < 4
+            else:
+                assert t.state == TrialState.COMPLETE and len(reported) == 4
+            if t.state == TrialState.PRUNED:                         # it was behind an earlier trial
+                assert any(o.number < t.number and o.intermediate_values.get(len(reported), -1) > reported[-1]
+                           for o in trials)
+
+
+def test_asha_search_end_to_end(synth_savee, grid_file, tmp_path, capsys):
     out = tmp_path / "asha"
-    assert main(search_args(corpus_root, grid_file, out, tmp_path / "cache", "--epochs", "4",
+    assert main(search_args(synth_savee, grid_file, out, tmp_path / "cache", "--epochs", "3",
                             "--pruner", "asha", "--json")) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["complete"] + doc["pruned"] == 8 and doc["failed"] == 0
+    assert doc["complete"] + doc["pruned"] == 8 and doc["failed"] == 0 and doc["complete"] >= 2
+    found = finished_trials(f"sqlite:///{out / 'study.db'}", "asha", 2)
+    assert all(t.user_attrs["epochs_run"] == 3 for ts in found.values() for t in ts)
 
 
 @pytest.mark.parametrize("extra,match", [
@@ -165,8 +302,8 @@ def test_asha_pruner_prunes_and_records(corpus_root, grid_file, tmp_path, capsys
     (["--grid", "usual", "--devices", "tpu"], "device='tpu'"),
     (["--grid", "nope.toml"], "does not exist"),
 ])
-def test_search_bad_input_before_any_work(corpus_root, tmp_path, capsys, extra, match):
-    assert main(["search", str(corpus_root), "--out", str(tmp_path / "o"), *extra]) == 2
+def test_search_bad_input_before_any_work(synth_savee, tmp_path, capsys, extra, match):
+    assert main(["search", str(synth_savee), "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and match in err and "Traceback" not in err
 
@@ -178,10 +315,10 @@ def test_status_of_a_folder_that_is_not_a_search(tmp_path, capsys):
 
 @pytest.mark.skipif(not os.environ.get("SERTUNE_TEST_POSTGRES"),
                     reason="set SERTUNE_TEST_POSTGRES=postgresql://... (.ci/run starts a server)")
-def test_two_workers_on_postgresql(corpus_root, grid_file, tmp_path, capsys):
+def test_two_workers_on_postgresql(synth_savee, grid_file, tmp_path, capsys):
     url = os.environ["SERTUNE_TEST_POSTGRES"]
     name = f"pg{os.getpid()}"
-    args = search_args(corpus_root, grid_file, tmp_path / "pg", tmp_path / "cache", "--workers", "2",
+    args = search_args(synth_savee, grid_file, tmp_path / "pg", tmp_path / "cache", "--workers", "2",
                        "--storage", url, "--study", name, "--json")
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -190,10 +327,10 @@ def test_two_workers_on_postgresql(corpus_root, grid_file, tmp_path, capsys):
     assert len(found) == 8 and all(len(v) == 1 for v in found.values())
 
 
-def test_two_ray_workers_on_a_local_ray_instance(corpus_root, grid_file, tmp_path, capsys):
+def test_two_ray_workers_on_a_local_ray_instance(synth_savee, grid_file, tmp_path, capsys):
     ray = pytest.importorskip("ray", reason="pip install 'sertune[ray]' (.ci/run installs it)")
     try:
-        args = search_args(corpus_root, grid_file, tmp_path / "ray", tmp_path / "cache", "--workers", "2",
+        args = search_args(synth_savee, grid_file, tmp_path / "ray", tmp_path / "cache", "--workers", "2",
                            "--backend", "ray", "--threads", "1", "--json")
         assert main(args) == 0
         doc = json.loads(capsys.readouterr().out)

@@ -68,6 +68,39 @@ def test_same_seed_same_numbers_on_cpu(prepared, data):
         torch.testing.assert_close(a.state_dict[k], b.state_dict[k], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("stop_after", [1, 3])
+def test_a_run_resumed_from_any_epoch_is_bit_identical(prepared, data, stop_after):
+    """What an epoch checkpoint holds is enough: the resumed run equals the uninterrupted one."""
+    split = utterance_splits(prepared, protocol="shuffle-split", reps=1, seed=1)[0]
+    config = TrainConfig(epochs=4)
+    snapshots, epochs_seen = {}, []
+    full = fit(data, split, n_classes=7, config=config, seed=5,
+               on_snapshot=lambda epoch, snap: snapshots.__setitem__(epoch, snap()))
+    assert sorted(snapshots) == [1, 2, 3]                            # none after the last epoch
+    resumed = fit(data, split, n_classes=7, config=config, seed=5, resume=snapshots[stop_after],
+                  on_epoch=lambda epoch, loss, wa: epochs_seen.append(epoch))
+    assert epochs_seen == list(range(stop_after + 1, 5))             # only the epochs left are trained
+    assert resumed.history == full.history and resumed.best_epoch == full.best_epoch
+    assert resumed.val == full.val and resumed.test == full.test
+    for k in full.state_dict:
+        torch.testing.assert_close(resumed.state_dict[k], full.state_dict[k], rtol=0, atol=0)
+
+
+def test_dropout_masks_come_from_the_run_seed_alone(prepared, data):
+    """Draws from torch's global generator in between change nothing (explicit generators)."""
+    split = utterance_splits(prepared, protocol="shuffle-split", reps=1, seed=1)[0]
+    config = TrainConfig(epochs=1)
+    torch.manual_seed(0)
+    a = fit(data, split, n_classes=7, config=config, seed=3)
+    torch.manual_seed(12345)
+    torch.rand(1000)
+    b = fit(data, split, n_classes=7, config=config, seed=3)
+    c = fit(data, split, n_classes=7, config=config, seed=4)
+    assert a.history == b.history
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+    assert a.history != c.history
+
+
 def test_segment_split_unit_and_epoch_hook(prepared, data):
     from sertune.experiment import segment_splits
     split = segment_splits(data, prepared, reps=1, seed=0)[0]

@@ -29,6 +29,15 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. under taskset or a container's
+    cpuset), not every CPU of the machine: threads beyond them only wait for each other."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):        # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @lru_cache(maxsize=None)
 def _cpu_has_fast_bf16() -> bool:
     """AMX or AVX512-BF16: bf16 convolutions are then faster than fp32 on the CPU."""

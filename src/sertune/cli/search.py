@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from ..config import add_flags, flat_fields, read_toml
-from ..devices import resolve_device
+from ..devices import resolve_device, usable_cpus
 from ..errors import ConfigError, SertuneWarning
 from ..experiment import prepare, write_json
 from ..study.backends import BACKENDS, WorkerOptions
@@ -126,7 +126,7 @@ def run_search(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     url = args.storage or default_url(out)
     name = args.study or out.name
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
     meta = create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
                             settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat)

@@ -75,6 +75,7 @@ def machine_id() -> str:
 
 
 def _process_gone(pid: int | None) -> bool:
+    """The process has exited (a zombie nobody reaped counts as exited: it runs no more)."""
     if not pid:
         return False
     try:
@@ -83,7 +84,11 @@ def _process_gone(pid: int | None) -> bool:
         return True
     except OSError:          # exists but is not ours to signal
         return False
-    return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -128,6 +133,10 @@ class ClaimRow:
     def alive(self) -> bool:
         """Held by a worker whose heartbeat is fresh."""
         return self.state == "held" and self.age is not None and self.grace is not None and self.age <= self.grace
+
+    def stopped(self) -> bool:
+        """Held, but its worker stopped: heartbeat stale, or (on this machine) its process is gone."""
+        return self.state == "held" and (not self.alive or (self.host == machine_id() and _process_gone(self.pid)))
 
 
 @dataclass
@@ -185,14 +194,16 @@ class ClaimBook:
         every time, e.g. the kernel's OOM killer); the worker decides when to give up.
         """
         t = claims_table
-        for row in self.rows():
+        rows = self.rows()
+        # Stopped holders' θs first: finish started work before starting more.
+        for row in [r for r in rows if r.state == "held"] + [r for r in rows if r.state == "open"]:
             token = str(uuid.uuid4())
             if row.state == "open":
                 if self._cas([t.c.theta == row.key, t.c.state == "open"], **self._hold_values(token)):
                     return Claim(row.key, token, progress=row.progress)
                 continue
-            gone = row.state == "held" and row.host == self.host and _process_gone(row.pid)
-            if row.state != "held" or row.token is None or (row.alive and not gone):
+            gone = row.host == self.host and _process_gone(row.pid)
+            if row.token is None or (row.alive and not gone):
                 continue
             where = [t.c.theta == row.key, t.c.state == "held", t.c.token == row.token]
             if not gone:

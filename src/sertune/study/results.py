@@ -282,8 +282,8 @@ def _interrupted(records: list[TrialRecord], storage_url: str, name: str) -> lis
         engine.dispose()
     if not rows:
         return records
-    return [replace(t, state="interrupted") if t.state == "running" and t.key in rows and not rows[t.key].alive
-            else t for t in records]
+    return [replace(t, state="interrupted") if t.state == "running" and t.key in rows
+            and (rows[t.key].state != "held" or rows[t.key].stopped()) else t for t in records]
 
 
 def _searches(names: Iterable[str]) -> str:

@@ -204,6 +204,8 @@ class Worker:
         study = self.rep_studies[r]
         mine = [t for t in study.get_trials(deepcopy=False) if t.params.get("theta") == claim.key]
         if any(t.state in FINISHED for t in mine):
+            if self.checkpoints is not None:       # one a paused former holder wrote late
+                self.checkpoints.remove(claim.key, r)
             return
         running = [t for t in mine if t.state == TrialState.RUNNING]
         attempts = sum(1 for t in mine if t.state == TrialState.FAIL)
@@ -232,7 +234,9 @@ class Worker:
         resume = self.checkpoints.load(key, r) if self.checkpoints else None
         history: list[float] = [h["val_wa"] for h in resume.history] if resume else []
         if resume is not None:
-            trial.set_user_attr("resumed_from_epoch", resume.epoch)
+            # Every resumption is kept: the epochs this trial went on from after each stop.
+            before = adopted.user_attrs.get("resumed_from", []) if adopted is not None else []
+            trial.set_user_attr("resumed_from", [*before, resume.epoch])
             for epoch, value in enumerate(history, start=1):
                 if epoch not in reported:            # a new trial: the pruner sees the epochs before the stop
                     trial.report(value, epoch)

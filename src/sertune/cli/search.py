@@ -14,7 +14,8 @@ from pathlib import Path
 from ..config import add_flags, flat_fields, read_toml
 from ..devices import resolve_device, usable_cpus
 from ..errors import ConfigError, SertuneWarning
-from ..experiment import prepare, write_json
+from ..outputs import write_json
+from ..prepared import prepare
 from ..study.backends import BACKENDS, WorkerOptions
 from ..study.epoch_checkpoints import EVERY_SECONDS
 from ..study.grids import resolve_grid

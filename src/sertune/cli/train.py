@@ -10,9 +10,12 @@ from ..config import read_toml, resolve
 from ..corpora.marker import synthetic_label
 from ..dataset import Theta
 from ..devices import describe, resolve_device
+from ..environment import environment
 from ..errors import ConfigError
-from ..experiment import check_out_dir, environment, prepare, run_theta, write_json
 from ..metrics import METRICS
+from ..outputs import check_out_dir, write_json
+from ..prepared import prepare
+from ..repetitions import run_theta
 from ..splits import PROTOCOLS, read_splits, write_splits
 from ..train import TrainConfig
 from .corpus import add_corpus_args, corpus_from_args

@@ -15,34 +15,17 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import platform
-import sys
-from importlib import metadata
 from pathlib import Path
 
-from .. import __version__
 from ..corpora.marker import describe_corpus, read_marker
+from ..environment import versions
 from ..study import results as sr
 from . import analysis, tables
 from .render import csv_text, markdown
 from .render import tables as table_list
 
-#: Packages whose versions the report records (read from metadata: nothing is imported).
-PACKAGES = ("numpy", "scipy", "matplotlib", "optuna", "scikit-learn", "torch")
-
 #: How many failed trials the report lists (the rest are counted).
 FAILURES_SHOWN = 20
-
-
-def versions() -> dict:
-    """sertune, Python, the platform and the packages behind the report."""
-    out = {"sertune": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def _coverage_notes(results: sr.StudyResults, cov: dict) -> list[str]:

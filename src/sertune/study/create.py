@@ -12,8 +12,10 @@ from typing import Sequence
 
 import optuna
 
+from ..corpus_splits import utterance_splits
+from ..environment import environment
 from ..errors import ConfigError
-from ..experiment import Prepared, environment, utterance_splits
+from ..prepared import Prepared
 from ..theta import Theta, theta_key
 from .claims import ClaimBook, make_engine, order
 from .grids import USUAL

@@ -1,0 +1,87 @@
+"""K repetitions of one θ: the unit ``sertune train`` runs and ``sertune search`` repeats.
+
+:func:`run_theta` trains and evaluates θ on every split, writes each
+repetition's checkpoint (and the best one's as ``model.pt``) and returns the
+``metrics.json`` document; :func:`summarize` is its mean ± std over repetitions.
+Stages talk through plain data: a :class:`~sertune.prepared.Prepared` corpus,
+splits (lists of ids), :class:`~sertune.dataset.SegmentData` for θ, and the
+:class:`~sertune.train.RunResult` of each repetition.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .audio import SAMPLE_RATE
+from .checkpoint import save_checkpoint
+from .corpus_splits import segment_splits, utterance_splits
+from .dataset import build_segments
+from .metrics import METRICS, mean_std
+from .prepared import Prepared
+from .splits import Split
+from .theta import Theta
+from .train import RunResult, TrainConfig, fit, rep_seed
+
+
+def summarize(results: Sequence[RunResult], *, level: str = "utterance") -> dict:
+    """Mean ± std over repetitions of every metric, for val and test, at ``level``."""
+    return {part: {m: mean_std(getattr(r, part)[level][m] for r in results) for m in METRICS}
+            for part in ("test", "val")}
+
+
+def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | None, config: TrainConfig,
+              protocol: str, unit: str, reps: int | None, seed: int, device: torch.device,
+              remainder: str = "drop", out: Path | None = None,
+              progress: bool = True) -> tuple[dict, list[Split]]:
+    """Train and evaluate θ on every split; write checkpoints and split files under ``out``.
+
+    Returns the ``metrics.json`` document (``{"theta", "summary", "reps", ...}``) and the splits used.
+    """
+    data = build_segments(prepared.waves, prepared.labels, prepared.ids, theta, device=device,
+                          remainder=remainder)
+    if splits is None:
+        splits = (segment_splits(data, prepared, reps=reps, seed=seed) if unit == "segment"
+                  else utterance_splits(prepared, protocol=protocol, reps=reps, seed=seed))
+    results = []
+    for r, split in enumerate(splits):
+        bar = tqdm(total=config.epochs, desc=f"rep {r + 1}/{len(splits)} [{theta}]", unit="epoch",
+                   disable=not progress, file=sys.stderr, leave=True)
+        with bar:
+            result = fit(data, split, n_classes=len(prepared.classes), config=config,
+                         seed=rep_seed(seed, r), unit=unit, progress=bar)
+        results.append(result)
+        if out is not None:
+            _save_rep(out / f"rep{r}" / "model.pt", result, rep=r, split=split, theta=theta,
+                      prepared=prepared, remainder=remainder)
+    level = "segment" if unit == "segment" else "utterance"
+    doc = {
+        "theta": theta.as_dict(), "level": level, "classes": list(prepared.classes),
+        "summary": summarize(results, level=level),
+        "reps": [r.summary() | {"rep": i} for i, r in enumerate(results)],
+        "segments": {"count": len(data), "mode": data.mode},
+    }
+    if out is not None:
+        doc["selected_rep"] = _select_best(out, results, level=level)
+    return doc, list(splits)
+
+
+def _save_rep(path: Path, result: RunResult, *, rep: int, split: Split, theta: Theta, prepared: Prepared,
+              remainder: str) -> None:
+    """One repetition's checkpoint, with its split, scores and corpus."""
+    save_checkpoint(path, state_dict=result.state_dict, theta=theta, classes=prepared.classes,
+                    mean=result.mean, std=result.std, sample_rate=SAMPLE_RATE, remainder=remainder,
+                    info={"split": split.name, "rep": rep, "val": result.val, "test": result.test,
+                          "corpus": prepared.corpus.name})
+
+
+def _select_best(out: Path, results: Sequence[RunResult], *, level: str) -> int:
+    """Copy the checkpoint of the repetition with the best validation WA to ``out/model.pt``; its index."""
+    best = int(np.argmax([r.val[level]["wa"] for r in results]))
+    (out / "model.pt").write_bytes((out / f"rep{best}" / "model.pt").read_bytes())
+    return best

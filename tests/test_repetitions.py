@@ -1,0 +1,37 @@
+"""K repetitions of one θ: the summary over repetitions, and the old import path still works."""
+
+from __future__ import annotations
+
+import pytest
+
+from sertune.metrics import METRICS
+from sertune.repetitions import summarize
+from sertune.train import RunResult
+
+
+def _result(wa: float) -> RunResult:
+    level = {m: wa for m in METRICS}
+    return RunResult(split="s", seed=0, val={"utterance": level, "segment": level},
+                     test={"utterance": level, "segment": {m: 0.0 for m in METRICS}},
+                     best_epoch=1, epochs_run=1, seconds=0.0)
+
+
+def test_summarize_is_mean_and_population_std_at_the_level():
+    summary = summarize([_result(60.0), _result(70.0)])
+    assert set(summary) == {"test", "val"} and set(summary["test"]) == set(METRICS)
+    assert summary["val"]["wa"] == pytest.approx({"mean": 65.0, "std": 5.0})
+    assert summarize([_result(60.0)], level="segment")["test"]["f1"] == {"mean": 0.0, "std": 0.0}
+
+
+def test_experiment_re_exports_the_moved_names():
+    import sertune.corpus_splits as cs
+    import sertune.environment as env
+    import sertune.experiment as old
+    import sertune.outputs as outputs
+    import sertune.prepared as prepared
+    import sertune.repetitions as reps
+
+    for module in (cs, env, outputs, prepared, reps):
+        for name in set(old.__all__) & set(vars(module)):
+            assert getattr(old, name) is getattr(module, name)
+    assert all(hasattr(old, name) for name in old.__all__)

@@ -6,8 +6,9 @@
 ``report.json``, ``report.html``, ``tables.md``, one CSV per table and the PNGs.
 
 Modules: :mod:`.tables` (Tables 3-6, θ_r*, ranking), :mod:`.analysis`
-(confusion, heat map, marginals), :mod:`.figures`, :mod:`.render` (Markdown,
-CSV), :mod:`.html`.
+(confusion, heat map, marginals), :mod:`.figures` (Fig. 3, marginals, paired),
+:mod:`.heatmap_plot` (Fig. 4), :mod:`.drawing` (PNG rendering), :mod:`.render`
+(Markdown, CSV), :mod:`.html`.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def _finite(x):
 
 def draw_figures(doc: dict) -> dict[str, bytes | None]:
     """PNG bytes of every figure (None where there is nothing to draw yet)."""
-    from . import figures as fg  # matplotlib only when drawing
+    from . import figures as fg, heatmap_plot  # matplotlib only when drawing
 
     conf, t4, hm = doc["confusion"], doc["table4"], doc["heatmap"]
     sub = subtitle(doc)
@@ -125,7 +126,7 @@ def draw_figures(doc: dict) -> dict[str, bytes | None]:
     return {
         "fig3_confusion": fg.confusion_figure(conf, normalised=False, subtitle=sub) if conf else None,
         "fig3_confusion_normalised": fg.confusion_figure(conf, normalised=True, subtitle=sub) if conf else None,
-        "fig4_heatmap": fg.heatmap_figure(hm, subtitle=sub) if has_values else None,
+        "fig4_heatmap": heatmap_plot.heatmap_figure(hm, subtitle=sub) if has_values else None,
         "marginals": fg.marginals_figure(doc["marginals"], subtitle=sub) if has_values else None,
         "paired": fg.paired_figure(t4, subtitle=sub) if t4["per_rep"] else None,
     }

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 
 from sertune.corpora import load_corpus
 from sertune.corpora.synth import synthesize
-from sertune.experiment import prepare
+from sertune.prepared import prepare
 from sertune.study.grids import product, validate
 from sertune.study.runner import Worker
 from sertune.study.create import create_or_resume

@@ -56,7 +56,8 @@ def synth_model(synth_savee, tmp_path_factory) -> SimpleNamespace:
     import torch
 
     from sertune.corpora import load_corpus
-    from sertune.experiment import prepare, run_theta
+    from sertune.prepared import prepare
+    from sertune.repetitions import run_theta
     from sertune.theta import Theta
     from sertune.train import TrainConfig
 

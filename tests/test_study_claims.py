@@ -96,6 +96,18 @@ def test_stuck_counts_takeovers_without_progress(engine):
     assert third.stuck == 1                                  # killed again without an epoch
 
 
+def test_the_first_feature_store_chosen_for_a_key_is_kept(engine):
+    b = book(engine, pid=dead_pid())
+    b.create(["x"])
+    first = b.acquire()
+    assert first.store is None
+    b.set_store(first, "waves")
+    b.set_store(first, "features")                 # a second choice does not replace the first
+    assert first.store == "waves"
+    again = book(engine).acquire()                 # the next holder (first's process is gone)
+    assert again.store == "waves"
+
+
 def test_give_back_and_release(engine):
     b = book(engine)
     b.create(["x"])

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from sertune.cli import main
 from sertune.corpora import load_corpus
-from sertune.experiment import prepare
+from sertune.prepared import prepare
 from sertune.study import runner
 from sertune.study.grids import toml_grid
 from sertune.study.progress import read_progress
@@ -76,9 +76,10 @@ def test_search_two_workers_sqlite_then_status_and_resume(synth_savee, grid_file
     assert status["complete"] == 8 and [r["rep"] for r in status["reps"]] == [0, 1]
     assert set(status["reps"][0]["best"]["theta"]) == {"n_mels", "win_length", "hop_length", "segment"}
 
-    # The same command again: nothing is recomputed.
+    # The same command again: nothing is recomputed, and it says it resumed.
     assert main(args) == 0
-    capsys.readouterr()
+    err = capsys.readouterr().err
+    assert "resuming run: 8 of 8 trainings done" in err and "new search" not in err
     again = finished_trials(f"sqlite:///{out / 'study.db'}", "run", 2)
     assert {k: [t.number for t in v] for k, v in again.items()} == {k: [t.number for t in v]
                                                                        for k, v in found.items()}
@@ -110,7 +111,8 @@ def wait_for(predicate, timeout: float, what: str):
 def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninterrupted_run(
         synth_savee, grid_file, tmp_path):
     cache = tmp_path / "cache"
-    epochs = ["--epochs", "6", "--checkpoint-seconds", "0"]          # a checkpoint after every epoch
+    # A checkpoint after every epoch; on the CPU, where training is bit-for-bit deterministic.
+    epochs = ["--epochs", "6", "--checkpoint-seconds", "0", "--devices", "cpu"]
     reference = tmp_path / "reference"
     assert main(search_args(synth_savee, grid_file, reference, cache, *epochs, "--json")) == 0
     expected = finished_trials(f"sqlite:///{reference / 'study.db'}", "reference", 2)
@@ -207,6 +209,24 @@ def test_a_worker_paused_past_the_grace_loses_its_claim_and_stops_that_work_clea
     assert len(trials) == 8 and all(t.state == TrialState.COMPLETE for t in trials)
     logs = "".join(p.read_text() for p in (out / "logs").glob("worker*.log"))
     assert f"another worker took over {paused.key}" in logs and "Traceback" not in logs
+
+
+def test_start_message_new_then_resuming():
+    from sertune.cli.search import start_message
+    from sertune.study.progress import Progress
+
+    meta = {"search": "s", "warnings": ["430 of 511 settings have poor log-Mel parameters; they are searched",
+                                        "T = 5 s: 97 % of utterances are shorter and are zero-padded"]}
+    new = start_message(meta, 5110)
+    assert new.splitlines() == ["new search s: 5,110 trainings planned",
+                                "warning: 430 of 511 settings have poor log-Mel parameters; they are searched",
+                                "warning: T = 5 s: 97 % of utterances are shorter and are zero-padded"]
+    state = Progress(planned=5110, complete=30, pruned=5, failed=2, interrupted=2)
+    again = start_message(meta, 5110, state).splitlines()
+    assert again[0] == "resuming s: 37 of 5,110 trainings done, 2 to resume from a stopped worker"
+    assert again[1].startswith("warning: 2 warning(s) about this grid and corpus were shown when the search "
+                               "started; the first: 430 of 511 settings have poor log-Mel parameters")
+    assert len(again) == 2
 
 
 def test_failed_training_is_recorded_and_retried_once(synth_savee, grid_file, tmp_path, monkeypatch):

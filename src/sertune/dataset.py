@@ -127,22 +127,3 @@ def _running_count(owner: np.ndarray) -> np.ndarray:
     starts = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
     counts = np.diff(np.r_[starts, len(owner)])
     return np.arange(len(owner)) - np.repeat(starts, counts)
-
-
-def normalizer(data: SegmentData, rows: np.ndarray, *, chunk: int = 256) -> tuple[float, float]:
-    """Mean and std (dB) of the training segments' log-Mel values, accumulated in float64.
-
-    One scalar pair, over every value of every training segment, as the reference
-    code's one-channel ``Normalize`` does.
-    """
-    total, total_sq, count = 0.0, 0.0, 0
-    for start in range(0, len(rows), chunk):
-        x = data.batch(torch.as_tensor(rows[start:start + chunk], device=data.device)).double()
-        total += float(x.sum())
-        total_sq += float((x * x).sum())
-        count += x.numel()
-    if count == 0:
-        raise ConfigError("the training set is empty; check the split")
-    mean = total / count
-    std = max((total_sq / count - mean * mean) ** 0.5, 1e-6)
-    return mean, std

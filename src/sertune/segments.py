@@ -93,30 +93,41 @@ def fit_normalizer(features) -> tuple[float, float]:
     """One global mean and standard deviation over every value of the training features.
 
     The reference code normalises with a single (one-channel) mean and std of the
-    training set's log-Mel values; so does this. The std is the population one
-    (ddof=0, the reference's sqrt(E[x^2] - E[x]^2)), both accumulated in float64
-    exactly over all values (the reference averages per-batch means, which weights
-    a smaller last batch more).
+    training set's log-Mel values; so does this, for training, prediction and
+    export alike. The std is the population one (ddof=0), accumulated in float64
+    over all values (the reference averages per-batch means, which weights a
+    smaller last batch more).
+
+    Numerically stable in one pass: each item's mean and sum of squared
+    deviations are merged with Chan et al.'s pairwise formula, so dB values far
+    from 0 do not cancel as ``E[x^2] - E[x]^2`` would, and ``features`` may be a
+    generator of batches too large to hold at once (e.g. a corpus's features on a GPU).
 
     Parameters
     ----------
-    features : array or tensor of any shape, or a sequence of them (e.g. one per segment)
+    features : array or tensor of any shape, or an iterable of them (e.g. one per batch)
 
     Returns
     -------
     (mean, std) : tuple of float
     """
-    items = [features] if isinstance(features, (np.ndarray, torch.Tensor)) else list(features)
-
-    def as64(f):                                  # one item at a time: float64 copies stay small
-        return torch.as_tensor(f).detach().to("cpu", torch.float64)
-
-    count = sum(int(np.prod(np.shape(f))) for f in items)
+    items = [features] if isinstance(features, (np.ndarray, torch.Tensor)) else features
+    count, mean, m2 = 0, 0.0, 0.0
+    for item in items:
+        x = torch.as_tensor(item).detach().to(torch.float64)      # float64 on the item's device
+        n = x.numel()
+        if n == 0:
+            continue
+        item_mean = float(x.mean())
+        item_m2 = float(((x - item_mean) ** 2).sum())
+        delta = item_mean - mean
+        total = count + n
+        mean += delta * n / total
+        m2 += item_m2 + delta * delta * count * n / total
+        count = total
     if count == 0:
         raise ConfigError("features is empty: fit the normaliser on at least one training value")
-    mean = sum(float(as64(f).sum()) for f in items) / count
-    # A second pass over the deviations: E[x^2] - E[x]^2 cancels badly for dB values far from 0.
-    std = math.sqrt(sum(float(((as64(f) - mean) ** 2).sum()) for f in items) / count)
+    std = math.sqrt(m2 / count) if math.isfinite(m2) else math.nan
     if not (math.isfinite(mean) and math.isfinite(std)) or std == 0:
         raise ConfigError(f"cannot normalise: the training features have mean={mean} and std={std}; "
                           "they must be finite and not all equal (check the audio is not silent or broken)")

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dataset import SegmentData, normalizer
+from .dataset import SegmentData
+from .segments import fit_normalizer, normalize
 from .devices import PRECISIONS, use_bf16
 from .errors import ConfigError
 from .metrics import evaluate
@@ -153,7 +154,8 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
             raise ConfigError(f"split {split.name!r}: the {part} part matches no segment; "
                               f"check that the split file belongs to this corpus")
     start = time.perf_counter()
-    mean, std = normalizer(data, rows["train"])
+    mean, std = fit_normalizer(data.batch(torch.as_tensor(rows["train"][b:b + 256], device=device))
+                               for b in range(0, len(rows["train"]), 256))
     model = build_model(n_classes, init=config.init, weights=config.weights, seed=seed)
     model = model.to(device=device, memory_format=torch.channels_last)
     dropout = torch.Generator(device=device).manual_seed(seed)
@@ -249,7 +251,7 @@ def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: 
 
 def _inputs(data: SegmentData, idx: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """Normalised network input (batch, 1, n_mels, frames), channels-last."""
-    x = (data.batch(idx) - mean) / std
+    x = normalize(data.batch(idx), mean, std)
     return x.unsqueeze(1).contiguous(memory_format=torch.channels_last)
 
 

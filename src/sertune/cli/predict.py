@@ -12,6 +12,7 @@ import argparse
 import json
 import warnings
 
+from ..devices import PRECISIONS
 from ..deploy.predict import Prediction, Predictor, expand_paths
 from ..errors import AudioError, SertuneWarning
 
@@ -29,7 +30,7 @@ def add_parser(sub) -> None:
                    help='print a JSON list: {"path", "label", "prediction", "probabilities", "segments"} '
                         '(label = prediction) or {"path", "error"}')
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (.pt models)")
-    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 where training would use it, so results match training (default)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="segments per network call")
     p.set_defaults(func=run)

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..study.results import find_storage, find_study_name, load_results
+from ..study.locate import find_storage, find_study_name
+from ..study.results import load_results
 
 
 def add_parser(sub) -> None:

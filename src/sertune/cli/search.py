@@ -20,7 +20,7 @@ from ..study.backends import BACKENDS, WorkerOptions
 from ..study.epoch_checkpoints import EVERY_SECONDS
 from ..study.grids import resolve_grid
 from ..study.progress import format_duration, read_progress
-from ..study.results import find_storage
+from ..study.locate import find_storage
 from ..study.settings import SearchConfig
 from ..study.storage import HEARTBEAT_SECONDS, default_url
 from .corpus import add_corpus_args, corpus_from_args
@@ -130,12 +130,14 @@ def run_search(args: argparse.Namespace) -> int:
     threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
     meta = create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
-                            settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat)
+                            settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat,
+                            notes=[str(w.message) for w in grid_warnings])
     planned = len(grid) * meta["reps"]
     write_json(out / "search.json", {"storage": url, "study": name, "grid": grid_name,
                                      "reps": meta["reps"], "planned": planned})
     if not args.json:
-        _say_start(url, name, meta, planned, [str(w.message) for w in grid_warnings])
+        print(start_message(meta, planned, read_progress(url, name) if meta["resumed"] else None),
+              file=sys.stderr)
     opts = WorkerOptions(devices=devices, out=out, heartbeat=args.heartbeat, threads=threads,
                          cache_dir=args.cache_dir, checkpoint_dir=args.checkpoint_dir,
                          checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs)
@@ -171,19 +173,19 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_start(url: str, name: str, meta: dict, planned: int, grid_warnings: list[str]) -> None:
-    """New or resuming, with what is done; the grid's warnings in full once, then in one line."""
-    if not meta["resumed"]:
-        print(f"new search {name}: {planned:,} trainings planned", file=sys.stderr)
-        for text in grid_warnings:
-            print(f"warning: {text}", file=sys.stderr)
-        return
-    state = read_progress(url, name)
-    requeued = f", {state.interrupted} to resume from a stopped worker" if state.interrupted else ""
-    print(f"resuming {name}: {state.done:,} of {planned:,} trainings done{requeued}", file=sys.stderr)
-    if grid_warnings:
-        print(f"warning: this grid raised {len(grid_warnings)} warning(s) when the search started "
-              f"(e.g. {grid_warnings[0].split(';')[0]})", file=sys.stderr)
+def start_message(meta: dict, planned: int, state=None) -> str:
+    """Whether the search is new or resuming, with what is done; its warnings in full when new,
+    in one line when resumed (they were shown when it started)."""
+    stored = meta.get("warnings") or []
+    if state is None:
+        return "\n".join([f"new search {meta['search']}: {planned:,} trainings planned",
+                          *(f"warning: {w}" for w in stored)])
+    stopped = f", {state.interrupted:,} to resume from a stopped worker" if state.interrupted else ""
+    lines = [f"resuming {meta['search']}: {state.done:,} of {planned:,} trainings done{stopped}"]
+    if stored:
+        lines.append(f"warning: {len(stored)} warning(s) about this grid and corpus were shown when the search "
+                     f"started; the first: {stored[0].split(';')[0]}")
+    return "\n".join(lines)
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..config import read_toml, resolve
+from ..config import add_flags, read_toml, resolve
 from ..corpora.marker import synthetic_label
 from ..dataset import Theta
 from ..devices import describe, resolve_device
@@ -17,6 +17,7 @@ from ..outputs import check_out_dir, write_json
 from ..prepared import prepare
 from ..repetitions import run_theta
 from ..splits import PROTOCOLS, read_splits, write_splits
+from ..segments import REMAINDERS
 from ..train import TrainConfig
 from .corpus import add_corpus_args, corpus_from_args
 
@@ -40,7 +41,7 @@ def add_parser(sub) -> None:
     g.add_argument("--win-length", type=int, metavar="L", help="window length = n_fft, samples")
     g.add_argument("--hop-length", type=int, metavar="H", help="hop length, samples")
     g.add_argument("--segment", type=float, metavar="T", help="segment length, seconds")
-    g.add_argument("--remainder", choices=("drop", "pad"),
+    g.add_argument("--remainder", choices=REMAINDERS,
                    help="tail of long utterances: drop (reference code, default) or pad (keep all speech)")
     g = p.add_argument_group("protocol")
     g.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: shuffle-split (the paper)")
@@ -51,13 +52,7 @@ def add_parser(sub) -> None:
     g.add_argument("--splits", metavar="FILE", help="reuse the splits of an earlier run (splits.json)")
     g.add_argument("--seed", type=int, help="seed of splits, weights and batch order (default 0)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, help="default 150")
-    g.add_argument("--batch-size", type=int, help="default 16")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
-    g.add_argument("--init", choices=("scratch", "imagenet"), help="default scratch (reference code)")
-    g.add_argument("--weights", metavar="PATH", help="squeezenet1_1 ImageNet weights for --init imagenet")
-    g.add_argument("--precision", choices=("auto", "bf16", "fp32"),
-                   help="auto: bf16 + channels-last where fast (default)")
+    add_flags(g, TrainConfig)
     g.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--config", metavar="FILE.toml", help="settings file (keys as the flags, e.g. n_mels)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not hold results)")

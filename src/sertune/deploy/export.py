@@ -32,6 +32,7 @@ from ..audio import load_audio
 from ..checkpoint import ModelSpec, load_checkpoint
 from ..errors import ConfigError, SertuneError
 from ..features import intra_op_threads
+from ..segments import normalize
 from .session import open_session
 
 __all__ = ["ExportError", "conv_macs", "export_onnx", "check_inputs", "median_ms"]
@@ -100,7 +101,7 @@ def check_inputs(spec: ModelSpec, *, seed: int = 0, audio: Sequence[str | Path] 
                                       remainder=spec.remainder)[0])
     lms = features.log_mel(np.stack(waves), sample_rate=spec.sample_rate, n_mels=spec.theta.n_mels,
                            win_length=spec.theta.win_length, hop_length=spec.theta.hop_length)
-    real = ((lms - spec.mean) / spec.std).astype(np.float32)[:, None]
+    real = normalize(lms, spec.mean, spec.std).astype(np.float32)[:, None]
     return [rng.standard_normal((1, *shape), dtype=np.float32),
             rng.standard_normal((3, *shape), dtype=np.float32),
             *[r[None] for r in real]]

@@ -40,6 +40,7 @@ from ..audio import load_audio
 from ..checkpoint import ModelSpec, load_checkpoint
 from ..devices import resolve_device, use_bf16
 from ..errors import AudioError, ConfigError
+from ..segments import normalize
 from ..metrics import utterance_log_probs
 from ..theta import Theta
 from .session import open_session
@@ -222,7 +223,7 @@ class Predictor:
             lms = features.log_mel(part.to(self.device), sample_rate=self.spec.sample_rate,
                                    n_mels=self.theta.n_mels, win_length=self.theta.win_length,
                                    hop_length=self.theta.hop_length)
-            out.append(self._net((lms - self.spec.mean) / self.spec.std))
+            out.append(self._net(normalize(lms, self.spec.mean, self.spec.std)))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
 
     # -- internals ----------------------------------------------------------------------------------

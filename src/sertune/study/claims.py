@@ -52,6 +52,10 @@ claims_table = sa.Table(
     sa.Column("stuck", sa.Integer, nullable=False, default=0),      # takeovers without progress
     sa.Column("failures", sa.Integer, nullable=False, default=0),   # claims ended by an error
     sa.Column("error", sa.Text),
+    # The feature store the first holder chose for θ (``features``: float16 log-Mel, or
+    # ``waves``: computed per batch); later holders reuse it so that every (θ, r) of a
+    # search computes the same numbers, whatever memory the machine has free then.
+    sa.Column("store", sa.String(8)),
 )
 
 
@@ -106,6 +110,7 @@ class Claim:
     progress: int = 0
     took_over: bool = False
     stuck: int = 0
+    store: str | None = None
     lost: bool = False
 
     def __post_init__(self) -> None:
@@ -128,6 +133,7 @@ class ClaimRow:
     pid: int | None
     token: str | None = field(default=None, repr=False)
     mark: int = 0
+    store: str | None = None
 
     @property
     def alive(self) -> bool:
@@ -200,7 +206,7 @@ class ClaimBook:
             token = str(uuid.uuid4())
             if row.state == "open":
                 if self._cas([t.c.theta == row.key, t.c.state == "open"], **self._hold_values(token)):
-                    return Claim(row.key, token, progress=row.progress)
+                    return Claim(row.key, token, progress=row.progress, store=row.store)
                 continue
             gone = row.host == self.host and _process_gone(row.pid)
             if row.token is None or (row.alive and not gone):
@@ -210,7 +216,7 @@ class ClaimBook:
                 where.append(t.c.heartbeat < self.now - t.c.grace)
             stuck = row.stuck + 1 if row.progress == row.mark else 0
             if self._cas(where, **self._hold_values(token), stuck=stuck, mark=row.progress):
-                return Claim(row.key, token, progress=row.progress, took_over=True, stuck=stuck)
+                return Claim(row.key, token, progress=row.progress, took_over=True, stuck=stuck, store=row.store)
         return None
 
     def beat(self, claim: Claim) -> bool:
@@ -224,6 +230,12 @@ class ClaimBook:
             if not ok:
                 claim.lost = True
             return ok
+
+    def set_store(self, claim: Claim, store: str) -> None:
+        """Record the feature store chosen for θ (only the first choice is kept)."""
+        t = claims_table
+        self._cas([t.c.theta == claim.key, t.c.token == claim.token, t.c.store.is_(None)], store=store)
+        claim.store = claim.store or store
 
     def finish(self, claim: Claim, *, state: str = "done", error: str | None = None) -> bool:
         """Mark θ ``done`` (or ``failed``); False when the claim was lost (the new holder finishes it)."""
@@ -270,8 +282,8 @@ def read_rows(engine: sa.Engine, search: str) -> list[ClaimRow]:
         return []
     now = _now(engine.dialect.name)
     query = sa.select(t.c.theta, t.c.position, t.c.state, (now - t.c.heartbeat).label("age"), t.c.grace,
-                      t.c.progress, t.c.stuck, t.c.failures, t.c.host, t.c.pid, t.c.token, t.c.mark
-                      ).where(t.c.search == search).order_by(t.c.position)
+                      t.c.progress, t.c.stuck, t.c.failures, t.c.host, t.c.pid, t.c.token, t.c.mark,
+                      t.c.store).where(t.c.search == search).order_by(t.c.position)
     with engine.connect() as conn:
         return [ClaimRow(*row) for row in conn.execute(query)]
 

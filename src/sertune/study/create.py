@@ -12,6 +12,7 @@ from typing import Sequence
 
 import optuna
 
+from ..audio import SAMPLE_RATE
 from ..corpus_splits import utterance_splits
 from ..environment import environment
 from ..errors import ConfigError
@@ -19,11 +20,12 @@ from ..prepared import Prepared
 from ..theta import Theta, theta_key
 from .claims import ClaimBook, make_engine, order
 from .grids import USUAL
+from .sanity import grid_warnings
 from .settings import IDENTITY
 from .storage import FORMAT_VERSION, open_storage, rep_name
 
 def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[Theta], grid_name: str,
-                     settings: dict, reps: int | None, heartbeat: float) -> dict:
+                     settings: dict, reps: int | None, heartbeat: float, notes: Sequence[str] = ()) -> dict:
     """Write a new search into the storage, or check that the stored one is the same search.
 
     Returns the search's metadata (``NAME.rep0`` user attrs) with ``"resumed"``
@@ -32,6 +34,11 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
     incomparable trials. The claim queue (one row per θ, in an order shuffled by
     the seed) is created here too, and completed for a search stored by an
     older sertune without one.
+
+    A new search stores its warnings (``notes`` about the grid, e.g. empty mel
+    filters, and :mod:`~sertune.study.sanity`'s about the corpus: T longer than the
+    speech, classes with too few segments) under ``"warnings"``, so that they are
+    shown in full once and summarised when the search is resumed.
     """
     storage = open_storage(url, heartbeat=heartbeat)
     splits = utterance_splits(prepared, protocol=settings["protocol"], reps=reps, seed=int(settings["seed"]))
@@ -50,6 +57,9 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
         _check_same(stored, meta, name)
         book.create(order([theta_key(Theta(**t)) for t in stored["grid"]], int(stored["settings"]["seed"])))
         return dict(stored) | {"resumed": True}
+    meta["warnings"] = list(notes) + grid_warnings(
+        grid, [len(w) / SAMPLE_RATE for w in prepared.waves], [u.label for u in corpus.utterances],
+        ids=prepared.ids, splits=splits, remainder=settings["remainder"])
     for r, split in enumerate(splits):
         study = optuna.create_study(storage=storage, study_name=rep_name(name, r), direction="maximize",
                                     load_if_exists=True)

@@ -16,7 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..checkpoint import save_checkpoint
-from ..dataset import Theta
+from ..theta import Theta
 from ..train import RunResult
 
 

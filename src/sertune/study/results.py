@@ -18,14 +18,12 @@ trial. Everything else here is a pure function of that object, so that
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from ..errors import ConfigError
 from ..theta import Theta, parse_theta_key, theta_from_dict, theta_key
+from .locate import _REP, _searches, _storage, find_storage, find_study_name, study_names  # noqa: F401 (re-exported)
 
 #: Trial states, in the order reports list them. ``interrupted``: RUNNING in the storage,
 #: but the worker holding its θ stopped beating (killed, lost its machine, paused);
@@ -39,7 +37,6 @@ CELL_STATES = STATES + ("missing",)
 _OPTUNA_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
                   "RUNNING": "running", "WAITING": "waiting"}
 
-_REP = re.compile(r"^(?P<name>.+)\.rep(?P<rep>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -148,91 +145,7 @@ def _record(rep: int, trial) -> TrialRecord:
     )
 
 
-# --------------------------------------------------------------------------- finding and loading
-
-def find_storage(study_dir: str | Path) -> tuple[str, str]:
-    """The storage URL and search name of the study in ``study_dir``.
-
-    ``search.json`` (``{"storage": url, "study": name}``, written by ``sertune
-    search``) wins; otherwise ``study_dir/study.db`` and the only ``NAME.rep0``
-    study in it.
-
-    Raises
-    ------
-    ConfigError
-        When the folder, its ``study.db`` or a unique study is not there.
-    """
-    folder = Path(study_dir)
-    if not folder.is_dir():
-        raise ConfigError(f"study folder {folder} does not exist; give the --out folder of "
-                          f"`sertune search`, or --storage URL --study NAME")
-    pointer = folder / "search.json"
-    if pointer.is_file():
-        try:
-            doc = json.loads(pointer.read_text())
-            url, name = doc["storage"], doc["study"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{pointer} is not a search.json with 'storage' and 'study' ({exc}); "
-                              f"fix or delete it, or give --storage URL --study NAME") from None
-        return _relative_sqlite(url, folder), name
-    db = folder / "study.db"
-    if not db.is_file():
-        raise ConfigError(f"{folder} holds no study.db nor search.json: it is not the output folder of "
-                          f"`sertune search` (or give --storage URL --study NAME)")
-    url = f"sqlite:///{db.resolve()}"
-    return url, find_study_name(url)
-
-
-def _relative_sqlite(url: str, folder: Path) -> str:
-    """A relative SQLite path in search.json is relative to the study folder, not to the cwd."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url[len(prefix):].startswith("/") and url[len(prefix):] != ":memory:":
-        return prefix + str((folder / url[len(prefix):]).resolve())
-    return url
-
-
-def _storage(url: str):
-    """A read-only RDB storage; never creates a database file or tables."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if path != ":memory:" and not Path(path).is_file():
-            raise ConfigError(f"storage {url}: the file {path} does not exist; check the path "
-                              f"(an absolute path needs four slashes: sqlite:////abs/study.db)")
-    # A search's workers may be writing: wait for their SQLite locks rather than fail.
-    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine, skip_table_creation=True,
-                                          skip_compatibility_check=True)
-    except Exception as exc:  # SQLAlchemy and Optuna raise many kinds; all mean "cannot open"
-        raise ConfigError(f"cannot open storage {url}: {exc}") from None
-
-
-def study_names(storage_url: str, storage=None) -> list[str]:
-    """Names of every study in the storage (any search, any repetition)."""
-    import optuna
-
-    try:
-        return list(optuna.study.get_all_study_names(storage or _storage(storage_url)))
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(f"storage {storage_url} is not an Optuna storage ({exc})") from None
-
-
-def find_study_name(storage_url: str) -> str:
-    """The only search in the storage (the ``NAME`` of its ``NAME.rep0`` study)."""
-    names = sorted(m["name"] for m in map(_REP.match, study_names(storage_url)) if m and m["rep"] == "0")
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise ConfigError(f"storage {storage_url} holds no search (no study named NAME.rep0); "
-                          f"run `sertune search` first")
-    raise ConfigError(f"storage {storage_url} holds {len(names)} searches ({', '.join(names)}); "
-                      f"choose one with --study NAME")
-
+# --------------------------------------------------------------------------- loading
 
 def load_results(storage_url: str, name: str) -> StudyResults:
     """Read every ``name.rep{r}`` study of the storage.
@@ -284,11 +197,6 @@ def _interrupted(records: list[TrialRecord], storage_url: str, name: str) -> lis
         return records
     return [replace(t, state="interrupted") if t.state == "running" and t.key in rows
             and (rows[t.key].state != "held" or rows[t.key].stopped()) else t for t in records]
-
-
-def _searches(names: Iterable[str]) -> str:
-    found = sorted({m["name"] for m in map(_REP.match, names) if m})
-    return ", ".join(found) or "none"
 
 
 def _results(name, storage_url, attrs, studies, records) -> StudyResults:

@@ -30,15 +30,15 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from ..corpora import load_corpus
-from ..dataset import Theta, build_segments
+from ..dataset import build_segments
 from ..devices import describe, resolve_device
 from ..errors import ConfigError
-from ..experiment import Prepared, prepare
+from ..prepared import Prepared, prepare
 from ..splits import Split
 from ..train import TrainConfig, fit, rep_seed
 from .claims import Claim, ClaimBook, Heartbeat, make_engine
 from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
-from .grids import theta_key
+from ..theta import Theta, theta_key
 from .models import save_if_best
 from .optuna_private import adopt
 from .pruners import make_pruner
@@ -260,7 +260,8 @@ class Worker:
 
         start = time.perf_counter()
         try:
-            data = self._data(theta, key)
+            data = self._data(claim, theta)
+            trial.set_user_attr("feature_store", data.mode)
             snapshot = self.checkpoints.hook(key, r, force=stopping, saved=saved) if self.checkpoints else None
             result = fit(data, self.splits[r], n_classes=len(self.meta["classes"]), config=self.config,
                          seed=rep_seed(int(self.meta["settings"]["seed"]), r), unit="utterance",
@@ -320,13 +321,17 @@ class Worker:
             self.checkpoints.remove(key, r)
         self.trained += state != TrialState.FAIL      # trainings run here: complete or pruned
 
-    def _data(self, theta: Theta, key: str):
-        """SegmentData of θ, computed once and kept for the other repetitions."""
-        if self._features is None or self._features[0] != key:
+    def _data(self, claim: Claim, theta: Theta):
+        """SegmentData of θ, computed once and kept for the other repetitions, in the feature
+        store the first holder of θ chose (recorded with the claim)."""
+        if self._features is None or self._features[0] != claim.key:
             self._features = None                    # free the previous θ first
             p = self.prepared
-            self._features = (key, build_segments(p.waves, p.labels, p.ids, theta, device=self.device,
-                                                  remainder=self.meta["settings"]["remainder"]))
+            data = build_segments(p.waves, p.labels, p.ids, theta, device=self.device,
+                                  remainder=self.meta["settings"]["remainder"], mode=claim.store or "auto")
+            if claim.store is None:
+                self.book.set_store(claim, data.mode)
+            self._features = (claim.key, data)
         return self._features[1]
 
     def _parent_gone(self) -> bool:

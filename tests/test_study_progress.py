@@ -1,0 +1,45 @@
+"""The live bar's numbers: ETA from measured seconds per unit of work (M x frames x epochs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sertune.study.progress import cost, eta_seconds, format_duration
+from sertune.theta import Theta
+
+SMALL = Theta(40, 400, 160, 3.0)      # 40 mels x 301 frames
+BIG = Theta(256, 511, 16, 9.0)        # 256 mels x 9000 frames: ~190x the work of SMALL
+
+
+def test_cost_grows_with_mels_times_frames():
+    assert cost(SMALL) == 40 * SMALL.frames(16000) == 40 * 301
+    assert cost(BIG) / cost(SMALL) == pytest.approx(256 * BIG.frames(16000) / (40 * 301))
+
+
+def test_eta_on_a_fake_timeline():
+    # One small training of 10 epochs took 20 s: 20 / (12040 * 10) s per unit.
+    finished = [(SMALL, 10, 20.0)]
+    per_unit = 20.0 / (cost(SMALL) * 10)
+    # Left: 3 small trainings (30 epochs) and one big one with 4 of 10 epochs done (6 left).
+    remaining = [(SMALL, 10)] * 3 + [(BIG, 6)]
+    expected = (3 * 10 * cost(SMALL) + 6 * cost(BIG)) * per_unit
+    assert eta_seconds(finished, remaining, workers=1) == pytest.approx(expected)
+    assert eta_seconds(finished, remaining, workers=4) == pytest.approx(expected / 4)
+    # Settings differ in cost: the big one dominates, not the count of trainings left.
+    assert eta_seconds(finished, [(BIG, 10)], workers=1) > 100 * eta_seconds(finished, [(SMALL, 10)], workers=1)
+
+
+def test_eta_pools_every_finished_training_and_waits_for_the_first():
+    assert eta_seconds([], [(SMALL, 10)], workers=1) is None
+    assert eta_seconds([(SMALL, 0, 0.0)], [(SMALL, 10)], workers=1) is None      # pruned at once: nothing measured
+    # A small run at 2 s/epoch and a big one at the same rate per unit pool into one rate.
+    finished = [(SMALL, 5, 10.0), (BIG, 1, 2.0 * cost(BIG) / cost(SMALL))]
+    assert eta_seconds(finished, [(SMALL, 1)], workers=0) == pytest.approx(2.0)   # workers < 1 counts as 1
+    assert eta_seconds(finished, [], workers=2) == 0.0
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (None, "?"), (42.4, "42 s"), (600, "10 min"), (3 * 3600 + 1440, "3.4 h"), (5 * 86400, "5.0 days"),
+])
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text

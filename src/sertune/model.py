@@ -161,7 +161,16 @@ def imagenet_state(weights: str | Path | None = None) -> dict[str, torch.Tensor]
         ) from None
 
 
-INITS: dict[str, Callable[..., None]] = {"scratch": init_scratch, "imagenet": adapt_imagenet}
+def _scratch(model: SqueezeNet, *, weights: str | Path | None, generator: torch.Generator) -> None:
+    init_scratch(model, generator=generator)
+
+
+def _imagenet(model: SqueezeNet, *, weights: str | Path | None, generator: torch.Generator) -> None:
+    adapt_imagenet(model, imagenet_state(weights), generator=generator)
+
+
+#: name -> initialiser(model, weights=..., generator=...); ``--init`` offers these names.
+INITS: dict[str, Callable[..., None]] = {"scratch": _scratch, "imagenet": _imagenet}
 
 
 def build_model(num_classes: int, *, init: str = "scratch", weights: str | Path | None = None,
@@ -170,9 +179,5 @@ def build_model(num_classes: int, *, init: str = "scratch", weights: str | Path 
     if init not in INITS:
         raise ConfigError(f"init={init!r} is unknown; choose one of: {', '.join(INITS)}")
     model = SqueezeNet(num_classes)
-    generator = torch.Generator().manual_seed(seed)
-    if init == "imagenet":
-        adapt_imagenet(model, imagenet_state(weights), generator=generator)
-    else:
-        init_scratch(model, generator=generator)
+    INITS[init](model, weights=weights, generator=torch.Generator().manual_seed(seed))
     return model

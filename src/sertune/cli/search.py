@@ -52,7 +52,6 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (models, logs, study.db)")
     p.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
-    p.add_argument("--no-hint", action="store_true", help=argparse.SUPPRESS)   # the demo says what is next
     p.set_defaults(func=run_search)
 
     w = sub.add_parser("worker", help="join a running search from any machine",
@@ -168,8 +167,7 @@ def run_search(args: argparse.Namespace) -> int:
         print(format_status(state.as_json(), name))
         if any(r["model"] for r in selected):
             print(f"\nselected models: {out}/selected/rep*.pt; best of all: {out}/model.pt")
-        if not args.no_hint:
-            print(f"next: sertune report {out}")
+        print(f"next: sertune report {out}")
     return 0
 
 

@@ -104,16 +104,18 @@ def toml_grid(path: str | Path) -> tuple[Theta, ...]:
     return grid
 
 
+#: Named grids: name -> grid(corpus name). ``--grid`` takes one of these names or a TOML path.
+GRIDS = {"paper": paper_grid, "usual": lambda corpus: USUAL_SETTINGS}
+
+
 def resolve_grid(spec: str, corpus: str) -> tuple[str, tuple[Theta, ...]]:
-    """``paper``, ``usual`` or a TOML path -> (name, validated grid without duplicates)."""
-    if spec == "paper":
-        grid = paper_grid(corpus)
-    elif spec == "usual":
-        grid = USUAL_SETTINGS
+    """A name of :data:`GRIDS` or a TOML path -> (name, validated grid without duplicates)."""
+    if spec in GRIDS:
+        grid = GRIDS[spec](corpus)
     elif spec.endswith(".toml") or Path(spec).is_file():
         grid = toml_grid(spec)
     else:
-        raise ConfigError(f"--grid {spec!r} is not paper, usual or a .toml file")
+        raise ConfigError(f"--grid {spec!r} is not {', '.join(GRIDS)} or a .toml file")
     return spec, validate(grid)
 
 

@@ -251,6 +251,8 @@ class Worker:
                 trial.report(val_wa, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
+            if self.checkpoints is None and stopping():      # nothing to save: stop now
+                raise WorkerStopped()
 
         stopping = lambda: self.stop_requested() or self._parent_gone()  # noqa: E731
 

@@ -182,7 +182,7 @@ def start_message(meta: dict, planned: int, state=None) -> str:
     lines = [f"resuming {meta['search']}: {state.done:,} of {planned:,} trainings done{stopped}"]
     if stored:
         lines.append(f"warning: {len(stored)} warning(s) about this grid and corpus were shown when the search "
-                     f"started; the first: {stored[0].split(';')[0]}")
+                     f"started; the first: {stored[0]}")
     return "\n".join(lines)
 
 

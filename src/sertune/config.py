@@ -6,6 +6,7 @@ the resolved settings are saved with every result.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Mapping
@@ -60,8 +61,6 @@ def add_flags(group, cls, *, defaults=None) -> None:
     :func:`resolve` can tell a given flag from an absent one. Nested dataclass
     fields (e.g. ``train: TrainConfig``) add their own fields' flags.
     """
-    import dataclasses
-
     instance = defaults if defaults is not None else cls()
     for f in dataclasses.fields(cls):
         value = getattr(instance, f.name)
@@ -82,8 +81,6 @@ def add_flags(group, cls, *, defaults=None) -> None:
 
 def flat_fields(cls, *, defaults=None) -> dict:
     """``{name: default}`` of every field of ``cls``, nested dataclass fields flattened in."""
-    import dataclasses
-
     instance = defaults if defaults is not None else cls()
     flat = {}
     for f in dataclasses.fields(cls):

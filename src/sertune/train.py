@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import SegmentData
-from .segments import fit_normalizer, normalize
 from .devices import PRECISIONS, use_bf16
 from .errors import ConfigError
 from .metrics import evaluate
 from .model import INITS, SeededDropout, build_model
+from .segments import fit_normalizer, normalize
 from .splits import Split
 
 
@@ -181,11 +181,9 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
             progress.update(resume.epoch)
 
     def snapshot(epoch: int) -> TrainState:
-        cpu = lambda state: {k: v.detach().to("cpu", copy=True) for k, v in state.items()}  # noqa: E731
-        return TrainState(epoch=epoch, model=cpu(model.state_dict()), optimizer=_cpu_optimizer(optimizer),
+        return TrainState(epoch=epoch, model=_on_cpu(model.state_dict()), optimizer=_on_cpu(optimizer.state_dict()),
                           order_rng=order.get_state(), dropout_rng=dropout.get_state(), best_wa=best_wa,
-                          best_epoch=best_epoch, best_model=None if best_state is None else cpu(best_state),
-                          history=list(history))
+                          best_epoch=best_epoch, best_model=_on_cpu(best_state), history=list(history))
 
     for epoch in range(first, config.epochs + 1):
         perm = train_rows[torch.randperm(len(train_rows), generator=order)].to(device)
@@ -214,17 +212,16 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
                      state_dict={k: v.to("cpu", torch.float32) for k, v in best_state.items()})
 
 
-def _cpu_optimizer(optimizer: torch.optim.Optimizer) -> dict:
-    """The optimizer's state dict with every tensor copied to the CPU (a checkpoint outlives the device)."""
-    def cpu(value):
-        if isinstance(value, torch.Tensor):
-            return value.detach().to("cpu", copy=True)
-        if isinstance(value, dict):
-            return {k: cpu(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [cpu(v) for v in value]
-        return value
-    return cpu(optimizer.state_dict())
+def _on_cpu(value):
+    """A copy of ``value`` (nested dicts and lists of tensors, e.g. a state dict) with every
+    tensor on the CPU: a checkpoint outlives the device it was trained on."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_on_cpu(v) for v in value]
+    return value
 
 
 def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: SegmentData,

@@ -47,7 +47,7 @@ def worker_command(url: str, name: str, device: str, opts: WorkerOptions) -> lis
 class LocalWorkers:
     """N worker processes on this machine, devices assigned round-robin; logs in OUT/logs/."""
 
-    def __init__(self, url: str, name: str, workers: int, opts: WorkerOptions, **_) -> None:
+    def __init__(self, url: str, name: str, workers: int, opts: WorkerOptions) -> None:
         (opts.out / "logs").mkdir(parents=True, exist_ok=True)
         self.logs = [opts.out / "logs" / f"worker{k}.log" for k in range(workers)]
         self.procs = []

@@ -25,10 +25,12 @@ a running training from one whose worker is gone.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -68,6 +70,7 @@ def _now(dialect: str) -> sa.ColumnElement:
     return sa.literal_column("EXTRACT(EPOCH FROM CLOCK_TIMESTAMP())", sa.Float)
 
 
+@lru_cache(maxsize=None)
 def machine_id() -> str:
     """This machine: host name and boot id (a PID means nothing on another machine or boot)."""
     try:
@@ -140,9 +143,13 @@ class ClaimRow:
         """Held by a worker whose heartbeat is fresh."""
         return self.state == "held" and self.age is not None and self.grace is not None and self.age <= self.grace
 
-    def stopped(self) -> bool:
+    def process_gone(self, host: str) -> bool:
+        """Its holder ran on ``host`` (this machine) and that process no longer exists."""
+        return self.host == host and _process_gone(self.pid)
+
+    def stopped(self, host: str | None = None) -> bool:
         """Held, but its worker stopped: heartbeat stale, or (on this machine) its process is gone."""
-        return self.state == "held" and (not self.alive or (self.host == machine_id() and _process_gone(self.pid)))
+        return self.state == "held" and (not self.alive or self.process_gone(host or machine_id()))
 
 
 @dataclass
@@ -193,7 +200,7 @@ class ClaimBook:
                 "grace": self.grace}
 
     def acquire(self) -> Claim | None:
-        """Take the first open θ (queue order), else one whose holder is gone; None if neither.
+        """Take over a θ whose holder stopped, else the first open θ (queue order); None if neither.
 
         A taken-over claim carries ``stuck``: how many times in a row θ was taken
         over without an epoch of progress in between (its training kills its worker
@@ -202,15 +209,16 @@ class ClaimBook:
         t = claims_table
         rows = self.rows()
         # Stopped holders' θs first: finish started work before starting more.
+        # (Held rows whose holder is alive are skipped below.)
         for row in [r for r in rows if r.state == "held"] + [r for r in rows if r.state == "open"]:
             token = str(uuid.uuid4())
             if row.state == "open":
                 if self._cas([t.c.theta == row.key, t.c.state == "open"], **self._hold_values(token)):
                     return Claim(row.key, token, progress=row.progress, store=row.store)
                 continue
-            gone = row.host == self.host and _process_gone(row.pid)
-            if row.token is None or (row.alive and not gone):
+            if row.token is None or not row.stopped(self.host):
                 continue
+            gone = row.process_gone(self.host)
             where = [t.c.theta == row.key, t.c.state == "held", t.c.token == row.token]
             if not gone:
                 where.append(t.c.heartbeat < self.now - t.c.grace)
@@ -321,8 +329,6 @@ class Heartbeat:
 
 def order(keys: Iterable[str], seed: int) -> list[str]:
     """The claim order: ``keys`` shuffled by ``seed`` (spreads cheap and costly θs over time)."""
-    import random
-
     keys = list(keys)
     random.Random(seed).shuffle(keys)
     return keys

@@ -24,6 +24,7 @@ from .sanity import grid_warnings
 from .settings import IDENTITY
 from .storage import FORMAT_VERSION, open_storage, rep_name
 
+
 def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[Theta], grid_name: str,
                      settings: dict, reps: int | None, heartbeat: float, notes: Sequence[str] = ()) -> dict:
     """Write a new search into the storage, or check that the stored one is the same search.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -70,7 +70,8 @@ class EpochCheckpoints:
         path = self.path(key, rep)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({"format": FORMAT, "identity": self._identity(key, rep), "state": asdict(state)}, tmp)
+        # vars, not asdict: the state's tensors are already CPU copies; no need to deep-copy them again.
+        torch.save({"format": FORMAT, "identity": self._identity(key, rep), "state": dict(vars(state))}, tmp)
         os.replace(tmp, path)
         return path
 

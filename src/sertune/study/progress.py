@@ -32,8 +32,7 @@ class Progress:
     interrupted: int = 0
     duplicates: int = 0
     reps: list[dict] = field(default_factory=list)
-    #: Epochs per training; the estimated seconds of work left (None until a training finished).
-    epochs: int = 1
+    #: Estimated seconds of work left (None until a training finished).
     eta: float | None = None
 
     @property
@@ -113,7 +112,7 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     epochs = int(results.settings.get("epochs", 1))
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
                      failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
-                     duplicates=cov["duplicates"], epochs=epochs)
+                     duplicates=cov["duplicates"])
     state.eta = _eta(results.trials, cell_states(results), epochs,
                      workers=workers if workers is not None else cov["running"])
     for row in coverage_by_rep(results):

@@ -212,13 +212,20 @@ class Worker:
         adopted = running[0] if running else None      # only a holder of θ writes these: its writer stopped
         while attempts < MAX_ATTEMPTS:
             attempts += 1
-            if not self._train(claim, study, r, attempts, adopted):
-                return
+            try:
+                if not self._train(claim, study, r, attempts, adopted):
+                    return
+            except UpdateFinishedTrialError:
+                return          # the worker this one took θ over from finished the trial first
             adopted = None
 
     def _train(self, claim: Claim, study: optuna.Study, r: int, attempt: int,
                adopted: FrozenTrial | None) -> bool:
-        """One training of (θ, r) recorded as a trial; True when it failed (retry), else False."""
+        """One training of (θ, r) recorded as a trial; True when it failed (retry), else False.
+
+        Raises UpdateFinishedTrialError when a paused former holder of θ finished the
+        adopted trial first (same numbers): :meth:`_rep` keeps that one.
+        """
         key, theta = claim.key, self.thetas[claim.key]
         if adopted is not None:
             trial = adopt(study, adopted)
@@ -271,29 +278,18 @@ class Worker:
         except optuna.TrialPruned:
             trial.set_user_attr("epochs_run", len(history))
             trial.set_user_attr("seconds", time.perf_counter() - start)
-            try:
-                self._tell(claim, study, trial, key, r, state=TrialState.PRUNED)
-            except UpdateFinishedTrialError:
-                pass
+            self._tell(claim, study, trial, key, r, state=TrialState.PRUNED)
             return False
-        except UpdateFinishedTrialError:
-            return False          # the trial was finished by the worker this one took θ over from
-        except (ClaimLost, WorkerStopped):
+        except (ClaimLost, WorkerStopped, UpdateFinishedTrialError):
             raise
         except Exception as exc:  # any training error is recorded with the trial, then retried once
-            try:
-                trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                self._tell(claim, study, trial, key, r, state=TrialState.FAIL)
-            except UpdateFinishedTrialError:
-                return False
+            trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            self._tell(claim, study, trial, key, r, state=TrialState.FAIL)
             self.log(f"worker {os.getpid()}: {key} rep {r} failed (attempt {attempt}): {exc}")
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             return True
-        try:
-            self._record(claim, study, trial, r, result)
-        except UpdateFinishedTrialError:
-            pass                  # a paused former holder finished it first: same numbers, keep those
+        self._record(claim, study, trial, r, result)
         return False
 
     def _record(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, r: int, result) -> None:

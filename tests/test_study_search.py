@@ -325,6 +325,9 @@ def test_asha_search_end_to_end(synth_savee, grid_file, tmp_path, capsys):
     (["--grid", "usual", "--epochs", "0"], "epochs=0"),
     (["--grid", "usual", "--devices", "tpu"], "device='tpu'"),
     (["--grid", "nope.toml"], "does not exist"),
+    (["--grid", "usual", "--checkpoint-seconds", "-1"], "must not be negative"),
+    (["--grid", "usual", "--checkpoint-dir", "/dev/null/x"], "--checkpoint-dir /dev/null/x cannot be used"),
+    (["--grid", "usual", "--heartbeat", "0"], "--heartbeat 0 must be positive"),
 ])
 def test_search_bad_input_before_any_work(synth_savee, tmp_path, capsys, extra, match):
     assert main(["search", str(synth_savee), "--out", str(tmp_path / "o"), *extra]) == 2

@@ -103,9 +103,20 @@ def _check_workers(args: argparse.Namespace) -> None:
         raise ConfigError(f"--workers {args.workers} must be at least 1")
     if args.heartbeat <= 0:
         raise ConfigError(f"--heartbeat {args.heartbeat:g} must be positive (seconds)")
+    _check_checkpoints(args)
+
+
+def _check_checkpoints(args: argparse.Namespace) -> None:
+    """Checkpoint flags, and a --checkpoint-dir that can be written, before any training."""
     if args.checkpoint_seconds < 0 or args.checkpoint_epochs < 0:
         raise ConfigError(f"--checkpoint-seconds {args.checkpoint_seconds:g} and --checkpoint-epochs "
                           f"{args.checkpoint_epochs} must not be negative")
+    if args.checkpoint_dir:
+        try:
+            Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--checkpoint-dir {args.checkpoint_dir} cannot be used as a folder "
+                              f"({exc.strerror}); give a folder every worker can write") from None
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -189,6 +200,7 @@ def start_message(meta: dict, planned: int, state=None) -> str:
 def run_worker(args: argparse.Namespace) -> int:
     from ..study.runner import Worker, WorkerStopped
 
+    _check_checkpoints(args)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)

@@ -99,7 +99,8 @@ def test_paper_context(corpus, options, synthetic, protocol, reason):
 
 @pytest.mark.parametrize("changes,difference", [
     ({"epochs": 30}, "30 epochs per training; the paper trains 150"),
-    ({"pruner": "asha"}, "pruner asha stops settings early"),
+    ({"pruner": "asha"}, "strategy asha:eta=3,min=1,bootstrap=0 stops or skips settings early"),
+    ({"strategy": "median:startup=5,warmup=0,interval=1"}, "strategy median:startup=5,warmup=0,interval=1 stops"),
     ({"lr": 3e-4}, "learning rate 0.0003; the paper's is 0.0001"),
     ({"batch_size": 32}, "batch size 32; the paper's is 16"),
     ({"init": "imagenet"}, "initialisation imagenet; the authors' code trains from scratch"),

@@ -109,6 +109,13 @@ class TrainState:
     history: list[dict]
 
 
+#: Called at each epoch where validation WA improved, with (epoch, test metrics of that
+#: checkpoint at the selection level: ``{"wa": .., "ua": ..}`` in %). This is what a run
+#: stopped at any later epoch would report as its test result; replay of search
+#: strategies (:mod:`sertune.study.replay`) reads it, selection never does.
+ImproveHook = Callable[[int, dict], None]
+
+
 #: Called after each epoch with (epoch, snapshot): ``snapshot()`` returns the
 #: run's :class:`TrainState` (built only when called, it copies the weights).
 SnapshotHook = Callable[[int, Callable[[], TrainState]], None]
@@ -116,7 +123,8 @@ SnapshotHook = Callable[[int, Callable[[], TrainState]], None]
 
 def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig, seed: int,
         unit: str = "utterance", on_epoch: EpochHook | None = None, progress=None,
-        resume: TrainState | None = None, on_snapshot: SnapshotHook | None = None) -> RunResult:
+        resume: TrainState | None = None, on_snapshot: SnapshotHook | None = None,
+        on_improve: ImproveHook | None = None) -> RunResult:
     """Train on ``split.train``, select the epoch by validation WA, evaluate val and test.
 
     Parameters
@@ -144,6 +152,10 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
         uninterrupted run gives, bit for bit on the CPU.
     on_snapshot : callable, optional
         See :data:`SnapshotHook`; e.g. saves an epoch checkpoint now and then.
+    on_improve : callable, optional
+        See :data:`ImproveHook`. When given, the test part is evaluated at every
+        epoch that improves validation (a test pass only then, not every epoch) and
+        the history entry of that epoch keeps it as ``"test"``.
     """
     if unit not in ("utterance", "segment"):
         raise ConfigError(f"split unit {unit!r} is unknown; choose utterance or segment")
@@ -194,6 +206,10 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
         if val_wa > best_wa:
             best_wa, best_epoch = val_wa, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if on_improve is not None:
+                test = _metrics(model, data, rows["test"], mean, std, bf16, n_classes, config)[level]
+                history[-1]["test"] = {"wa": test["wa"], "ua": test["ua"]}
+                on_improve(epoch, history[-1]["test"])
         if progress is not None:
             progress.set_postfix(loss=f"{train_loss:.3f}", val_wa=f"{val_wa:.1f}",
                                  best=f"{best_wa:.1f}@{best_epoch}", refresh=False)

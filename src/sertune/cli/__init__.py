@@ -16,10 +16,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import SertuneError, SertuneWarning
-from . import corpus, demo, export, features, predict, report, search, synth, train
+from . import corpus, demo, export, features, predict, replay, report, search, synth, train
 
 #: Command modules, in the order ``sertune --help`` lists them.
-COMMANDS = (demo, corpus, synth, features, train, search, report, predict, export)
+COMMANDS = (demo, corpus, synth, features, train, search, replay, report, predict, export)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -48,12 +48,24 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.study_dir) / "report"
     else:
         raise ConfigError("--out DIR is required with --storage (there is no STUDY_DIR to write into)")
-    doc = write_report(load_results(url, name), out)
+    replay = _replay_doc(args, name)
+    doc = write_report(load_results(url, name), out, replay=replay)
     if args.json:
         print(json.dumps({k: v for k, v in doc.items() if k != "files"}, indent=2, ensure_ascii=False))
     else:
         print(format_summary(doc, out))
     return 0
+
+
+def _replay_doc(args: argparse.Namespace, name: str) -> dict | None:
+    """``STUDY_DIR/replay/replay.json`` (written by ``sertune replay STUDY_DIR``) when it replays this search."""
+    if not args.study_dir:
+        return None
+    path = Path(args.study_dir) / "replay" / "replay.json"
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return doc if doc.get("curves", {}).get("name") == name else None
 
 
 def _ms(x) -> str:

@@ -137,8 +137,10 @@ def subtitle(doc: dict) -> str:
     return f"study {doc['study']['name']}, corpus {doc['study']['corpus_text']}"
 
 
-def write_report(results: sr.StudyResults, out: str | Path) -> dict:
+def write_report(results: sr.StudyResults, out: str | Path, *, replay: dict | None = None) -> dict:
     """Write every report file into ``out`` (created; existing report files are replaced).
+
+    ``replay``: the ``replay.json`` of a ``sertune replay`` of this study, shown as a section.
 
     Returns the ``report.json`` document with ``files``: the paths written.
     """
@@ -148,6 +150,10 @@ def write_report(results: sr.StudyResults, out: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     doc = build_report(results)
     images = draw_figures(doc)
+    if replay is not None:
+        from .replay_plot import replay_figure
+        doc["replay"] = replay
+        images["replay"] = replay_figure(replay)
     written = []
     for name, data in images.items():
         if data is None:  # nothing to draw yet: no stale figure of an earlier report either

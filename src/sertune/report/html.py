@@ -68,6 +68,24 @@ def _figure(png: bytes | None, alt: str, caption: str, *, missing: str = "not av
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
+def _replay_section(replay: dict, image: bytes | None) -> list[str]:
+    """The budget-vs-regret figure and table of a ``sertune replay`` of this study."""
+    rows = [[r["spec"], f"{100 * r['epoch_fraction']['mean']:.1f}", f"{r['regret']['mean']:+.2f}",
+             f"[{r['regret']['low']:+.2f}, {r['regret']['high']:+.2f}]", f"{100 * r['same_theta']:.0f}",
+             "yes" if r["live"] else "replay only"] for r in replay["strategies"]]
+    table = Table("replay", "", ["strategy", "epochs (% of brute force)", "regret (points)",
+                                 "95 % of orders", "same θ_r* (%)", "runs live"], rows)
+    curves = replay["curves"]
+    caption = (f"Each strategy replayed on this study's recorded learning curves ({curves['settings']} settings x "
+               f"{curves['reps']} repetitions x {curves['epochs']} epochs) over {replay['orders']} arrival "
+               f"orders: the epochs it spends and the test WA it loses against brute force's θ_r* (mean and the "
+               f"range of 95 % of orders). Exact, not estimated: training is deterministic, so a run stopped at "
+               f"epoch e reports the recorded curve's first e epochs.")
+    return ['<h2 id="replay">Search strategies: what a cheaper search would have chosen</h2>',
+            _figure(image, "budget against regret of search strategies", caption), _table_html(table),
+            *(f"<p><em>note: {escape(n)}</em></p>" for n in curves.get("notes", []))]
+
+
 def _dl(items: dict) -> str:
     """Settings as a definition list; floats as written (lr 0.0001, not 0.00)."""
     def text(v):
@@ -128,7 +146,8 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
         f'<div class="banner {status[0]}">{escape(status[1])}</div>', _notes(doc["notes"]),
         "<nav>" + "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in (
             ("coverage", "coverage"), ("tables", "Tables 3-5"), ("fig3", "Fig. 3"), ("fig4", "Fig. 4"),
-            ("beyond", "beyond the paper"), ("thetas", "θ_r* and ranking"), ("table6", "Table 6"),
+            ("beyond", "beyond the paper"), *((("replay", "search strategies"),) if doc.get("replay") else ()),
+            ("thetas", "θ_r* and ranking"), ("table6", "Table 6"),
             ("settings", "settings"), ("versions", "versions"))) + "</nav>",
         '<h2 id="coverage">Coverage</h2>', _table_html(by_name["coverage"]),
         _table_html(Table("by_rep", "", ["rep", *by_rep], [[r["rep"], *(r[k] for k in by_rep)]
@@ -171,6 +190,8 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
               _figure(images.get("paired"), "test WA of θ_r* vs θ• per repetition",
                       "Left: test WA of θ• and of the selected θ_r* in each repetition (grey lines pair them), "
                       "with mean ± std. Right: the gain per repetition and the paired tests' p-values.")]
+    if doc.get("replay"):
+        parts += _replay_section(doc["replay"], images.get("replay"))
     parts += ['<h2 id="thetas">θ_r* of every repetition and the ranking of Θ</h2>',
               _table_html(by_name["selected"]), f"<h3>{escape(by_name['ranking'].title)}</h3>",
               _table_html(by_name["ranking"], limit=RANKING_SHOWN)]

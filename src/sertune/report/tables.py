@@ -19,6 +19,7 @@ from scipy import stats
 from ..corpora.marker import synthetic_label
 from ..metrics import mean_std
 from ..study import results as sr
+from ..study.pruners import strategy_of
 from ..theta import Theta, theta_key
 from .literature import LITERATURE, PAPER_RESULTS, PAPER_SETUP, REFERENCES
 
@@ -160,7 +161,6 @@ SETTING_DIFFERENCES = {
     "batch_size": "batch size {value}; the paper's is {paper}",
     "lr": "learning rate {value:g}; the paper's is {paper:g}",
     "init": "initialisation {value}; the authors' code trains from {paper} (the paper's text says pre-trained)",
-    "pruner": "pruner {value} stops settings early; the paper trains every setting for every epoch",
     "remainder": "remainder {value} (tails of long utterances kept); the authors' code drops them",
 }
 
@@ -203,6 +203,10 @@ def paper_context(results: sr.StudyResults, synthetic: dict | None) -> dict:
     for key, text in SETTING_DIFFERENCES.items():
         if key in settings and settings[key] != PAPER_SETUP[key]:
             differences.append(text.format(value=settings[key], paper=PAPER_SETUP[key]))
+    strategy = strategy_of(settings)
+    if strategy != "brute":
+        differences.append(f"strategy {strategy} stops or skips settings early; the paper trains every "
+                           f"setting for every epoch on every repetition")
     if results.reps != PAPER_SETUP["reps"]:
         differences.append(f"K = {results.reps} repetitions; the paper's K = {PAPER_SETUP['reps']}")
     if len(results.grid) != PAPER_SETUP["grid_size"] or results.grid_name != "paper":

@@ -22,6 +22,7 @@ from .claims import ClaimBook, make_engine, order
 from .grids import USUAL
 from .sanity import grid_warnings
 from .settings import IDENTITY
+from .pruners import strategy_of
 from .storage import FORMAT_VERSION, open_storage, rep_name
 
 
@@ -86,5 +87,7 @@ def _check_same(stored: dict, meta: dict, name: str) -> None:
     if stored.get("reps") != meta["reps"]:
         raise differs("reps", stored.get("reps"), meta["reps"])
     for key in IDENTITY:
-        if stored["settings"].get(key) != meta["settings"].get(key):
-            raise differs(key, stored["settings"].get(key), meta["settings"].get(key))
+        # A search stored before strategies existed names its strategy by its pruner.
+        old = strategy_of(stored["settings"]) if key == "strategy" else stored["settings"].get(key)
+        if old != meta["settings"].get(key):
+            raise differs(key, old, meta["settings"].get(key))

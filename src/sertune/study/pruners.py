@@ -1,41 +1,32 @@
-"""Pruners a search can use, by name: the registry ``--pruner`` offers its choices from.
+"""The ``--pruner`` names of earlier sertune, as strategy specs, and the pruner a search runs.
 
-Each factory takes the number of epochs (the resource a pruner counts in) and
-returns an Optuna pruner; Optuna's own implementations are used as they are.
+A search's strategy (:mod:`~sertune.study.strategies`) is stored with its settings
+as a canonical spec (``"asha:eta=3,min=1,bootstrap=0"``); searches stored before
+strategies existed hold only ``pruner``, which :func:`strategy_of` maps here.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
-import optuna
+from typing import Mapping
 
 from ..errors import ConfigError
+from .strategies import parse_strategy
+
+#: ``--pruner`` name -> the strategy spec it means (the flag stays for old commands and stores).
+PRUNERS: dict[str, str] = {"none": "brute", "asha": "asha", "hyperband": "hyperband"}
 
 
-def _none(epochs: int) -> optuna.pruners.BasePruner:
-    """The paper's brute force: every training runs all its epochs."""
-    return optuna.pruners.NopPruner()
+def strategy_of(settings: Mapping) -> str:
+    """The canonical strategy spec of a search's stored (or new) settings."""
+    spec = settings.get("strategy")
+    if not spec:
+        pruner = settings.get("pruner", "none")
+        if pruner not in PRUNERS:
+            raise ConfigError(f"pruner={pruner!r} is unknown; choose one of: {', '.join(PRUNERS)}")
+        spec = PRUNERS[pruner]
+    return parse_strategy(spec).spec()
 
 
-def _asha(epochs: int) -> optuna.pruners.BasePruner:
-    """Successive halving: rungs at 1, 3, 9, ... epochs, the top third promoted at each."""
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-
-
-def _hyperband(epochs: int) -> optuna.pruners.BasePruner:
-    """Hyperband over 1..epochs with reduction factor 3 (several successive-halving brackets)."""
-    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
-
-
-#: name -> factory(epochs). ``sertune search --pruner`` lists these names.
-PRUNERS: dict[str, Callable[[int], optuna.pruners.BasePruner]] = {
-    "none": _none, "asha": _asha, "hyperband": _hyperband,
-}
-
-
-def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
-    """The pruner registered as ``name``; ConfigError listing the registry for an unknown one."""
-    if name not in PRUNERS:
-        raise ConfigError(f"pruner={name!r} is unknown; choose one of: {', '.join(PRUNERS)}")
-    return PRUNERS[name](epochs)
+def make_pruner(settings: Mapping, epochs: int):
+    """The Optuna pruner of a search's settings (ConfigError for a strategy that cannot run live)."""
+    return parse_strategy(strategy_of(settings)).pruner(epochs)

@@ -36,12 +36,14 @@ from ..errors import ConfigError
 from ..prepared import Prepared, prepare
 from ..splits import Split
 from ..train import TrainConfig, fit, rep_seed
+from .curves import TEST_CURVE
 from .claims import Claim, ClaimBook, Heartbeat, make_engine
 from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
 from ..theta import Theta, theta_key
 from .models import save_if_best
 from .optuna_private import adopt
-from .pruners import make_pruner
+from .pruners import strategy_of
+from .strategies import parse_strategy
 from .storage import load_meta, open_storage, rep_name
 
 #: A (θ, r) that failed this many times is given up (recorded, never dropped silently).
@@ -55,6 +57,8 @@ ORPHANED = "the worker training it stopped repeatedly without progress (killed, 
 #: this many times is not claimed again.
 MAX_CLAIM_FAILURES = 3
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: Trial attr of a repetition a screening strategy did not train (recorded as PRUNED, 0 epochs).
+SKIPPED = "skipped"
 
 
 class WorkerStopped(BaseException):
@@ -127,7 +131,8 @@ class Worker:
         self.reps = int(self.meta["reps"])
         self.book = ClaimBook(make_engine(url), name, grace=3 * self.heartbeat)
         self.fixed = _Fixed()
-        pruner = make_pruner(s["pruner"], self.config.epochs)
+        self.strategy = parse_strategy(strategy_of(s))
+        pruner = self.strategy.pruner(self.config.epochs)
         self.rep_studies = [optuna.load_study(study_name=rep_name(name, r), storage=self.storage,
                                               sampler=self.fixed, pruner=pruner) for r in range(self.reps)]
         self.splits = [Split(**self.rep_studies[r].user_attrs["split"]) for r in range(self.reps)]
@@ -174,7 +179,11 @@ class Worker:
                 if claim.stuck >= MAX_ORPHANS:
                     self._give_up(claim)
                     return
+                screen = self.strategy.screening()
                 for r in range(self.reps):
+                    if r == screen and screen and not self._promoted(claim.key):
+                        self._skip(claim, range(r, self.reps))
+                        break
                     self._rep(claim, r)
                 self.book.finish(claim)
             except ClaimLost:
@@ -197,6 +206,48 @@ class Worker:
                     study.tell(trial, state=TrialState.FAIL)
         self.book.finish(claim, state="failed", error=ORPHANED)
         self.log(f"worker {os.getpid()}: gave up {claim.key}: {ORPHANED}")
+
+    # -- repetition screening ------------------------------------------------------------
+    def _promoted(self, key: str) -> bool:
+        """Whether θ goes past the screening repetitions (``asha-screen``).
+
+        Its score is the mean validation WA of its trials on the screening repetitions; it is
+        ranked against every θ that finished screening before. A θ already decided (it has a
+        trial in the first repetition after screening) keeps its decision, so a resumed search
+        does not decide again against competitors that came later.
+        """
+        m = self.strategy.screening()
+        after = [t for t in self.rep_studies[m].get_trials(deepcopy=False) if t.params.get("theta") == key]
+        if after:
+            return not any(SKIPPED in t.user_attrs for t in after)
+        scores: dict[str, list[float]] = {}
+        for study in self.rep_studies[:m]:
+            seen = set()
+            for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
+                k = t.params.get("theta")
+                if k not in seen:
+                    seen.add(k)
+                    scores.setdefault(k, []).append(t.value)
+        mine = scores.pop(key, [])
+        if len(mine) < m:
+            return False                 # pruned on a screening repetition
+        earlier = [sum(v) / m for v in scores.values() if len(v) == m]
+        return self.strategy.promoted(sum(mine) / m, earlier)
+
+    def _skip(self, claim: Claim, reps) -> None:
+        """Record θ's remaining repetitions as pruned without training (it did not pass screening)."""
+        for r in reps:
+            study = self.rep_studies[r]
+            if any(t.params.get("theta") == claim.key and t.state in FINISHED
+                   for t in study.get_trials(deepcopy=False)):
+                continue
+            self.fixed.key = claim.key
+            trial = study.ask()
+            trial.suggest_categorical("theta", self.keys)
+            for k, v in (("theta", self.thetas[claim.key].as_dict()), ("rep", r), ("epochs_run", 0),
+                         (SKIPPED, f"did not pass the screening of {self.strategy.spec()}")):
+                trial.set_user_attr(k, v)
+            self._tell(claim, study, trial, claim.key, r, state=TrialState.PRUNED, trained=False)
 
     # -- one (θ, r) ----------------------------------------------------------------------
     def _rep(self, claim: Claim, r: int) -> None:
@@ -240,6 +291,9 @@ class Worker:
                 trial.set_user_attr(k, v)
         resume = self.checkpoints.load(key, r) if self.checkpoints else None
         history: list[float] = [h["val_wa"] for h in resume.history] if resume else []
+        # Test metrics of every checkpoint that improved validation: [epoch, test WA, test UA].
+        improved = [[h["epoch"], h["test"]["wa"], h["test"]["ua"]]
+                    for h in (resume.history if resume else []) if "test" in h]
         if resume is not None:
             # Every resumption is kept: the epochs this trial went on from after each stop.
             before = adopted.user_attrs.get("resumed_from", []) if adopted is not None else []
@@ -263,6 +317,9 @@ class Worker:
 
         stopping = lambda: self.stop_requested() or self._parent_gone()  # noqa: E731
 
+        def on_improve(epoch: int, test: dict) -> None:
+            improved.append([epoch, test["wa"], test["ua"]])
+
         def saved(epoch: int) -> None:
             if stopping():
                 raise WorkerStopped()
@@ -274,8 +331,9 @@ class Worker:
             snapshot = self.checkpoints.hook(key, r, force=stopping, saved=saved) if self.checkpoints else None
             result = fit(data, self.splits[r], n_classes=len(self.meta["classes"]), config=self.config,
                          seed=rep_seed(int(self.meta["settings"]["seed"]), r), unit="utterance",
-                         on_epoch=on_epoch, resume=resume, on_snapshot=snapshot)
+                         on_epoch=on_epoch, resume=resume, on_snapshot=snapshot, on_improve=on_improve)
         except optuna.TrialPruned:
+            trial.set_user_attr(TEST_CURVE, improved)
             trial.set_user_attr("epochs_run", len(history))
             trial.set_user_attr("seconds", time.perf_counter() - start)
             self._tell(claim, study, trial, key, r, state=TrialState.PRUNED)
@@ -289,6 +347,7 @@ class Worker:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             return True
+        trial.set_user_attr(TEST_CURVE, improved)
         self._record(claim, study, trial, r, result)
         return False
 
@@ -309,7 +368,7 @@ class Worker:
         self._tell(claim, study, trial, claim.key, r, value=value)
 
     def _tell(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, key: str, r: int, *,
-              state: TrialState = TrialState.COMPLETE, value: float | None = None) -> None:
+              state: TrialState = TrialState.COMPLETE, value: float | None = None, trained: bool = True) -> None:
         """Record the trial if this worker still holds θ; drop it cleanly otherwise."""
         if not self.book.beat(claim):
             raise ClaimLost()
@@ -317,7 +376,7 @@ class Worker:
         study.tell(trial, value, state=state, skip_if_finished=True)
         if self.checkpoints is not None:
             self.checkpoints.remove(key, r)
-        self.trained += state != TrialState.FAIL      # trainings run here: complete or pruned
+        self.trained += trained and state != TrialState.FAIL      # trainings run here: complete or pruned
 
     def _data(self, claim: Claim, theta: Theta):
         """SegmentData of θ, computed once and kept for the other repetitions, in the feature

@@ -16,7 +16,9 @@ from ..errors import ConfigError
 from ..segments import REMAINDERS
 from ..splits import PROTOCOLS
 from ..train import TrainConfig
-from .pruners import PRUNERS
+from .budget import parse_budget, strategy_for
+from .pruners import PRUNERS, strategy_of
+from .strategies import SYNTAX, live_names, parse_strategy
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,13 @@ class SearchConfig:
     protocol: str = field(default="shuffle-split", metadata={
         "choices": tuple(sorted(PROTOCOLS)), "help": "evaluation protocol"})
     pruner: str = field(default="none", metadata={
-        "choices": tuple(PRUNERS), "help": "stop poor settings early (none: the paper's brute force)"})
+        "choices": tuple(PRUNERS), "help": "older name of --strategy: none = brute, asha, hyperband"})
+    strategy: str | None = field(default=None, metadata={
+        "metavar": "SPEC", "help": f"search strategy, {SYNTAX}; default brute (the paper). "
+                                   f"Live: {', '.join(live_names())}; `sertune replay` compares them all"})
+    budget: str | None = field(default=None, metadata={
+        "metavar": "PCT", "help": "spend about PCT of brute force's epochs (e.g. 10%%) with the strategy "
+                                  "that replay of a recorded study showed best at that budget"})
     seed: int = field(default=0, metadata={"help": "seed of splits, trainings and the claim order"})
     remainder: str = field(default="drop", metadata={
         "choices": REMAINDERS, "help": "tail of long utterances"})
@@ -49,6 +57,20 @@ class SearchConfig:
                                   f"{', '.join(registry)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed={self.seed!r} must be an integer")
+        given = [f"--{n}" for n, v in (("pruner", self.pruner != "none"), ("strategy", self.strategy),
+                                      ("budget", self.budget)) if v]
+        if len(given) > 1:
+            raise ConfigError(f"{' and '.join(given)} both choose the search strategy; give one of them")
+        strategy = parse_strategy(self.search_strategy())
+        if not strategy.live:
+            raise ConfigError(f"strategy {strategy.spec()!r} runs in `sertune replay` only; a search can run: "
+                              f"{', '.join(live_names())}")
+
+    def search_strategy(self) -> str:
+        """The canonical spec of the strategy this search runs (from --budget, --strategy or --pruner)."""
+        if self.budget is not None:
+            return strategy_for(self.budget, self.train.epochs).spec()
+        return strategy_of({"strategy": self.strategy, "pruner": self.pruner})
 
     @classmethod
     def from_flat(cls, values: Mapping[str, object]) -> "SearchConfig":
@@ -64,9 +86,10 @@ class SearchConfig:
 
     def settings(self) -> dict:
         """The flat dict stored with the search (everything but the grid and K)."""
-        return {"protocol": self.protocol, "pruner": self.pruner, "seed": self.seed,
+        return {"protocol": self.protocol, "pruner": self.pruner, "strategy": self.search_strategy(),
+                "budget": None if self.budget is None else parse_budget(self.budget), "seed": self.seed,
                 "remainder": self.remainder, **self.train.as_dict()}
 
 
 #: Settings that must match when a stored search is resumed (others may change freely).
-IDENTITY = tuple(k for k in SearchConfig().settings() if k != "eval_batch_size")
+IDENTITY = tuple(k for k in SearchConfig().settings() if k not in ("eval_batch_size", "pruner", "budget"))

@@ -1,0 +1,113 @@
+"""``sertune replay``: simulate search strategies on a recorded brute-force study;
+``sertune curves``: export a study's learning curves to a compact file replay reads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..study import budget as budgets
+from ..study.curves import Curves, open_curves, save
+from ..study.replay import format_table, make_orders, replay
+from ..study.strategies import STRATEGIES, SYNTAX, parse_strategy
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", metavar="STUDY", nargs="?",
+                   help="the --out folder of a brute-force `sertune search`, or a curves .npz file")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL instead of STUDY")
+    p.add_argument("--study-name", dest="name", metavar="NAME",
+                   help="search name in the storage (default: the only one)")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "replay", help="simulate search strategies on a recorded brute-force study, without training",
+        description="Replay search strategies on the learning curves a brute-force search recorded: the "
+                    "epochs each would spend, the θ it would select per repetition and the test WA that "
+                    "costs (regret), over many arrival orders. Exact: training is deterministic, so a "
+                    "stopped run reports the first epochs of the recorded one. Writes replay.json, "
+                    "replay.md and replay.png; `sertune report` shows them.",
+        epilog=f"Strategies: {', '.join(f'{n} ({c.summary})' for n, c in STRATEGIES.items())}. "
+               f"Spec syntax: {SYNTAX}.")
+    _add_source(p)
+    p.add_argument("--strategy", action="append", metavar="SPEC",
+                   help="a strategy to replay (repeat the flag for several; default: the standard panel)")
+    p.add_argument("--orders", type=int, default=100, help="arrival orders (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the orders and random choices (default: %(default)s)")
+    p.add_argument("--budget", metavar="PCT", help="mark the strategy --budget PCT picks (e.g. 10%%)")
+    p.add_argument("--out", metavar="DIR", help="where to write (default: STUDY/replay, or FILE-replay/)")
+    p.add_argument("--json", action="store_true", help="print replay.json instead of the table")
+    p.set_defaults(func=run)
+
+    c = sub.add_parser("curves", help="export a brute-force study's learning curves to a .npz file",
+                       description="Write the validation curve of every (θ, r) and the test metrics of its "
+                                   "improving epochs as one compressed .npz that `sertune replay` reads.")
+    _add_source(c)
+    c.add_argument("--out", metavar="FILE.npz", required=True, help="the curves file to write")
+    c.set_defaults(func=run_curves)
+
+
+def _default_out(args: argparse.Namespace) -> Path:
+    if args.out:
+        return Path(args.out)
+    if not args.study:
+        raise ConfigError("--out DIR is required with --storage (there is no STUDY folder to write into)")
+    path = Path(args.study)
+    return path.with_name(path.stem + "-replay") if path.suffix == ".npz" else path / "replay"
+
+
+def curves_text(curves: Curves) -> str:
+    return curves.describe() + (" — SYNTHETIC corpus, not recordings of people" if curves.synthetic else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..report.replay_plot import replay_figure
+
+    curves = open_curves(args.study, storage=args.storage, name=args.name)
+    default = budgets.strategy_for(args.budget, curves.epochs) if args.budget else None
+    strategies = [parse_strategy(s) for s in (args.strategy or budgets.PANEL)]
+    if default and default not in strategies:
+        strategies.append(default)
+    for s in strategies:                    # every spec checked before any work
+        s.check(curves.epochs, curves.n_settings, curves.reps)
+    make_orders(curves, args.orders, args.seed)
+    out = _default_out(args)
+    with tqdm(total=len(strategies), desc="replay", unit="strategy", disable=args.json, leave=False) as bar:
+        results = replay(curves, strategies, orders=args.orders, seed=args.seed, progress=bar)
+    doc = {"curves": {"name": curves.name, "settings": curves.n_settings, "reps": curves.reps,
+                      "epochs": curves.epochs, "synthetic": curves.synthetic, "text": curves_text(curves),
+                      "notes": list(curves.notes)},
+           "orders": args.orders, "seed": args.seed, "budget": budgets.parse_budget(args.budget) if args.budget else None,
+           "default": default.spec() if default else None,
+           "strategies": [r.as_dict() for r in results]}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "replay.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    table = format_table(results)
+    (out / "replay.md").write_text(f"# Replay of {curves_text(curves)}\n\n```\n{table}\n```\n", encoding="utf-8")
+    (out / "replay.png").write_bytes(replay_figure(doc))
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+    print(f"replayed {len(results)} strategies x {args.orders} orders on {curves_text(curves)}")
+    for note in curves.notes:
+        print(f"note: {note}")
+    print(table)
+    print("epochs: % of brute force's; regret: mean test WA points lost vs brute force's θ_r* "
+          "(95 % interval over orders); same θ: share of repetitions selecting θ_r* itself")
+    print(f"wrote {(out / 'replay.json').resolve()}, replay.md, replay.png")
+    return 0
+
+
+def run_curves(args: argparse.Namespace) -> int:
+    curves = open_curves(args.study, storage=args.storage, name=args.name)
+    path = save(curves, args.out)
+    for note in curves.notes:
+        print(f"note: {note}")
+    print(f"wrote {path.resolve()}: {curves_text(curves)} ({path.stat().st_size / 1024:.0f} KiB)")
+    print(f"next: sertune replay {path}")
+    return 0

@@ -1,0 +1,42 @@
+"""The budget-vs-regret figure of a strategy replay (``sertune replay``, a section of the report)."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from .drawing import png
+
+
+def replay_figure(doc: dict) -> bytes:
+    """Epochs spent (% of brute force, log scale) against regret in test WA points, one point per
+    strategy with its 95 % ranges over arrival orders on both axes. Brute force sits at (100 %, 0)."""
+    rows = doc["strategies"]
+    fig = Figure(figsize=(8.5, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.axhline(0, color="0.6", lw=0.8, zorder=0)
+    budget = doc.get("budget")
+    if budget:
+        ax.axvline(100 * budget, color="tab:green", lw=0.8, ls="--", zorder=0)
+    for i, r in enumerate(rows):
+        x, y = 100 * r["epoch_fraction"]["mean"], r["regret"]["mean"]
+        # max(0, .): the mean of identical values can sit a rounding error outside their percentiles.
+        xerr = [[max(0.0, x - 100 * r["epoch_fraction"]["low"])], [max(0.0, 100 * r["epoch_fraction"]["high"] - x)]]
+        yerr = [[max(0.0, y - r["regret"]["low"])], [max(0.0, r["regret"]["high"] - y)]]
+        chosen = r["spec"] == doc.get("default")
+        colour = "tab:green" if chosen else ("tab:blue" if r["live"] else "tab:orange")
+        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", ms=7 if chosen else 5, color=colour,
+                    ecolor=colour, elinewidth=0.9, capsize=2, alpha=0.9)
+        ax.annotate(r["spec"].split(",bootstrap=0")[0], (x, y), xytext=(5, 4 + 9 * (i % 2)),
+                    textcoords="offset points", fontsize=7.5, color=colour)
+    ax.set_xscale("log")
+    ax.set_xlabel("epochs spent, % of brute force (log scale; bars: 95 % of arrival orders)")
+    ax.set_ylabel("regret: test WA points lost vs brute force's θ_r*")
+    curves = doc["curves"]
+    title = (f"Search strategies replayed on {curves['settings']} settings x {curves['reps']} repetitions x "
+             f"{curves['epochs']} epochs, {doc['orders']} arrival orders")
+    ax.set_title(title, fontsize=10)
+    handles = [ax.plot([], [], "o", color=c)[0] for c in ("tab:blue", "tab:orange", "tab:green")]
+    ax.legend(handles, ["runs live (sertune search --strategy)", "replay only",
+                        "default for --budget"], fontsize=8, loc="upper right")
+    fig.suptitle(curves["text"], fontsize=8.5, color="tab:red" if curves.get("synthetic") else "0.3")
+    return png(fig)

@@ -1,0 +1,156 @@
+"""Replay: a live search and its replay agree trial for trial; curves files; regret arithmetic; the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sertune.cli import main
+from sertune.study import curves as cv
+from sertune.study.replay import make_orders, replay, select
+from sertune.study.storage import open_storage, rep_name
+from sertune.study.strategies import Outcome, parse_strategy
+
+GRID = "n_mels = [24, 40]\nwin_length = [255, 511]\nhop_length = [160, 320]\nsegment = [1.0]\n"
+TRAIN = ["--reps", "2", "--epochs", "4", "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def recorded(synth_savee, tmp_path_factory):
+    """A brute-force search (8 settings x 2 repetitions x 4 epochs) and an ASHA search with the same seed."""
+    tmp = tmp_path_factory.mktemp("replay")
+    grid = tmp / "grid.toml"
+    grid.write_text(GRID)
+    common = ["search", str(synth_savee), "--grid", str(grid), *TRAIN, "--cache-dir", str(tmp / "cache"),
+              "--devices", "cpu", "--threads", "1"]
+    assert main([*common, "--out", str(tmp / "brute")]) == 0
+    assert main([*common, "--out", str(tmp / "asha"), "--strategy", "asha:eta=2"]) == 0
+    return tmp
+
+
+def trials_of(folder, name: str, reps: int) -> dict:
+    storage = open_storage(f"sqlite:///{folder / 'study.db'}")
+    out = {}
+    for r in range(reps):
+        study = optuna.load_study(study_name=rep_name(name, r), storage=storage)
+        for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
+            out[(r, t.params["theta"])] = t
+    return out
+
+
+def test_a_live_asha_search_and_its_replay_prune_spend_and_select_the_same(recorded):
+    curves = cv.open_curves(recorded / "brute")
+    assert (curves.n_settings, curves.reps, curves.epochs) == (8, 2, 4) and not curves.notes
+    strategy = parse_strategy("asha:eta=2")
+    orders = curves.live_order()[None]
+    outcome = strategy.replay(curves, orders, np.zeros(1))
+    live = trials_of(recorded / "asha", "asha", 2)
+    assert len(live) == 16
+    pruned = 0
+    for r in range(2):
+        for s, key in enumerate(curves.keys):
+            t = live[(r, key)]
+            assert (t.state == TrialState.COMPLETE) == outcome.complete[0, r, s], (r, key)
+            assert t.user_attrs["epochs_run"] == outcome.spent[0, r, s], (r, key)
+            pruned += t.state == TrialState.PRUNED
+    assert pruned > 0, "ASHA pruned nothing here: the comparison would show nothing"
+    chosen = select(curves, outcome, orders)[0]
+    for r in range(2):
+        complete = [t for (rr, _), t in live.items() if rr == r and t.state == TrialState.COMPLETE]
+        best = min(complete, key=lambda t: (-t.value, t.number))
+        assert best.params["theta"] == curves.keys[chosen[r]]
+        assert best.user_attrs["test"]["wa"] == pytest.approx(curves.test_wa[r, chosen[r], -1])
+
+
+def test_recorded_test_curve_ends_at_the_trial_test_result(recorded):
+    for t in trials_of(recorded / "brute", "brute", 2).values():
+        last = max(t.user_attrs[cv.TEST_CURVE])
+        assert last[0] == t.user_attrs["best_epoch"]
+        assert last[1] == pytest.approx(t.user_attrs["test"]["wa"])
+        improving = [e for e, *_ in t.user_attrs[cv.TEST_CURVE]]
+        values = [t.intermediate_values[e] for e in range(1, 5)]
+        assert improving == [e for e in range(1, 5) if values[e - 1] > max(values[:e - 1], default=-1)]
+
+
+def test_curves_file_round_trip_and_cli(recorded, tmp_path, capsys):
+    path = tmp_path / "study.curves.npz"
+    assert main(["curves", str(recorded / "brute"), "--out", str(path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    a, b = cv.open_curves(recorded / "brute"), cv.load(path)
+    assert a.keys == b.keys and a.seed == b.seed
+    for part in ("val", "test_wa", "test_ua"):
+        np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
+    assert main(["replay", str(path), "--strategy", "asha", "--strategy", "topk:n=1,k=2", "--orders", "5",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [s["spec"] for s in doc["strategies"]] == ["asha:eta=3,min=1,bootstrap=0", "topk:n=1,k=2"]
+    assert (tmp_path / "study.curves-replay" / "replay.png").stat().st_size > 10_000
+
+
+def test_report_shows_the_replay_of_its_study(recorded, tmp_path, capsys):
+    assert main(["replay", str(recorded / "brute"), "--orders", "3", "--strategy", "asha"]) == 0
+    assert main(["report", str(recorded / "brute"), "--out", str(tmp_path / "report")]) == 0
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert 'id="replay"' in html and "asha:eta=3,min=1" in html
+    assert (tmp_path / "report" / "replay.png").is_file()
+
+
+def test_replay_refuses_a_search_that_is_not_brute_force(recorded, capsys):
+    assert main(["replay", str(recorded / "asha")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: search 'asha' ran strategy 'asha:eta=2,min=1,bootstrap=0': replay needs a "
+                          "brute-force record") and err.count("\n") == 1
+
+
+def test_regret_and_selection_arithmetic_on_handmade_curves():
+    # 3 settings, 1 repetition, 2 epochs. Setting 2 has the best validation, setting 0 the best test.
+    val = np.array([[[50.0, 60.0], [40.0, 55.0], [30.0, 70.0]]])
+    test = np.array([[[70.0, 80.0], [50.0, 50.0], [60.0, 65.0]]])
+    curves = cv.Curves(name="h", keys=("a", "b", "c"), val=val, test_wa=test, test_ua=test)
+    orders = np.array([[0, 1, 2]])
+    only_ab = Outcome(np.array([[[2, 2, 1]]]), np.array([[[True, True, False]]]))
+    assert select(curves, only_ab, orders).tolist() == [[0]]
+    (result,) = replay(curves, ["topk:n=1,k=2"], orders=1)
+    # topk after 1 epoch keeps a (50) and b (40); a is selected: test 80 against brute force's c: 65.
+    assert result.regret.mean == pytest.approx(65.0 - 80.0)
+    assert result.epoch_fraction.mean == pytest.approx((3 * 1 + 2 * 1) / 6)
+    assert result.same_theta == 0 and result.selected == ["a"]
+
+
+def test_ties_in_selection_go_to_the_earliest_arrival():
+    val = np.full((1, 3, 1), 50.0)
+    curves = cv.Curves(name="t", keys=("a", "b", "c"), val=val, test_wa=val, test_ua=val)
+    everything = Outcome(np.ones((2, 1, 3), int), np.ones((2, 1, 3), bool))
+    assert select(curves, everything, np.array([[2, 0, 1], [1, 2, 0]])).tolist() == [[2], [1]]
+
+
+def test_orders_start_with_the_recorded_claim_order_and_repeat_with_the_seed():
+    curves = cv.synthesize(settings=10, reps=1, epochs=3, seed=0)
+    a, sa = make_orders(curves, 4, 7)
+    b, sb = make_orders(curves, 4, 7)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sa, sb)
+    np.testing.assert_array_equal(a[0], curves.live_order())
+    assert all(sorted(o) == list(range(10)) for o in a)
+
+
+@pytest.mark.parametrize("args, match", [
+    (["replay", "{tmp}/none.npz"], r"curves file .*none.npz does not exist"),
+    (["replay", "{tmp}/bad.npz"], r"bad.npz is not a sertune curves file"),
+    (["replay", "{tmp}/ok.npz", "--strategy", "nope"], r"strategy 'nope' is unknown; choose one of: brute"),
+    (["replay", "{tmp}/ok.npz", "--orders", "0"], r"orders=0 must be a positive integer"),
+    (["replay", "{tmp}/ok.npz", "--strategy", "repfid:reps=5"], r"reps=5 is more than the study's 2 repetitions"),
+    (["replay", "{tmp}/ok.npz", "--budget", "1%"], r"no strategy was shown to select well below"),
+])
+def test_replay_bad_input_is_one_error_line(tmp_path, capsys, args, match):
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    cv.save(cv.synthesize(settings=4, reps=2, epochs=3), tmp_path / "ok.npz")
+    assert main([a.format(tmp=tmp_path) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    import re
+    assert re.search(match, err), err

@@ -1,0 +1,114 @@
+"""Strategies: spec parsing, and every live strategy's replay decides exactly as its Optuna pruner."""
+
+import numpy as np
+import optuna
+import pytest
+
+from sertune.errors import ConfigError
+from sertune.study.curves import synthesize
+from sertune.study.storage import quiet_optuna, rep_name
+from sertune.study.strategies import STRATEGIES, Asha, RepetitionFidelity, TopK, parse_strategy
+
+quiet_optuna()
+
+
+def optuna_outcome(curves, strategy, order, r):
+    """Run Optuna's own pruner on repetition r's curves in this arrival order: (spent, complete) by setting."""
+    study = optuna.create_study(study_name=rep_name(curves.name, r), direction="maximize",
+                                pruner=strategy.pruner(curves.epochs))
+    spent = np.zeros(curves.n_settings, dtype=int)
+    complete = np.zeros(curves.n_settings, dtype=bool)
+    for s in order:
+        trial = study.ask()
+        for e in range(1, curves.epochs + 1):
+            trial.report(float(curves.val[r, s, e - 1]), e)
+            if trial.should_prune():
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                spent[s] = e
+                break
+        else:
+            study.tell(trial, float(curves.val[r, s].max()))
+            spent[s], complete[s] = curves.epochs, True
+    return spent, complete
+
+
+LIVE_SPECS = ["brute", "asha", "asha:eta=2,min=2", "asha:eta=3,min=1,bootstrap=2", "hyperband",
+              "hyperband:eta=2,min=1", "median", "median:startup=3,warmup=4,interval=3"]
+
+
+@pytest.mark.parametrize("spec", LIVE_SPECS)
+def test_replay_of_a_live_strategy_prunes_exactly_as_its_optuna_pruner(spec):
+    # Few distinct validation values (n_val=30) make ties, where a rule's details show.
+    curves = synthesize(settings=30, reps=2, epochs=20, seed=4, n_val=30)
+    strategy = parse_strategy(spec)
+    orders = np.stack([curves.live_order(), *np.random.default_rng(0).permuted(
+        np.tile(np.arange(30), (3, 1)), axis=1)])
+    outcome = strategy.replay(curves, orders, np.arange(len(orders)))
+    for n, order in enumerate(orders):
+        for r in range(curves.reps):
+            spent, complete = optuna_outcome(curves, strategy, order, r)
+            np.testing.assert_array_equal(outcome.spent[n, r], spent, err_msg=f"{spec} order {n} rep {r}")
+            np.testing.assert_array_equal(outcome.complete[n, r], complete, err_msg=f"{spec} order {n} rep {r}")
+    if spec != "brute":
+        assert (outcome.spent < curves.epochs).any(), f"{spec} pruned nothing: the test shows nothing"
+
+
+def test_topk_trains_every_setting_n_epochs_and_the_best_k_to_the_end():
+    curves = synthesize(settings=12, reps=2, epochs=10, seed=1)
+    orders = np.stack([np.arange(12), np.arange(12)[::-1]])
+    out = TopK(n=2, k=3).replay(curves, orders, np.zeros(2))
+    assert out.complete.sum(axis=-1).tolist() == [[3, 3], [3, 3]]
+    assert set(np.unique(out.spent)) == {2, 10}
+    for r in range(2):
+        best2 = np.maximum.accumulate(curves.val[r], axis=-1)[:, 1]
+        kept = np.flatnonzero(out.complete[0, r])
+        assert best2[kept].min() >= np.delete(best2, kept).max()
+
+
+def test_topk_breaks_ties_by_arrival():
+    curves = synthesize(settings=6, reps=1, epochs=4, seed=1)
+    flat = curves.__class__(name="t", keys=curves.keys, val=np.full((1, 6, 4), 50.0),
+                            test_wa=curves.test_wa, test_ua=curves.test_ua)
+    orders = np.array([[5, 4, 3, 2, 1, 0], [0, 1, 2, 3, 4, 5]])
+    out = TopK(n=1, k=2).replay(flat, orders, np.zeros(2))
+    assert np.flatnonzero(out.complete[0, 0]).tolist() == [4, 5]
+    assert np.flatnonzero(out.complete[1, 0]).tolist() == [0, 1]
+
+
+def test_repetition_fidelity_screens_on_some_repetitions_then_trains_the_finalists_everywhere():
+    curves = synthesize(settings=20, reps=4, epochs=10, seed=2)
+    out = RepetitionFidelity(reps=1, n=3, top=0.1).replay(curves, np.tile(np.arange(20), (5, 1)), np.arange(5))
+    for lane in range(5):
+        finalists = out.complete[lane].all(axis=0)
+        assert finalists.sum() == 2 and (out.complete[lane].sum(axis=0) == 4 * finalists).all()
+        screened = (out.spent[lane] == 3).any(axis=1)
+        assert screened.sum() == 1          # one screening repetition: 18 settings stopped at epoch 3
+        expected = 20 * 3 + 2 * 7 + 3 * 2 * 10
+        assert out.spent[lane].sum() == expected
+
+
+def test_canonical_spec_round_trips():
+    for name in STRATEGIES:
+        s = parse_strategy(name)
+        assert parse_strategy(s.spec()) == s
+    assert parse_strategy("asha:eta=4,min=2") == Asha(eta=4, min=2)
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("sha", r"strategy 'sha' is unknown; choose one of: brute, asha.*syntax: NAME or NAME:param=value"),
+    ("asha:rate=3", r"'rate=3' is not a parameter of asha \(its parameters: eta, min, bootstrap\)"),
+    ("asha:eta", r"'eta' is not a parameter of asha"),
+    ("asha:eta=x", r"eta='x' must be a number"),
+    ("asha:eta=1", r"eta=1 must be >= 2"),
+    ("topk:n=0", r"n=0 must be > 0"),
+    ("median:interval=0", r"interval=0 must be > 0"),
+    ("brute:x=1", r"its parameters: none"),
+])
+def test_bad_specs_say_what_is_wrong(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_strategy(spec)
+
+
+def test_a_replay_only_strategy_says_so_when_asked_to_run_live():
+    with pytest.raises(ConfigError, match=r"runs in `sertune replay` only.*live strategies: brute, asha, asha-screen, hyperband, median"):
+        parse_strategy("topk").pruner(150)

@@ -109,3 +109,13 @@ def test_init_scratch_reinitialises_in_place():
     torch.nn.init.constant_(model.classifier[1].weight, 5.0)
     init_scratch(model)
     assert model.classifier[1].weight.abs().max() < 0.1
+
+
+def test_min_input_is_the_smallest_size_the_network_takes():
+    from sertune.lms_settings import MIN_INPUT
+    model = build_model(4, init="scratch", seed=0).eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, MIN_INPUT, MIN_INPUT))
+        for shape in ((MIN_INPUT - 1, 40), (40, MIN_INPUT - 1)):
+            with pytest.raises(RuntimeError):
+                model(torch.zeros(1, 1, *shape))

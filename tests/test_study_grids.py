@@ -54,6 +54,10 @@ def test_toml_product_and_extra(tmp_path):
     ("[[extra]]\nn_mels = 40\n", r"\[\[extra\]\] table 1 must have exactly"),
     ("# nothing\n", "defines no setting"),
     ("n_mels = [64", "not valid TOML"),
+    ("n_mels = [16, 64]\nwin_length = [400]\nhop_length = [160]\nsegment = [1]\n",
+     r"grid entry 1 \(M=16 .*16 mels x 101 frames; SqueezeNet needs at least 17 of each"),
+    ("n_mels = [64]\nwin_length = [255]\nhop_length = [640]\nsegment = [0.5]\n",
+     r"64 mels x 13 frames; .*a segment of at least 16 hops \(0.64 s at H=640\)"),
 ])
 def test_bad_grid_files_name_the_problem(tmp_path, text, match):
     path = tmp_path / "bad.toml"

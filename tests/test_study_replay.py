@@ -28,8 +28,13 @@ def recorded(synth_savee, tmp_path_factory):
     common = ["search", str(synth_savee), "--grid", str(grid), *TRAIN, "--cache-dir", str(tmp / "cache"),
               "--devices", "cpu", "--threads", "1"]
     assert main([*common, "--out", str(tmp / "brute")]) == 0
-    assert main([*common, "--out", str(tmp / "asha"), "--strategy", "asha:eta=2"]) == 0
+    for name, spec in LIVE.items():
+        assert main([*common, "--out", str(tmp / name), "--strategy", spec]) == 0
     return tmp
+
+
+#: Live searches of the fixture: output folder (= search name) -> strategy.
+LIVE = {"asha": "asha:eta=2", "screen": "asha-screen:reps=1,keep=0.5,eta=2"}
 
 
 def trials_of(folder, name: str, reps: int) -> dict:
@@ -42,13 +47,14 @@ def trials_of(folder, name: str, reps: int) -> dict:
     return out
 
 
-def test_a_live_asha_search_and_its_replay_prune_spend_and_select_the_same(recorded):
+@pytest.mark.parametrize("name", LIVE)
+def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, name):
     curves = cv.open_curves(recorded / "brute")
     assert (curves.n_settings, curves.reps, curves.epochs) == (8, 2, 4) and not curves.notes
-    strategy = parse_strategy("asha:eta=2")
+    strategy = parse_strategy(LIVE[name])
     orders = curves.live_order()[None]
     outcome = strategy.replay(curves, orders, np.zeros(1))
-    live = trials_of(recorded / "asha", "asha", 2)
+    live = trials_of(recorded / name, name, 2)
     assert len(live) == 16
     pruned = 0
     for r in range(2):
@@ -57,7 +63,10 @@ def test_a_live_asha_search_and_its_replay_prune_spend_and_select_the_same(recor
             assert (t.state == TrialState.COMPLETE) == outcome.complete[0, r, s], (r, key)
             assert t.user_attrs["epochs_run"] == outcome.spent[0, r, s], (r, key)
             pruned += t.state == TrialState.PRUNED
-    assert pruned > 0, "ASHA pruned nothing here: the comparison would show nothing"
+    assert pruned > 0, f"{name} pruned nothing here: the comparison would show nothing"
+    if name == "screen":     # some settings were screened out of repetition 1 without training
+        assert any(t.user_attrs["epochs_run"] == 0 and "skipped" in t.user_attrs
+                   for (r, _), t in live.items() if r == 1)
     chosen = select(curves, outcome, orders)[0]
     for r in range(2):
         complete = [t for (rr, _), t in live.items() if rr == r and t.state == TrialState.COMPLETE]

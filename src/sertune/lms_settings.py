@@ -19,6 +19,11 @@ from .errors import ConfigError, SertuneWarning
 __all__ = ["check_settings", "n_frames", "MEL_SCALES", "PAD_MODES", "is_int"]
 
 MEL_SCALES = ("slaney", "htk")
+
+#: Smallest input SqueezeNet v1.1 accepts in each dimension (mels and frames): a 3x3 stride-2
+#: convolution and three 3x3 stride-2 max pools shrink 16 to 7, 3, 1 and then nothing
+#: (tests/test_model.py checks the number against the network).
+MIN_INPUT = 17
 #: ``constant`` (zeros) is librosa >= 0.9's centre padding; ``reflect`` reproduces librosa < 0.9.
 PAD_MODES = ("constant", "reflect")
 

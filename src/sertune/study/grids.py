@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from ..config import read_toml
+from ..lms_settings import MIN_INPUT
 from ..errors import ConfigError, SertuneWarning
 from ..theta import Theta, theta_key  # noqa: F401 (theta_key re-exported for old imports)
 
@@ -129,6 +130,12 @@ def validate(grid: tuple[Theta, ...]) -> tuple[Theta, ...]:
                 raise ConfigError(f"grid entry {k + 1}: {name}={value!r} must be an integer")
         if not isinstance(theta.segment, float):
             raise ConfigError(f"grid entry {k + 1}: segment={theta.segment!r} must be a number of seconds")
+        frames = theta.frames(SAMPLE_RATE) if theta.segment > 0 and theta.hop_length > 0 else MIN_INPUT
+        if min(theta.n_mels, frames) < MIN_INPUT:
+            raise ConfigError(f"grid entry {k + 1} ({theta}): the network input is {theta.n_mels} mels x {frames} "
+                              f"frames; SqueezeNet needs at least {MIN_INPUT} of each. Use n_mels >= {MIN_INPUT} "
+                              f"and a segment of at least {MIN_INPUT - 1} hops "
+                              f"({(MIN_INPUT - 1) * theta.hop_length / SAMPLE_RATE:g} s at H={theta.hop_length})")
         try:
             if theta.check(SAMPLE_RATE, warn=False):
                 poor.append(theta)

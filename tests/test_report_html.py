@@ -42,16 +42,8 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_every_figure_loads_in_headless_chromium(tmp_path):
-    browser = _browser()
-    grid = small_grid()
-    trials = [FakeTrial(r, th, 60.0 + 2 * i + r, 58.0 + 2 * i) for r in range(3) for i, th in enumerate(grid)]
-    write_study(tmp_path / "study", "browser", grid=grid, trials=trials, reps=3)
-    out = tmp_path / "report"
-    doc = write_report(sr.load_results(*sr.find_storage(tmp_path / "study")), out)
-    pngs = sorted(p for p in doc["files"] if p.endswith(".png"))
-    assert len(pngs) == 5
-    page = (out / "report.html").read_text(encoding="utf-8")
+def _loaded_images(browser: str, page: str, tmp_path) -> list[tuple[str, tuple[int, int]]]:
+    """(complete, natural size) of every image of ``page`` once headless Chromium has loaded it."""
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -62,8 +54,46 @@ def test_every_figure_loads_in_headless_chromium(tmp_path):
     match = re.search(r'<pre id="probe">([^<]*)</pre>', run.stdout)
     assert match, f"the page did not finish loading in {browser} (rc {run.returncode}): {run.stderr[-2000:]}"
     images = [s.split(":") for s in match.group(1).split(",")]
-    assert len(images) == 5
+    return [(c, tuple(map(int, wh.split("x")))) for c, wh in images]
+
+
+def test_every_figure_loads_in_headless_chromium(tmp_path):
+    browser = _browser()
+    grid = small_grid()
+    trials = [FakeTrial(r, th, 60.0 + 2 * i + r, 58.0 + 2 * i) for r in range(3) for i, th in enumerate(grid)]
+    write_study(tmp_path / "study", "browser", grid=grid, trials=trials, reps=3)
+    out = tmp_path / "report"
+    doc = write_report(sr.load_results(*sr.find_storage(tmp_path / "study")), out)
+    pngs = sorted(p for p in doc["files"] if p.endswith(".png"))
+    assert len(pngs) == 5
+    images = _loaded_images(browser, (out / "report.html").read_text(encoding="utf-8"), tmp_path)
     # Every image decoded at the PNG's own size, in page order (fig. 3, 3, 4, marginals, paired).
     order = ["fig3_confusion", "fig3_confusion_normalised", "fig4_heatmap", "marginals", "paired"]
     expected = [_png_size((out / f"{name}.png").read_bytes()) for name in order]
-    assert [(c, tuple(map(int, wh.split("x")))) for c, wh in images] == [("true", e) for e in expected]
+    assert images == [("true", e) for e in expected]
+
+
+def test_the_replay_section_loads_in_headless_chromium(tmp_path):
+    """With a `sertune replay` of the study, the page gains the budget-vs-regret figure and table."""
+    from sertune.study.budget import PANEL
+    from sertune.study.curves import synthesize
+    from sertune.study.replay import replay
+
+    browser = _browser()
+    grid = small_grid()
+    trials = [FakeTrial(r, th, 60.0 + 2 * i + r, 58.0 + 2 * i) for r in range(3) for i, th in enumerate(grid)]
+    write_study(tmp_path / "study", "browser", grid=grid, trials=trials, reps=3)
+    curves = synthesize(settings=40, reps=3, epochs=20)
+    results = replay(curves, PANEL, orders=10)
+    doc = {"curves": {"name": "browser", "settings": 40, "reps": 3, "epochs": 20, "synthetic": True,
+                      "text": curves.describe(), "notes": []},
+           "orders": 10, "seed": 0, "budget": 0.1, "default": results[1].spec,
+           "strategies": [r.as_dict() for r in results]}
+    out = tmp_path / "report"
+    write_report(sr.load_results(*sr.find_storage(tmp_path / "study")), out, replay=doc)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert '<h2 id="replay">' in page and page.count("<tr>") > len(PANEL)
+    images = _loaded_images(browser, page, tmp_path)
+    assert len(images) == 6 and all(c == "true" for c, _ in images)
+    assert ("true", _png_size((out / "replay.png").read_bytes())) in images
+

@@ -45,14 +45,19 @@ def segment(wave, *, sample_rate=16000, seconds, remainder="drop"):
         raise ConfigError(f"wave must be one utterance of shape (samples,), got shape "
                           f"{tuple(getattr(wave, 'shape', ()))}; use segment_many for a list of utterances")
     total = wave.shape[0]
-    full, rest = divmod(total, length)
-    count = 1 if total <= length else full + (1 if rest and remainder == "pad" else 0)
+    count = segment_count(total, length=length, remainder=remainder)
     keep = min(total, count * length)
     lib = torch if isinstance(wave, torch.Tensor) else np
     extra = {"device": wave.device} if lib is torch else {}
     out = lib.zeros((count, length), dtype=wave.dtype, **extra)
     out.reshape(-1)[:keep] = wave[:keep]
     return out
+
+
+def segment_count(samples: int, *, length: int, remainder: str = "drop") -> int:
+    """Segments :func:`segment` cuts from ``samples`` samples with segments of ``length`` samples."""
+    full, rest = divmod(samples, length)
+    return 1 if samples <= length else full + (1 if rest and remainder == "pad" else 0)
 
 
 def _segment_length(sample_rate, seconds, remainder) -> int:

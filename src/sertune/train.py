@@ -252,14 +252,21 @@ def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: 
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]
         x = _inputs(data, idx, mean, std)          # outside autocast: features stay float32
-        with torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), data.labels[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach() * len(idx)
+        loss_sum += train_step(model, optimizer, x, data.labels[idx], bf16=bf16) * len(idx)
     return float(loss_sum) / len(order)
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               *, bf16: bool) -> torch.Tensor:
+    """One optimizer step on inputs ``x`` (batch, 1, n_mels, frames) and labels ``y``; the loss,
+    detached, on the device (reading it would make the device wait)."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def _inputs(data: SegmentData, idx: torch.Tensor, mean: float, std: float) -> torch.Tensor:

@@ -10,13 +10,19 @@ the traceback instead).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from typing import Sequence
 
-from .. import __version__
-from ..errors import SertuneError, SertuneWarning
-from . import corpus, demo, export, features, predict, replay, report, search, synth, train
+# Before torch loads OpenMP: threads that finish a parallel region sleep instead of spinning.
+# Spinning threads steal the cores from the working ones as soon as another process needs
+# them too (two trainings on 2 cores were 10-30x slower, not 2x). An explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .. import __version__  # noqa: E402
+from ..errors import SertuneError, SertuneWarning  # noqa: E402
+from . import corpus, demo, export, features, predict, replay, report, search, synth, train  # noqa: E402
 
 #: Command modules, in the order ``sertune --help`` lists them.
 COMMANDS = (demo, corpus, synth, features, train, search, replay, report, predict, export)

@@ -52,6 +52,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (models, logs, study.db)")
     p.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
+    p.add_argument("--plan", action="store_true",
+                   help="print what the search will cost (a short probe of the device) and stop: trains "
+                        "nothing, writes nothing; a search prints the same estimate when it starts")
     p.set_defaults(func=run_search)
 
     w = sub.add_parser("worker", help="join a running search from any machine",
@@ -60,7 +63,9 @@ def add_parser(sub) -> None:
     w.add_argument("--study", required=True, metavar="NAME", help="the search's name")
     w.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     w.add_argument("--out", metavar="DIR", help="where to save the best models (default: none)")
-    w.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
+    w.add_argument("--threads", type=int, help="CPU threads (default: the usable cores)")
+    w.add_argument("--share-cpu", action="store_true",
+                   help="use fewer threads (down to 1) while other processes keep the cores busy")
     w.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, help="seconds between heartbeats")
     add_checkpoint_flags(w)
     w.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
@@ -134,11 +139,18 @@ def run_search(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", SertuneWarning)
         grid_name, grid = resolve_grid(config.grid, corpus.name)         # whole grid validated here
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     url = args.storage or default_url(out)
     name = args.study or out.name
     threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
+    if args.plan or not args.json:
+        text = _plan_text(config, grid, prepared, devices, threads, args.workers)
+        if args.plan:
+            print(text)
+            print("(--plan: nothing was trained or written)")
+            return 0
+        print(text, file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
     meta = create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
                             settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat,
                             notes=[str(w.message) for w in grid_warnings])
@@ -150,7 +162,8 @@ def run_search(args: argparse.Namespace) -> int:
               file=sys.stderr)
     opts = WorkerOptions(devices=devices, out=out, heartbeat=args.heartbeat, threads=threads,
                          cache_dir=args.cache_dir, checkpoint_dir=args.checkpoint_dir,
-                         checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs)
+                         checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
+                         share_cpu=not args.threads)
     extra = {"address": args.ray_address, "gpus_per_worker": args.gpus_per_worker} if args.backend == "ray" else {}
     workers = BACKENDS[args.backend](url, name, args.workers, opts, **extra)
     try:
@@ -182,6 +195,17 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_text(config, grid, prepared, devices, threads, workers) -> str:
+    """The cost estimate of ``--plan``, which a real search prints when it starts too."""
+    from ..corpus_splits import utterance_splits
+    from ..study.plan import format_plan, plan_search
+
+    splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
+    plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
+                               workers=workers)
+    return format_plan(plan, device=device)
+
+
 def start_message(meta: dict, planned: int, state=None) -> str:
     """Whether the search is new or resuming, with what is done; its warnings in full when new,
     in one line when resumed (they were shown when it started)."""
@@ -208,10 +232,11 @@ def run_worker(args: argparse.Namespace) -> int:
     # SIGTERM (the search stopping its workers) and Ctrl-C: finish the epoch, save it, give θ back.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    from ..devices import CpuShare
     worker = Worker(args.storage, args.study, device=args.device, out=args.out, heartbeat=args.heartbeat,
                     cache_dir=args.cache_dir, parent=args.parent, checkpoint_dir=args.checkpoint_dir,
                     checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
-                    stop=stop.is_set)
+                    stop=stop.is_set, cpu_share=CpuShare(args.threads) if args.share_cpu else None)
     try:
         n = worker.run()
     except WorkerStopped:

@@ -31,6 +31,8 @@ class WorkerOptions:
     checkpoint_dir: str | None = None
     checkpoint_seconds: float = 60.0
     checkpoint_epochs: int = 0
+    #: Lower the thread count while other processes keep the cores busy (``--threads`` not given).
+    share_cpu: bool = False
 
 
 def worker_command(url: str, name: str, device: str, opts: WorkerOptions) -> list[str]:
@@ -41,6 +43,8 @@ def worker_command(url: str, name: str, device: str, opts: WorkerOptions) -> lis
            "--checkpoint-epochs", str(opts.checkpoint_epochs), "--parent", str(os.getpid())]
     if opts.checkpoint_dir:
         cmd += ["--checkpoint-dir", str(opts.checkpoint_dir)]
+    if opts.share_cpu:
+        cmd.append("--share-cpu")
     return cmd + (["--cache-dir", opts.cache_dir] if opts.cache_dir else [])
 
 

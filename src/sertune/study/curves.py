@@ -150,11 +150,13 @@ def from_storage(url: str, name: str) -> Curves:
     reps, epochs = int(meta["reps"]), int(settings["epochs"])
     found: dict[tuple[int, str], tuple] = {}
     no_curve = 0
+    tests = []
     for r in range(reps):
         try:
             study = optuna.load_study(study_name=rep_name(name, r), storage=storage)
         except KeyError:
             continue
+        tests.append(len(study.user_attrs.get("split", {}).get("test", ())))
         for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
             key = t.params.get("theta")
             if key not in keys or (r, key) in found:
@@ -183,7 +185,7 @@ def from_storage(url: str, name: str) -> Curves:
               for i in range(3)]
     kept = [meta["grid"][keys.index(k)] for k in done]
     source = {"corpus": meta.get("corpus"), "settings": settings, "grid": kept, "storage": url,
-              "classes": meta.get("classes")}
+              "classes": meta.get("classes"), "test_utterances": tests}
     return Curves(name=name, keys=tuple(done), val=arrays[0], test_wa=arrays[1], test_ua=arrays[2],
                   seed=int(settings.get("seed", 0)), source=_jsonable(source), notes=tuple(notes))
 

@@ -105,6 +105,8 @@ class Worker:
         Where epoch checkpoints go (default ``out/checkpoints``; none without either).
     checkpoint_seconds, checkpoint_epochs : float, int
         Save a training's state every that many seconds or epochs, whichever comes first.
+    cpu_share : sertune.devices.CpuShare, optional
+        Adjusts the CPU thread count after every epoch to the cores other processes leave.
     stop : callable, optional
         Returns True when the worker should stop (e.g. after SIGTERM): the training in
         flight saves an epoch checkpoint at the end of its epoch, gives its θ back and stops.
@@ -113,7 +115,7 @@ class Worker:
     def __init__(self, url: str, name: str, *, device: str = "auto", out: Path | None = None,
                  heartbeat: float = 10.0, cache_dir: str | None = None, parent: int | None = None,
                  checkpoint_dir: Path | None = None, checkpoint_seconds: float = EVERY_SECONDS,
-                 checkpoint_epochs: int = 0, stop=None, log=None) -> None:
+                 checkpoint_epochs: int = 0, stop=None, log=None, cpu_share=None) -> None:
         self.storage = open_storage(url, heartbeat=heartbeat)
         self.name = name
         self.heartbeat = max(float(heartbeat), 0.1)
@@ -122,6 +124,8 @@ class Worker:
         self.out = Path(out) if out else None
         self.parent = parent
         self.stop_requested = stop or (lambda: False)
+        # On a CPU shared with other processes: fewer threads while they keep the cores busy.
+        self.cpu_share = cpu_share if self.device.type == "cpu" else None
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         s = self.meta["settings"]
         self.config = TrainConfig(**{k: s[k] for k in TrainConfig().as_dict()})
@@ -305,6 +309,8 @@ class Worker:
 
         def on_epoch(epoch: int, loss: float, val_wa: float) -> None:
             history.append(val_wa)
+            if self.cpu_share is not None:
+                self.cpu_share.adjust()
             claim.progress += 1
             if not self.book.beat(claim):
                 raise ClaimLost()

@@ -31,6 +31,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def prepare_device(device: torch.device) -> None:
+    """Settings a training process wants on ``device``: on CUDA, cuDNN benchmark mode (a search
+    trains many epochs on one static input shape per θ, so timing the kernels once pays)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 def usable_cpus() -> int:
     """CPUs this process may run on (its affinity mask, e.g. under taskset or a container's
     cpuset), not every CPU of the machine: threads beyond them only wait for each other."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import add_flags, read_toml, resolve
 from ..corpora.marker import synthetic_label
 from ..dataset import Theta
-from ..devices import describe, resolve_device
+from ..devices import describe, prepare_device, resolve_device
 from ..environment import environment
 from ..errors import ConfigError
 from ..metrics import METRICS
@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     theta.check(16000)
     config = TrainConfig(**{k: s[k] for k in TrainConfig().as_dict()})
     device = resolve_device(s["device"])
+    prepare_device(device)
     splits = read_splits(s["splits"])[0] if s["splits"] else None
     out = check_out_dir(Path(args.out))
     prepared = prepare(corpus_from_args(args), cache_dir=args.cache_dir, progress=not args.json)

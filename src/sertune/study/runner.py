@@ -31,7 +31,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..corpora import load_corpus
 from ..dataset import build_segments
-from ..devices import describe, resolve_device
+from ..devices import describe, prepare_device, resolve_device
 from ..errors import ConfigError
 from ..prepared import Prepared, prepare
 from ..splits import Split
@@ -121,6 +121,7 @@ class Worker:
         self.heartbeat = max(float(heartbeat), 0.1)
         self.meta = load_meta(self.storage, name)
         self.device = resolve_device(device)
+        prepare_device(self.device)
         self.out = Path(out) if out else None
         self.parent = parent
         self.stop_requested = stop or (lambda: False)

@@ -153,7 +153,7 @@ def test_orders_start_with_the_recorded_claim_order_and_repeat_with_the_seed():
     (["replay", "{tmp}/ok.npz", "--strategy", "nope"], r"strategy 'nope' is unknown; choose one of: brute"),
     (["replay", "{tmp}/ok.npz", "--orders", "0"], r"orders=0 must be a positive integer"),
     (["replay", "{tmp}/ok.npz", "--strategy", "repfid:reps=5"], r"reps=5 is more than the study's 2 repetitions"),
-    (["replay", "{tmp}/ok.npz", "--budget", "1%"], r"no strategy was shown to select well below"),
+    (["replay", "{tmp}/ok.npz", "--budget", "1%"], r"no strategy was replayed below 10% of brute force.s epochs; give --budget 10% or more"),
 ])
 def test_replay_bad_input_is_one_error_line(tmp_path, capsys, args, match):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")

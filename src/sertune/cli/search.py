@@ -203,7 +203,12 @@ def _plan_text(config, grid, prepared, devices, threads, workers) -> str:
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
                                workers=workers)
-    return format_plan(plan, device=device)
+    text = format_plan(plan, device=device)
+    if config.budget is not None:
+        from ..study.budget import evidence_for
+        text += (f"\n--budget {config.budget} runs {config.search_strategy()}: "
+                 f"{evidence_for(config.budget).text()}")
+    return text
 
 
 def start_message(meta: dict, planned: int, state=None) -> str:

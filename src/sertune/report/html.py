@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from ..study.replay import signed
 from .render import CELL_STATES, Table, fmt, tables
 
 #: How many ranking rows show before the rest folds into <details>.
@@ -70,8 +71,8 @@ def _figure(png: bytes | None, alt: str, caption: str, *, missing: str = "not av
 
 def _replay_section(replay: dict, image: bytes | None) -> list[str]:
     """The budget-vs-regret figure and table of a ``sertune replay`` of this study."""
-    rows = [[r["spec"], f"{100 * r['epoch_fraction']['mean']:.1f}", f"{r['regret']['mean']:+.2f}",
-             f"[{r['regret']['low']:+.2f}, {r['regret']['high']:+.2f}]", f"{100 * r['same_theta']:.0f}",
+    rows = [[r["spec"], f"{100 * r['epoch_fraction']['mean']:.1f}", signed(r["regret"]["mean"]),
+             f"[{signed(r['regret']['low'])}, {signed(r['regret']['high'])}]", f"{100 * r['same_theta']:.0f}",
              "yes" if r["live"] else "replay only"] for r in replay["strategies"]]
     table = Table("replay", "", ["strategy", "epochs (% of brute force)", "regret (points)",
                                  "95 % of orders", "same θ_r* (%)", "runs live"], rows)

@@ -26,7 +26,7 @@ def replay_figure(doc: dict) -> bytes:
         colour = "tab:green" if chosen else ("tab:blue" if r["live"] else "tab:orange")
         ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", ms=7 if chosen else 5, color=colour,
                     ecolor=colour, elinewidth=0.9, capsize=2, alpha=0.9)
-        ax.annotate(r["spec"].split(",bootstrap=0")[0], (x, y), xytext=(5, 4 + 9 * (i % 2)),
+        ax.annotate(r["spec"].replace(",bootstrap=0", ""), (x, y), xytext=(5, (-12, 4, 14)[i % 3]),
                     textcoords="offset points", fontsize=7.5, color=colour)
     ax.set_xscale("log")
     ax.set_xlabel("epochs spent, % of brute force (log scale; bars: 95 % of arrival orders)")

@@ -123,13 +123,18 @@ def replay(curves: Curves, strategies: list[Strategy | str], *, orders: int = 10
     return results
 
 
+def signed(x: float) -> str:
+    """``+1.23`` / ``-0.45``, and ``+0.00`` rather than ``-0.00`` for a rounding error below zero."""
+    return f"{(round(x, 2) or 0.0):+.2f}"
+
+
 def format_table(results: list[StrategyResult]) -> str:
     """A plain-text table: one row per strategy."""
     w = max(len("strategy"), *(len(r.spec) for r in results))
     head = f"{'strategy':<{w}} {'epochs':>7} {'regret':>7} {'95 % interval':>16} {'same θ':>7} {'s':>6}"
     lines = [head, "-" * len(head)]
     for r in results:
-        ci = f"[{r.regret.low:+.2f}, {r.regret.high:+.2f}]"
-        lines.append(f"{r.spec:<{w}} {100 * r.epoch_fraction.mean:>6.1f}% {r.regret.mean:>+7.2f} {ci:>16} "
+        ci = f"[{signed(r.regret.low)}, {signed(r.regret.high)}]"
+        lines.append(f"{r.spec:<{w}} {100 * r.epoch_fraction.mean:>6.1f}% {signed(r.regret.mean):>7} {ci:>16} "
                      f"{100 * r.same_theta:>6.0f}% {r.seconds:>6.2f}")
     return "\n".join(lines)

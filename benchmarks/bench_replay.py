@@ -1,0 +1,89 @@
+"""Search strategies replayed on a recorded brute-force study: what each spends and loses.
+
+Two parts, both measured in this run:
+
+1. Speed: the standard panel (10 strategies besides brute force) x 100 arrival
+   orders on curves of the paper's size, 511 settings x 10 repetitions x 150
+   epochs (synthesized by ``sertune.study.curves.synthesize``: no one has
+   recorded that study on a CPU), with the wall time of each and of all.
+2. Quality: every strategy of the panel and the ``--budget`` defaults on the
+   recorded study ``benchmarks/data/synthetic-emodb.curves.npz`` (a real brute-force
+   ``sertune search`` on a synthetic corpus; ``--curves`` takes another): epochs
+   spent (% of brute force), regret (mean test WA points lost against brute
+   force's θ_r*, with the range of 95 % of arrival orders) and how often θ_r* itself
+   is selected.
+
+Last line, for the default of ``sertune search --budget 10%``:
+``epoch_fraction: X regret: Y ci95: [A, B]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+from sertune.devices import usable_cpus
+from sertune.study import curves as cv
+from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for
+from sertune.study.strategies import parse_strategy
+from sertune.study.replay import format_table, replay
+
+RECORDED = Path(__file__).parent / "data" / "synthetic-emodb.curves.npz"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--curves", type=Path, default=RECORDED, help="recorded curves (.npz)")
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--budget", default="10%")
+    args = parser.parse_args()
+    print(f"CPU: {cpu_name()}, {usable_cpus()} usable cores")
+
+    big = cv.synthesize(settings=511, reps=10, epochs=150, seed=0)
+    panel = [s for s in PANEL if s != "brute"]
+    start = time.perf_counter()
+    timed = replay(big, panel, orders=args.orders, seed=0)
+    total = time.perf_counter() - start
+    print(f"\n1. speed: {len(panel)} strategies x {args.orders} orders on {big.describe()}")
+    for r in timed:
+        print(f"  {r.spec:<44} {r.seconds:6.2f} s")
+    print(f"replay_seconds: {total:.1f} for {len(panel)} strategies x {args.orders} orders (target <= 60)")
+
+    curves = cv.load(args.curves)
+    specs = list(dict.fromkeys([*PANEL, *CANDIDATES]))
+    results = replay(curves, specs, orders=args.orders, seed=0)
+    tests = curves.source.get("test_utterances") or []
+    print(f"\n2. quality on {curves.describe()}, {sum(tests)} test utterances summed over repetitions")
+    for note in curves.notes:
+        print(f"note: {note}")
+    print(format_table(results))
+    print("\nevidence for --budget (the live strategy with the least regret within each budget):")
+    for budget in BUDGETS:
+        best = choose(results, budget)
+        shipped = evidence_for(budget)
+        print(f"  {budget:>4.0%}: " + (f"{best.spec}  epochs {best.epoch_fraction.mean:.1%}  regret "
+                                     f"{best.regret.mean:+.2f} [{best.regret.low:+.2f}, {best.regret.high:+.2f}]"
+                                     if best else "none fits")
+              + ("" if best and parse_strategy(shipped.spec).spec() == best.spec else
+                 f"   (BY_BUDGET ships {shipped.spec}: update it)"))
+    default = parse_strategy(evidence_for(args.budget).spec).spec()
+    d = next(r for r in results if r.spec == default)
+    print(f"\ndefault for --budget {args.budget}: {default}")
+    print(f"epoch_fraction: {d.epoch_fraction.mean:.3f} regret: {d.regret.mean:.2f} "
+          f"ci95: [{d.regret.low:.2f}, {d.regret.high:.2f}]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,496 @@
+"""Fused repetitions: K trainings of one θ as one stacked SqueezeNet, one optimizer step for all.
+
+A search trains one θ on K repetitions (own split, own seed). At small inputs
+(e.g. 40 mels x 301 frames) a step is a few hundred small kernels, and on a GPU
+their launches dominate; :func:`fit_fused` runs the K members as ONE network of
+grouped convolutions (``groups=K``): member k's activations are channel group k,
+its weights rows k of each stacked weight ``(K * out, in, kh, kw)``. No layer
+mixes samples or channel groups, so each member's forward and backward are its
+own. Where the step is compute-bound (a CPU) fusing gains little or loses:
+:func:`fused_is_faster` measures it per input shape.
+
+Every member keeps what :func:`sertune.train.fit` gives a run, so its numbers do
+not depend on what else is fused: its normaliser, initial weights, batch-order
+generator, dropout generator (masks of SeededDropout's shape, dtype, memory format
+and order), Adam state with its own step count, and best-validation checkpoint.
+In fp32 on the CPU a member equals its ``fit`` to float rounding (~1e-6 after
+3 epochs: grouped convolutions sum their weight gradients in another order);
+a member fused alone equals it bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.adam import adam as _adam
+
+from .dataset import SegmentData
+from .devices import use_bf16
+from .errors import ConfigError
+from .metrics import evaluate
+from .model import Fire, SeededDropout, SqueezeNet, build_model
+from .segments import fit_normalizer, normalize
+from .splits import Split
+from .train import RunResult, TrainConfig, TrainState, _metrics, _on_cpu
+
+CL = torch.channels_last
+
+
+class MemberStopped(Exception):
+    """Raised by an ``on_epoch`` hook of :func:`fit_fused` to stop ONE member (e.g. pruned).
+
+    The member leaves the stack after that epoch; the others go on. Its result is
+    still returned, from its best epoch so far, with ``epochs_run < config.epochs``.
+    """
+
+
+#: Called after each epoch of each member still training with (member index in
+#: ``splits``, epoch, mean train loss, validation WA %). Raising :class:`MemberStopped`
+#: (or one of ``stop_on``) stops that member only; any other exception ends the run.
+MemberHook = Callable[[int, int, float, float], None]
+
+#: Called after each epoch but the last of each member still training with (member
+#: index, epoch, snapshot): ``snapshot()`` returns the member's
+#: :class:`~sertune.train.TrainState` as fit's ``on_snapshot`` gives it, so
+#: ``fit(..., resume=state)`` goes on with that member alone.
+MemberSnapshotHook = Callable[[int, int, Callable[[], TrainState]], None]
+
+
+def _forward(template: SqueezeNet, w: dict[str, torch.Tensor], inputs: Sequence[torch.Tensor],
+             dropout: Callable[[torch.Tensor, float], torch.Tensor] | None) -> torch.Tensor:
+    """Logits (B, K, C) of K members; member k's input ``inputs[k]`` is (b_k, 1, n_mels, frames).
+
+    The template gives the architecture (strides, paddings, pools), ``w`` the stacked
+    weights by torchvision name. The stem (the layers before the first Fire) runs per
+    member: with one input channel per group a grouped conv is a depthwise conv, which
+    adds its 9 taps in another order than fit's conv; every later grouped conv's
+    forward gives fit's numbers bit for bit. The stems' outputs, padded with zero rows
+    to B = max b_k (the loss weighs those rows 0), become the channel groups.
+    ``dropout(x, p)`` replaces SeededDropout (``None``: eval mode).
+    """
+    layers = [(f"{prefix}.{i}", m) for prefix in ("features", "classifier")
+              for i, m in enumerate(getattr(template, prefix))]
+    first_fire = next(j for j, (_, m) in enumerate(layers) if isinstance(m, Fire))
+    k, n = len(inputs), max(len(x) for x in inputs)
+    names = [f"{name}.{p}" for name, m in layers[:first_fire] if isinstance(m, nn.Conv2d) for p in ("weight", "bias")]
+    own = {name: w[name].chunk(k) for name in names}      # member views, with grad
+    stems = []
+    for i, x in enumerate(inputs):
+        y = _layers(layers[:first_fire], x, {name: t[i] for name, t in own.items()}, 1, None)
+        if len(y) < n:
+            y = torch.cat([y, y.new_zeros((n - len(y), *y.shape[1:])).contiguous(memory_format=CL)])
+        stems.append(y)
+    x = _layers(layers[first_fire:], torch.cat(stems, dim=1), w, k, dropout)
+    return x.flatten(1).unflatten(1, (k, -1))
+
+
+def _layers(layers: Sequence[tuple[str, nn.Module]], x: torch.Tensor, w: dict[str, torch.Tensor], k: int,
+            dropout) -> torch.Tensor:
+    """Run ``layers`` (name, module) on x, grouped by member: convs get ``groups=k``."""
+    for name, module in layers:
+        if isinstance(module, nn.Conv2d):
+            x = _conv(x, w, name, module, k)
+        elif isinstance(module, nn.ReLU):
+            x = F.relu(x, inplace=module.inplace)      # as fit's: saves the memory of a copy
+        elif isinstance(module, nn.MaxPool2d):
+            x = F.max_pool2d(x, module.kernel_size, module.stride, module.padding, module.dilation,
+                             ceil_mode=module.ceil_mode)
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            x = F.adaptive_avg_pool2d(x, module.output_size)
+        elif isinstance(module, Fire):
+            s = torch.relu_(_conv(x, w, f"{name}.squeeze", module.squeeze, k))
+            x = _cat_members(torch.relu_(_conv(s, w, f"{name}.expand1x1", module.expand1x1, k)),
+                             torch.relu_(_conv(s, w, f"{name}.expand3x3", module.expand3x3, k)), k)
+        elif isinstance(module, SeededDropout):
+            x = x if dropout is None or module.p == 0.0 else dropout(x, module.p)
+        else:   # a module this interpreter does not know would silently be skipped
+            raise TypeError(f"fused training does not support {type(module).__name__} ({name})")
+    return x
+
+
+def _conv(x: torch.Tensor, w: dict, name: str, conv: nn.Conv2d, k: int) -> torch.Tensor:
+    return F.conv2d(x, w[f"{name}.weight"], w[f"{name}.bias"], conv.stride, conv.padding, conv.dilation,
+                    groups=k * conv.groups)
+
+
+def _cat_members(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
+    """Fire's concat per member: (B, K*E1), (B, K*E3) -> (B, K*(E1+E3)) with member k's E1 + E3
+    channels in group k. Channels-last memory is (B, h, w, C): a concat of its last axis."""
+    out = torch.cat([a.permute(0, 2, 3, 1).unflatten(3, (k, -1)), b.permute(0, 2, 3, 1).unflatten(3, (k, -1))], 4)
+    return out.flatten(3).permute(0, 3, 1, 2)
+
+
+class _Stack:
+    """K members' weights as one network: stacked leaf weights, name -> (K * out, ...), member
+    k's rows at [k * out:(k + 1) * out] (the layout of a grouped conv), and their Adam."""
+
+    def __init__(self, template: SqueezeNet, states: Sequence[dict[str, torch.Tensor]], *, lr: float,
+                 device: torch.device) -> None:
+        self.template, self.k, self.lr = template, len(states), lr
+        self.w = {n: _layout(torch.cat([s[n] for s in states]).to(device)).requires_grad_() for n in states[0]}
+        self.m = {n: torch.zeros_like(w) for n, w in self.w.items()}      # Adam's moments, stacked alike
+        self.v = {n: torch.zeros_like(w) for n, w in self.w.items()}
+        self.steps = [[torch.tensor(0.0) for _ in self.w] for _ in range(self.k)]   # as torch keeps them
+        self._views()
+
+    def _views(self) -> None:
+        """views[i] = (weights, m, v) of member i, lists in name order. chunk, not unflatten: a
+        slice keeps the strides of size-1 axes, and the conv kernel (so the rounding) follows them."""
+        per_name = [[t.detach().chunk(self.k) for t in (self.w[n], self.m[n], self.v[n])] for n in self.w]
+        self.views = [tuple([views[j][i] for views in per_name] for j in range(3)) for i in range(self.k)]
+
+    def state(self, i: int) -> dict[str, torch.Tensor]:
+        """A copy of member i's weights (a state dict of the single model)."""
+        return {n: p.clone() for n, p in zip(self.w, self.views[i][0])}
+
+    def keep(self, keep: list[int]) -> None:
+        """Only the members at ``keep`` stay (new, smaller stacks: the rest no longer cost anything)."""
+        pick = lambda t: _layout(t.detach().unflatten(0, (self.k, -1))[keep].flatten(0, 1))  # noqa: E731
+        self.w = {n: pick(t).requires_grad_() for n, t in self.w.items()}
+        self.m, self.v = ({n: pick(t) for n, t in d.items()} for d in (self.m, self.v))
+        self.steps, self.k = [self.steps[i] for i in keep], len(keep)
+        self._views()
+
+    @torch.no_grad()
+    def adam_step(self, active: Sequence[bool]) -> None:
+        """torch's Adam (fit's settings) on the views of the members in ``active``.
+
+        Adam is elementwise, but its bias corrections depend on the step count, and
+        members whose train sets differ in size take different numbers of steps; so
+        each member keeps its own state and ``torch.optim.adam.adam`` (the function
+        behind ``Adam.step``, choosing the same implementation) runs on the views of
+        the members that had a batch only. A member sitting a step out is not in the
+        lists: its weights, m, v and step count stay exactly as they were (a
+        zero-gradient Adam step would still move its weights by its momentum).
+        Per tensor, not foreach: each tensor's 7 passes run while it is in cache.
+        """
+        chunks = [w.grad.chunk(self.k) for w in self.w.values()]
+        params, grads, m, v, steps = [], [], [], [], []
+        for i in (i for i, on in enumerate(active) if on):
+            params += self.views[i][0]
+            grads += [g[i] for g in chunks]
+            m += self.views[i][1]
+            v += self.views[i][2]
+            steps += self.steps[i]
+        _adam(params, grads, m, v, [], steps, amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
+              weight_decay=0.0, eps=1e-8, maximize=False)
+        for w in self.w.values():
+            w.grad = None
+
+    def train_step(self, inputs: Sequence[torch.Tensor], labels: Sequence[torch.Tensor],
+                   generators: Sequence[torch.Generator], *, bf16: bool) -> torch.Tensor:
+        """One step; member k's batch is ``inputs[k]`` (b_k, 1, n_mels, frames), ``labels[k]`` (b_k,),
+        b_k = 0 for a member without a batch. Each member's mean loss (K,), detached, on the device."""
+        sizes = [len(y) for y in labels]
+        n, device = max(sizes), labels[0].device
+        y = torch.stack([torch.cat([t, t.new_zeros(n - len(t))]) for t in labels], dim=1)     # (B, K)
+        size = torch.tensor(sizes, dtype=torch.float32, device=device)
+        valid = torch.arange(n, device=device).unsqueeze(1) < size
+        weight = torch.where(valid, 1.0 / size.clamp(min=1), 0.0)   # fit's mean over its own rows
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = _forward(self.template, self.w, inputs, _masked_dropout(generators, sizes))
+        ce = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+        member_loss = (ce.view_as(weight) * weight).sum(0)
+        member_loss.sum().backward()              # members share no weight: each gets its own gradient
+        self.adam_step([b > 0 for b in sizes])
+        return member_loss.detach()
+
+
+def _layout(w: torch.Tensor) -> torch.Tensor:
+    """Conv weights with the strides of fit's channels-last model even along size-1 axes (which
+    ``contiguous(memory_format=...)`` leaves as they are: the conv would pick another kernel)."""
+    if w.dim() != 4:
+        return w.contiguous()
+    return torch.empty(w.shape, dtype=w.dtype, device=w.device, memory_format=CL).copy_(w)
+
+
+def _masked_dropout(generators: Sequence[torch.Generator], sizes: Sequence[int]):
+    """Dropout with member k's mask drawn by its own generator, as SeededDropout would draw it.
+
+    SeededDropout draws ``empty_like(x).bernoulli_`` on member k's (b_k, C, h, w) input,
+    which fit's model holds channels-last; bernoulli's values depend on shape, dtype
+    and memory format, so the mask is drawn exactly so. Members without a batch draw nothing.
+    """
+    def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+        n, kc, h, w = x.shape
+        k = len(generators)
+        full = x.new_zeros((n, h, w, k, kc // k))                 # channels-last memory, per member
+        for i, (gen, b) in enumerate(zip(generators, sizes)):
+            if b:
+                keep = torch.empty((b, kc // k, h, w), dtype=x.dtype, device=x.device, memory_format=CL)
+                full[:b, :, :, i] = keep.bernoulli_(1.0 - p, generator=gen).permute(0, 2, 3, 1)
+        return x * full.flatten(3).permute(0, 3, 1, 2) / (1.0 - p)
+    return dropout
+
+
+@dataclass
+class _Member:
+    """One repetition's own state beside the stack (what fit keeps in local variables)."""
+
+    index: int                                  # position in fit_fused's ``splits``
+    split: Split
+    seed: int
+    rows: dict[str, np.ndarray]                 # train / val / test segment rows
+    mean: float                                 # its normaliser
+    std: float
+    order: torch.Generator                      # CPU: batch order, one randperm per epoch
+    dropout: torch.Generator                    # on the device: dropout masks
+    best_wa: float = -1.0
+    best_epoch: int = 0
+    best_state: dict | None = None
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _member_rows(data: SegmentData, split: Split, unit: str) -> dict[str, np.ndarray]:
+    rows = {part: data.rows(getattr(split, part), by=unit) for part in ("train", "val", "test")}
+    for part, idx in rows.items():
+        if len(idx) == 0:
+            raise ConfigError(f"split {split.name!r}: the {part} part matches no segment; "
+                              f"check that the split file belongs to this corpus")
+    return rows
+
+
+def _normaliser(data: SegmentData, train: np.ndarray) -> tuple[float, float]:
+    """As fit: chunks of 256 rows, so the float64 merges (and the floats) are the same."""
+    return fit_normalizer(data.batch(torch.as_tensor(train[b:b + 256], device=data.device))
+                          for b in range(0, len(train), 256))
+
+
+def _inputs(data: SegmentData, idx: torch.Tensor, member: _Member) -> torch.Tensor:
+    """fit's network input for member's rows ``idx``: normalised (b, 1, n_mels, frames), channels-last."""
+    return normalize(data.batch(idx), member.mean, member.std).unsqueeze(1).contiguous(memory_format=CL)
+
+
+def _train_epoch(stack: _Stack, data: SegmentData, members: Sequence[_Member], perms: Sequence[torch.Tensor],
+                 *, bf16: bool, batch_size: int) -> list[float]:
+    """One epoch of every member (``perms[k]``: its shuffled train rows); their mean losses, as fit's.
+
+    Step s takes batch s of every member; a member whose epoch has fewer batches sits
+    the last steps out (loss weight 0, no Adam step, no dropout draw).
+    """
+    loss_sum = torch.zeros(stack.k, device=data.device)
+    for s in range(max(math.ceil(len(p) / batch_size) for p in perms)):
+        idx = [p[s * batch_size:(s + 1) * batch_size] for p in perms]
+        loss = stack.train_step([_inputs(data, i, m) for i, m in zip(idx, members)], [data.labels[i] for i in idx],
+                                [m.dropout for m in members], bf16=bf16)
+        loss_sum += loss * torch.tensor([len(i) for i in idx], dtype=torch.float32, device=data.device)
+    return [float(v) / len(p) for v, p in zip(loss_sum.tolist(), perms)]
+
+
+@torch.inference_mode()
+def _log_probs(stack: _Stack, data: SegmentData, members: Sequence[_Member], rows: Sequence[np.ndarray],
+               *, bf16: bool, batch_size: int) -> list[np.ndarray]:
+    """Each member's segment log-probabilities (n, n_classes) on its ``rows``: train.log_probs, fused."""
+    out = [[] for _ in members]
+    rows = [torch.as_tensor(r, device=data.device) for r in rows]
+    for b in range(0, max(len(r) for r in rows), batch_size):
+        inputs = [_inputs(data, r[b:b + batch_size], m) for r, m in zip(rows, members)]
+        with torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = _forward(stack.template, stack.w, inputs, None)
+        lp = torch.log_softmax(logits.float(), dim=2).cpu().double().numpy()
+        for i, x in enumerate(inputs):
+            out[i].append(lp[:len(x), i])
+    return [np.concatenate(o) for o in out]
+
+
+def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
+              seeds: Sequence[int], unit: str = "utterance", on_epoch: MemberHook | None = None,
+              stop_on: tuple[type[BaseException], ...] = (MemberStopped,),
+              on_snapshot: MemberSnapshotHook | None = None) -> list[RunResult]:
+    """Train K = len(splits) repetitions of one θ together; member i is ``fit(data, splits[i], seed=seeds[i])``.
+
+    Parameters
+    ----------
+    data : SegmentData
+        All segments of the one θ (one input shape), on the training device.
+    splits, seeds : sequences of Split and of int, of one length K >= 1
+        Member i's split, and its seed (weights, dropout masks, batch order).
+    n_classes, config, unit
+        As for :func:`sertune.train.fit`.
+    on_epoch : callable, optional
+        See :data:`MemberHook`.
+    stop_on : tuple of exception types
+        Exceptions of ``on_epoch`` that stop only that member (e.g. add ``optuna.TrialPruned``).
+    on_snapshot : callable, optional
+        See :data:`MemberSnapshotHook`: fit's epoch checkpoints, per member.
+
+    Returns
+    -------
+    list of RunResult, one per split, in order
+        What ``fit`` returns for each member: val/test metrics of its best-validation
+        epoch, its history, normaliser and best weights (CPU float32). A stopped member
+        has ``epochs_run < config.epochs`` and the results of its best epoch so far.
+        ``seconds`` is the wall time of the fused run until the member left it (shared
+        with the members trained beside it, not the member's own cost).
+    """
+    _check(splits, seeds, unit, on_epoch, stop_on)
+    start, device = time.perf_counter(), data.device
+    members, states = [], []
+    for i, (split, seed) in enumerate(zip(splits, seeds)):
+        rows = _member_rows(data, split, unit)
+        mean, std = _normaliser(data, rows["train"])
+        template = build_model(n_classes, init=config.init, weights=config.weights, seed=seed)
+        states.append(template.state_dict())
+        members.append(_Member(i, split, int(seed), rows, mean, std, torch.Generator().manual_seed(seed),
+                               torch.Generator(device=device).manual_seed(seed)))
+    bf16, level = use_bf16(device, config.precision), ("segment" if unit == "segment" else "utterance")
+    stack, finished = _Stack(template, states, lr=config.lr, device=device), []
+    for epoch in range(1, config.epochs + 1):
+        perms = [torch.as_tensor(m.rows["train"])[torch.randperm(len(m.rows["train"]), generator=m.order)]
+                 .to(device) for m in members]          # fit's draw, from each member's own generator
+        losses = _train_epoch(stack, data, members, perms, bf16=bf16, batch_size=config.batch_size)
+        val = _log_probs(stack, data, members, [m.rows["val"] for m in members], bf16=bf16,
+                         batch_size=config.eval_batch_size)
+        stopped = []
+        for i, (member, loss, lp) in enumerate(zip(members, losses, val)):
+            val_wa = _evaluate(data, member.rows["val"], lp, n_classes)[level]["wa"]
+            member.history.append({"epoch": epoch, "loss": loss, "val_wa": val_wa})
+            if val_wa > member.best_wa:
+                member.best_wa, member.best_epoch, member.best_state = val_wa, epoch, stack.state(i)
+            try:
+                if on_epoch is not None:
+                    on_epoch(member.index, epoch, loss, val_wa)
+            except stop_on:
+                stopped.append(i)
+                continue
+            if on_snapshot is not None and epoch < config.epochs:
+                on_snapshot(member.index, epoch, lambda i=i, m=member, e=epoch: _snapshot(stack, m, i, e, config))
+        if stopped:       # the stopped leave the stack: the rest train on, and cost less
+            for i in stopped:
+                members[i].seconds = time.perf_counter() - start
+            finished += [members[i] for i in stopped]
+            keep = [i for i in range(len(members)) if i not in stopped]
+            stack.keep(keep)
+            members = [members[i] for i in keep]
+            if not members:
+                break
+    for member in members:
+        member.seconds = time.perf_counter() - start
+    return [_result(m, template, data, n_classes, config, bf16)
+            for m in sorted(finished + members, key=lambda m: m.index)]
+
+
+def _snapshot(stack: _Stack, member: _Member, i: int, epoch: int, config: TrainConfig) -> TrainState:
+    """Member i's :class:`~sertune.train.TrainState`, in fit's format: ``fit(resume=...)`` goes on from it."""
+    weights, m, v = stack.views[i]
+    adam = torch.optim.Adam(stack.template.parameters(), lr=config.lr).state_dict()   # fit's param_groups
+    adam["state"] = {j: {"step": step.clone(), "exp_avg": _on_cpu(m[j]), "exp_avg_sq": _on_cpu(v[j])}
+                     for j, step in enumerate(stack.steps[i])}
+    return TrainState(epoch=epoch, model={n: _on_cpu(p) for n, p in zip(stack.w, weights)}, optimizer=adam,
+                      order_rng=member.order.get_state(), dropout_rng=member.dropout.get_state(),
+                      best_wa=member.best_wa, best_epoch=member.best_epoch,
+                      best_model=_on_cpu(member.best_state), history=list(member.history))
+
+
+def _check(splits, seeds, unit, on_epoch, stop_on) -> None:
+    if unit not in ("utterance", "segment"):
+        raise ConfigError(f"split unit {unit!r} is unknown; choose utterance or segment")
+    if isinstance(splits, (str, bytes, Split)) or not isinstance(splits, Sequence) or len(splits) == 0:
+        raise ConfigError(f"splits={splits!r} must be a non-empty list of Split (one per member)")
+    if not all(isinstance(s, Split) for s in splits):
+        raise ConfigError("splits must hold Split objects only (sertune.splits.Split)")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or len(seeds) != len(splits):
+        raise ConfigError(f"seeds={seeds!r} must be a list of {len(splits)} int (one per split); "
+                          f"use [rep_seed(seed, r) for r in range({len(splits)})]")
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ConfigError(f"seeds={list(seeds)!r} must be non-negative integers")
+    if on_epoch is not None and not callable(on_epoch):
+        raise ConfigError(f"on_epoch={on_epoch!r} must be callable(member, epoch, loss, val_wa) or None")
+    if not (isinstance(stop_on, tuple) and all(isinstance(e, type) and issubclass(e, BaseException)
+                                               for e in stop_on)):
+        raise ConfigError(f"stop_on={stop_on!r} must be a tuple of exception classes, e.g. (MemberStopped,)")
+
+
+def _evaluate(data: SegmentData, rows: np.ndarray, lp: np.ndarray, n_classes: int) -> dict:
+    return evaluate(lp, data.labels[torch.as_tensor(rows, device=data.device)].cpu().numpy(),
+                    data.utterance[rows], n_classes=n_classes)
+
+
+def _result(member: _Member, template: SqueezeNet, data: SegmentData, n_classes: int, config: TrainConfig,
+            bf16: bool) -> RunResult:
+    """fit's final evaluation: the best epoch's weights in a single model, val and test."""
+    model = copy.deepcopy(template).to(device=data.device, memory_format=CL)   # deepcopy: no global RNG draw
+    model.load_state_dict(member.best_state)
+    val, test = (_metrics(model, data, member.rows[part], member.mean, member.std, bf16, n_classes, config)
+                 for part in ("val", "test"))
+    return RunResult(split=member.split.name, seed=member.seed, val=val, test=test,
+                     best_epoch=member.best_epoch, epochs_run=len(member.history), seconds=member.seconds,
+                     history=member.history, mean=member.mean, std=member.std,
+                     state_dict={k: v.to("cpu", torch.float32) for k, v in member.best_state.items()})
+
+
+#: (device, (n_mels, frames), k, precision, batch size) -> whether fused training was measured faster.
+_FASTER: dict[tuple, bool] = {}
+
+
+def fused_is_faster(shape: tuple[int, int], k: int, device: torch.device, *, precision: str = "auto",
+                    batch_size: int = 16, steps: int = 3) -> bool:
+    """Whether training ``k`` members fused beats ``k`` one at a time at input ``shape`` (n_mels, frames).
+
+    Measured, not modelled (it depends on the device, its kernels and its load), and
+    once per (device, shape, k, precision, batch size) in a process, as
+    ``cudnn.benchmark`` picks a kernel: ``steps`` training steps of each on random
+    inputs after a warm-up step, twice in alternation (the best of each counts, so
+    a burst of other load hurts both alike); a few seconds at small shapes.
+    """
+    key = (str(device), tuple(shape), k, precision, batch_size)
+    if key not in _FASTER:
+        fused, single = probe_steps(shape, k, device, bf16=use_bf16(device, precision), batch_size=batch_size)
+        times = [(step_seconds(fused, device, steps=steps), step_seconds(single, device, steps=steps))
+                 for _ in range(2)]
+        _FASTER[key] = min(f for f, _ in times) < min(s for _, s in times)
+    return _FASTER[key]
+
+
+def probe_steps(shape: tuple[int, int], k: int, device: torch.device, *, bf16: bool, batch_size: int = 16,
+                n_classes: int = 7) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Two closures on the same random batch (``batch_size`` x ``shape`` per member): one training
+    step of ``k`` members fused, and ``k`` steps of fit's model and Adam, one member at a time."""
+    if not (len(shape) == 2 and all(isinstance(n, int) and n >= 17 for n in shape)) or not (
+            isinstance(k, int) and k >= 1):
+        raise ConfigError(f"shape={shape!r}, k={k!r}: the shape must be (n_mels, frames), each >= 17 "
+                          f"(SqueezeNet's minimum input), and k >= 1")
+    gen = torch.Generator().manual_seed(0)
+    inputs = [torch.randn((batch_size, 1, *shape), generator=gen).to(device).contiguous(memory_format=CL)
+              for _ in range(k)]                                         # as fit's _inputs lays them out
+    labels = [torch.randint(0, n_classes, (batch_size,), generator=gen).to(device) for _ in range(k)]
+    models = [build_model(n_classes, seed=i).to(device=device, memory_format=CL).train() for i in range(k)]
+    dropouts = [torch.Generator(device=device).manual_seed(i) for i in range(k)]
+    for model, g in zip(models, dropouts):
+        model.classifier[0].generator = g
+    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-4) for m in models]
+    stack = _Stack(models[0], [m.state_dict() for m in models], lr=1e-4, device=device)
+
+    def fused() -> None:
+        stack.train_step(inputs, labels, dropouts, bf16=bf16)
+
+    def one_at_a_time() -> None:          # sertune.train.train_step, member after member
+        for i, (model, optimizer) in enumerate(zip(models, optimizers)):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(inputs[i])
+            loss = F.cross_entropy(logits.float(), labels[i])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return fused, one_at_a_time
+
+
+def step_seconds(step: Callable[[], None], device: torch.device, *, steps: int = 3) -> float:
+    """Seconds per call of ``step``: one warm-up call, then the mean of ``steps`` (device synchronised)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return (time.perf_counter() - start) / steps

@@ -1,0 +1,105 @@
+"""Replay-only strategies: they need every setting's results at once (a coordinator a live
+search does not have yet), so `sertune replay` runs them and `sertune search` refuses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from .curves import best_so_far
+from .strategy_base import Outcome, Strategy, _count, _positive, _ranks, _top, register
+
+# --------------------------------------------------------------------------- two-phase strategies
+
+@register
+@dataclass(frozen=True)
+class TopK(Strategy):
+    """Train every setting n epochs, then only the top k (a count, or a fraction when < 1) to the end,
+    ranked per repetition by validation WA (Egele et al. 2023: as good as successive halving)."""
+
+    name: ClassVar[str] = "topk"
+    summary: ClassVar[str] = "every setting n epochs, then only the top k to the end"
+    n: int = field(default=1, metadata={"epochs": True})
+    k: float = 0.05
+
+    def __post_init__(self) -> None:
+        _positive("topk", n=self.n, k=self.k)
+
+    def check(self, epochs, n_settings, reps):
+        if self.n > epochs:
+            raise ConfigError(f"strategy topk: n={self.n} is more than the {epochs} epochs")
+
+    def replay(self, curves, orders, seeds):
+        lanes = len(orders)
+        k = _count(self.k, curves.n_settings)
+        score = best_so_far(curves.val)[:, :, self.n - 1]                 # (R, S)
+        top = _top(np.broadcast_to(score[None], (lanes, *score.shape)), _ranks(orders)[:, None, :], k)
+        spent = np.where(top, curves.epochs, self.n)
+        return Outcome(spent, top)
+
+
+@register
+@dataclass(frozen=True)
+class RandomSubset(Strategy):
+    """A random subset of the settings (a fraction, or a count when >= 1), trained in full."""
+
+    name: ClassVar[str] = "random"
+    summary: ClassVar[str] = "a random subset of the settings, trained in full"
+    budget: float = 0.1
+
+    def __post_init__(self) -> None:
+        _positive("random", budget=self.budget)
+
+    def replay(self, curves, orders, seeds):
+        k = _count(self.budget, curves.n_settings)
+        chosen = np.zeros((len(orders), curves.n_settings), dtype=bool)
+        for n, seed in enumerate(seeds):
+            chosen[n, np.random.default_rng(int(seed)).choice(curves.n_settings, k, replace=False)] = True
+        mask = np.broadcast_to(chosen[:, None, :], (len(orders), curves.reps, curves.n_settings))
+        return Outcome(np.where(mask, curves.epochs, 0), mask.copy())
+
+
+@register
+@dataclass(frozen=True)
+class RepetitionFidelity(Strategy):
+    """Rank settings on a few repetitions (``reps``, chosen at random per seed) after ``n`` epochs,
+    then train the best ``top`` (fraction or count) on every repetition to the end."""
+
+    name: ClassVar[str] = "repfid"
+    summary: ClassVar[str] = "rank on a few repetitions, train all K only for the best"
+    reps: int = 1
+    n: int = field(default=0, metadata={"epochs": True})
+    top: float = 0.1
+
+    def __post_init__(self) -> None:
+        _positive("repfid", reps=self.reps, top=self.top)
+        if self.n < 0:
+            raise ConfigError(f"strategy repfid: n={self.n} must be >= 0 (0: all epochs)")
+
+    def check(self, epochs, n_settings, reps):
+        if self.reps > reps:
+            raise ConfigError(f"strategy repfid: reps={self.reps} is more than the study's {reps} repetitions")
+        if self.n > epochs:
+            raise ConfigError(f"strategy repfid: n={self.n} is more than the {epochs} epochs")
+
+    def replay(self, curves, orders, seeds):
+        lanes, R, S, E = len(orders), curves.reps, curves.n_settings, curves.epochs
+        n = self.n or E
+        k = _count(self.top, S)
+        best = best_so_far(curves.val)[:, :, n - 1]                        # (R, S)
+        ranks = _ranks(orders)
+        spent = np.zeros((lanes, R, S), dtype=np.int64)
+        complete = np.zeros((lanes, R, S), dtype=bool)
+        for lane, seed in enumerate(seeds):
+            screen = np.random.default_rng(int(seed)).choice(R, min(self.reps, R), replace=False)
+            finalists = _top(best[screen].mean(axis=0), ranks[lane], k)
+            spent[lane] = np.where(finalists, E, 0)
+            spent[lane, screen] = np.where(finalists, E, n)
+            complete[lane] = finalists
+            if n == E:
+                complete[lane, screen] = True
+        return Outcome(spent, complete)
+

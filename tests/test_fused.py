@@ -1,0 +1,202 @@
+"""Fused repetitions: every member equals its one-at-a-time training, whatever else is fused.
+
+One module-scoped setup trains 4 members (3 shuffle-split repetitions and one with
+fewer training utterances, so fewer batches per epoch) one at a time and fused;
+the tests compare them. fp32 on the CPU: equal up to float rounding (grouped and
+single convolutions add in different orders), so weights within 1e-5 and the same
+predictions; generator states bit for bit (same draws, same number of them).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import optuna
+import pytest
+import torch
+
+from sertune.corpora import load_corpus
+from sertune.corpus_splits import utterance_splits
+from sertune.dataset import build_segments
+from sertune.errors import ConfigError
+from sertune.fused import MemberStopped, fit_fused, fused_is_faster
+from sertune.prepared import prepare
+from sertune.theta import Theta
+from sertune.train import TrainConfig, fit, rep_seed
+
+CONFIG = TrainConfig(epochs=4, precision="fp32")
+SNAP = 3                      # fit snapshots after epochs 1..3 of 4: compare the state after epoch 3
+ATOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def setup(synth_savee, tmp_path_factory):
+    prepared = prepare(load_corpus(synth_savee, "savee"), cache_dir=tmp_path_factory.mktemp("cache"),
+                       progress=False)
+    data = build_segments(prepared.waves, prepared.labels, prepared.ids, Theta(24, 400, 320, 1.0),
+                          device=torch.device("cpu"))
+    splits = utterance_splits(prepared, protocol="shuffle-split", reps=3, seed=0)
+    short = dataclasses.replace(splits[0], name="short", train=splits[0].train[:-12])
+    splits.append(short)
+    seeds = [rep_seed(0, r) for r in range(len(splits))]
+    return data, splits, seeds
+
+
+def _train(data, splits, seeds, **kwargs):
+    """Fused training with every member's snapshot after epoch SNAP; (results, {member: state})."""
+    snaps = {}
+    results = fit_fused(data, splits, n_classes=7, config=CONFIG, seeds=seeds,
+                        on_snapshot=lambda i, e, snap: snaps.__setitem__(i, snap()) if e == SNAP else None,
+                        **kwargs)
+    return results, snaps
+
+
+@pytest.fixture(scope="module")
+def single(setup):
+    """Each member trained alone by train.fit: [(result, state after epoch SNAP)]."""
+    data, splits, seeds = setup
+    out = []
+    for split, seed in zip(splits, seeds):
+        snaps = {}
+        result = fit(data, split, n_classes=7, config=CONFIG, seed=seed,
+                     on_snapshot=lambda e, snap: snaps.__setitem__(e, snap()) if e == SNAP else None)
+        out.append((result, snaps[SNAP]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def fused(setup):
+    return _train(*setup)
+
+
+def _same_result(a, b):
+    """Two RunResults of one member agree: history, selection, metrics, normaliser, weights."""
+    assert [h["epoch"] for h in a.history] == [h["epoch"] for h in b.history]
+    assert [h["val_wa"] for h in a.history] == [h["val_wa"] for h in b.history]
+    assert [h["loss"] for h in a.history] == pytest.approx([h["loss"] for h in b.history], rel=1e-5)
+    assert (a.best_epoch, a.epochs_run, a.split, a.seed) == (b.best_epoch, b.epochs_run, b.split, b.seed)
+    assert (a.mean, a.std) == (b.mean, b.std)                 # the member's own train rows, exactly
+    assert a.val == b.val and a.test == b.test                # the same predictions, so the same metrics
+    _close(a.state_dict, b.state_dict)
+
+
+def _close(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=ATOL, msg=k)
+
+
+def _same_state(a, b):
+    """Two TrainStates after the same epoch: weights and Adam moments close, generators bit for bit."""
+    assert torch.equal(a.order_rng, b.order_rng)              # the same batch-order draws
+    assert torch.equal(a.dropout_rng, b.dropout_rng)          # the same number of dropout draws
+    _close(a.model, b.model)
+    sa, sb = a.optimizer["state"], b.optimizer["state"]
+    assert sa.keys() == sb.keys() and a.optimizer["param_groups"] == b.optimizer["param_groups"]
+    for j in sa:
+        assert float(sa[j]["step"]) == float(sb[j]["step"])   # each member's own Adam step count
+        torch.testing.assert_close(sa[j]["exp_avg"], sb[j]["exp_avg"], rtol=0, atol=ATOL)
+        torch.testing.assert_close(sa[j]["exp_avg_sq"], sb[j]["exp_avg_sq"], rtol=0, atol=ATOL)
+
+
+def test_each_fused_member_equals_its_training_alone(setup, single, fused):
+    data, splits, _ = setup
+    assert len({-(-len(data.rows(s.train)) // CONFIG.batch_size) for s in splits}) == 2   # uneven batch counts
+    results, snaps = fused
+    assert len(results) == len(splits) == len(snaps)
+    for i, (result, state) in enumerate(single):
+        _same_result(results[i], result)
+        _same_state(snaps[i], state)
+
+
+def test_a_fused_snapshot_resumes_in_fit(setup, single, fused):
+    """A member's snapshot is fit's TrainState: fit(resume=...) finishes the member alone."""
+    data, splits, seeds = setup
+    state = copy.deepcopy(fused[1][1])            # fit's Adam takes the state's tensors over and steps them
+    resumed = fit(data, splits[1], n_classes=7, config=CONFIG, seed=seeds[1], resume=state)
+    _same_result(resumed, single[1][0])
+
+
+def test_a_member_does_not_depend_on_what_else_is_fused(setup, fused):
+    data, splits, seeds = setup
+    alone, alone_snaps = _train(data, splits[3:], seeds[3:])
+    pair, pair_snaps = _train(data, [splits[3], splits[1]], [seeds[3], seeds[1]])     # another order
+    _same_result(alone[0], fused[0][3])
+    _same_result(pair[0], fused[0][3])
+    _same_result(pair[1], fused[0][1])
+    _same_state(alone_snaps[0], fused[1][3])
+    _same_state(pair_snaps[1], fused[1][1])
+
+
+def test_a_stopped_member_leaves_and_the_others_go_on(setup, single):
+    data, splits, seeds = setup
+    seen = []
+
+    def on_epoch(i, epoch, loss, wa):
+        seen.append((i, epoch))
+        if (i, epoch) == (1, 1):
+            raise MemberStopped
+        if (i, epoch) == (2, 2):
+            raise optuna.TrialPruned
+
+    results, snaps = _train(data, splits[:3], seeds[:3], on_epoch=on_epoch,
+                            stop_on=(MemberStopped, optuna.TrialPruned))
+    assert seen == [(0, 1), (1, 1), (2, 1), (0, 2), (2, 2), (0, 3), (0, 4)]
+    assert sorted(snaps) == [0]                               # stopped members take no more snapshots
+    _same_result(results[0], single[0][0])
+    _same_state(snaps[0], single[0][1])
+    for i, epochs in ((1, 1), (2, 2)):
+        assert results[i].epochs_run == epochs < CONFIG.epochs
+        for got, want in zip(results[i].history, single[i][0].history[:epochs], strict=True):
+            assert got == pytest.approx(want, rel=1e-5)
+        assert 1 <= results[i].best_epoch <= epochs and results[i].test["utterance"]["wa"] >= 0
+
+
+def test_other_exceptions_end_the_run(setup):
+    data, splits, seeds = setup
+
+    def on_epoch(i, epoch, loss, wa):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_fused(data, splits[:1], n_classes=7, config=dataclasses.replace(CONFIG, epochs=1), seeds=seeds[:1],
+                  on_epoch=on_epoch)
+
+
+def test_the_probe_decides_once_per_shape(monkeypatch):
+    import sertune.fused as fused_module
+    decision = fused_is_faster((24, 51), 2, torch.device("cpu"), precision="fp32", batch_size=4, steps=1)
+    assert isinstance(decision, bool)
+    monkeypatch.setattr(fused_module, "probe_steps", lambda *a, **k: pytest.fail("measured twice"))
+    assert fused_is_faster((24, 51), 2, torch.device("cpu"), precision="fp32", batch_size=4, steps=1) is decision
+
+
+@pytest.mark.parametrize("shape,k", [((16, 301), 2), ((40,), 2), ((40, 301), 0)])
+def test_the_probe_rejects_what_squeezenet_cannot_train(shape, k):
+    with pytest.raises(ConfigError, match=r"the shape must be \(n_mels, frames\), each >= 17"):
+        fused_is_faster(shape, k, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"splits": []}, r"splits=\[\] must be a non-empty list of Split"),
+    ({"seeds": [1, 2]}, r"seeds=\[1, 2\] must be a list of 1 int"),
+    ({"seeds": [True]}, r"seeds=\[True\] must be non-negative integers"),
+    ({"seeds": [-1]}, r"seeds=\[-1\] must be non-negative integers"),
+    ({"splits": ["rep0"]}, "splits must hold Split objects only"),
+    ({"unit": "frame"}, "split unit 'frame' is unknown"),
+    ({"on_epoch": 3}, "on_epoch=3 must be callable"),
+    ({"stop_on": MemberStopped}, "stop_on=.* must be a tuple of exception classes"),
+])
+def test_bad_input(setup, change, match):
+    data, splits, seeds = setup
+    kwargs = {"splits": splits[:1], "seeds": seeds[:1]} | change
+    with pytest.raises(ConfigError, match=match):
+        fit_fused(data, n_classes=7, config=CONFIG, **kwargs)
+
+
+def test_a_split_of_another_corpus_is_an_error(setup):
+    data, splits, seeds = setup
+    foreign = dataclasses.replace(splits[0], name="foreign", val=("nope",))
+    with pytest.raises(ConfigError, match="'foreign': the val part matches no segment"):
+        fit_fused(data, [splits[0], foreign], n_classes=7, config=CONFIG, seeds=seeds[:2])

@@ -2,9 +2,10 @@
 
 One module-scoped setup trains 4 members (3 shuffle-split repetitions and one with
 fewer training utterances, so fewer batches per epoch) one at a time and fused;
-the tests compare them. fp32 on the CPU: equal up to float rounding (grouped and
-single convolutions add in different orders), so weights within 1e-5 and the same
-predictions; generator states bit for bit (same draws, same number of them).
+the tests compare them. fp32 on the CPU: equal up to float rounding (grouped
+convolutions add their weight gradients in another order; ~2e-6 after 3 epochs),
+so weights within 1e-5 and the same predictions; generator states bit for bit
+(same draws, same number of them); a member fused alone bit for bit.
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ def _same_result(a, b):
     _close(a.state_dict, b.state_dict)
 
 
-def _close(a: dict, b: dict):
+def _close(a: dict, b: dict, atol: float = ATOL):
     assert a.keys() == b.keys()
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=ATOL, msg=k)
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=atol, msg=k)
 
 
 def _same_state(a, b):
@@ -118,9 +119,11 @@ def test_a_fused_snapshot_resumes_in_fit(setup, single, fused):
     _same_result(resumed, single[1][0])
 
 
-def test_a_member_does_not_depend_on_what_else_is_fused(setup, fused):
+def test_a_member_does_not_depend_on_what_else_is_fused(setup, single, fused):
     data, splits, seeds = setup
     alone, alone_snaps = _train(data, splits[3:], seeds[3:])
+    assert alone[0].history == single[3][0].history                   # alone: fit's numbers bit for bit
+    _close(alone_snaps[0].model, single[3][1].model, atol=0)
     pair, pair_snaps = _train(data, [splits[3], splits[1]], [seeds[3], seeds[1]])     # another order
     _same_result(alone[0], fused[0][3])
     _same_result(pair[0], fused[0][3])

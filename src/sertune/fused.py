@@ -198,10 +198,12 @@ class _Stack:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = _forward(self.template, self.w, inputs, _masked_dropout(generators, sizes))
         ce = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
-        member_loss = (ce.view_as(weight) * weight).sum(0)
-        member_loss.sum().backward()              # members share no weight: each gets its own gradient
+        (ce.view_as(weight) * weight).sum().backward()   # no weight is shared: each member its own gradient
+        with torch.no_grad():    # the loss fit reports, reduced as fit reduces it (to the last bit)
+            loss = torch.stack([F.cross_entropy(logits[:b, i].float(), t) if b else ce.new_zeros(())
+                                for i, (b, t) in enumerate(zip(sizes, labels))])
         self.adam_step([b > 0 for b in sizes])
-        return member_loss.detach()
+        return loss
 
 
 def _layout(w: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,140 @@
+"""Fused repetitions vs one at a time: training throughput of K = 10 members, same run, same device.
+
+One at a time: K SqueezeNets (channels-last, fit's Adam), each taking its training
+step on its own batch, member after member, as K repetitions trained by
+:func:`sertune.train.fit` one after the other do. Fused: the same K members as one
+stacked network (:mod:`sertune.fused`: grouped convolutions, one backward, Adam on
+each member's views). Both run on random inputs of the shape (no corpus), after a
+warm-up step each; the two are measured in alternation ``--rounds`` times and the
+best round of each is kept (the machine's other load hurts both the same way).
+
+For each input size (M mels x frames): samples/s of training (K x batch samples
+per K-member step) and useful TFLOP/s (FLOPs of K single-model training steps,
+counted with ``torch.utils.flop_counter.FlopCounterMode``, per second; the fused
+network does the same convolutions). Defaults fit 2 CPU cores in a few minutes:
+batch 16 (the paper's) at 40 x 301 and 128 x 1001, 4 at 128 x 2501 (16 needs
+~20 GB for K = 10 on a CPU; ``--mid-batch-size``). On a CPU, glibc's malloc is
+told to keep freed memory (``--glibc-default`` to leave it): the fused step's
+large activations would otherwise be unmapped and page-faulted in every step.
+
+CPU caveat: on a machine with other load, two OpenMP threads spin at every
+barrier while the other is descheduled, which hurts the one-at-a-time side (10x
+the kernels, so 10x the barriers) far more: measure on a quiet machine.
+
+The last line is ``ratio_small: X ratio_mid: Y``: fused over one-at-a-time
+samples/s at 40 x 301 and at 128 x 2501.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import platform
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from sertune.devices import resolve_device, use_bf16
+from sertune.fused import probe_steps
+
+SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def keep_freed_memory() -> bool:
+    """glibc malloc: no mmap for large blocks and no trimming, so memory freed by one step is
+    reused by the next instead of being unmapped and faulted in again (at 40 x 301 most of a
+    fused step's system time is page faults otherwise). Process-wide: helps both sides."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1))
+
+
+def timed(step, device: torch.device, *, min_steps: int, seconds: float) -> float:
+    """Seconds per call of ``step`` over at least ``min_steps`` calls and ``seconds`` (warm: call it first)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    start, n = time.perf_counter(), 0
+    while n < min_steps or time.perf_counter() - start < seconds:
+        step()
+        n += 1
+    sync()
+    return (time.perf_counter() - start) / n
+
+
+def flops(step) -> int:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def measure(shape, k: int, device: torch.device, args, bf16: bool, batch_size: int) -> tuple[float, float, float]:
+    """(fused samples/s, one-at-a-time samples/s, useful FLOPs per K-member step)."""
+    fused, single = probe_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
+    useful = flops(single)                        # also the warm-up step of each
+    flops(fused)
+    best = {"fused": float("inf"), "single": float("inf")}
+    for _ in range(args.rounds):
+        for name, step in (("fused", fused), ("single", single)):
+            best[name] = min(best[name], timed(step, device, min_steps=args.min_steps, seconds=args.seconds))
+    return k * batch_size / best["fused"], k * batch_size / best["single"], useful
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", help="cuda if available, else cpu")
+    parser.add_argument("--k", type=int, default=10, help="members (repetitions) fused")
+    parser.add_argument("--batch-size", type=int, default=16, help="batch per member (the paper's 16)")
+    parser.add_argument("--mid-batch-size", type=int, default=4,
+                        help="batch per member at 128 x 2501 (16: ~20 GB of memory for K = 10 on a CPU)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating measurements of each side")
+    parser.add_argument("--min-steps", type=int, default=1, help="timed K-member steps per measurement, at least")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per measurement, at least")
+    parser.add_argument("--shapes", default="small,128x1001,mid",
+                        help=f"comma-separated, of: {', '.join(SHAPES)}")
+    parser.add_argument("--glibc-default", action="store_true",
+                        help="leave malloc as it is (default on a CPU: keep freed memory, see keep_freed_memory)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    bf16 = use_bf16(device, args.precision)
+    kept = device.type == "cpu" and not args.glibc_default and keep_freed_memory()
+    print(f"device: {device} ({device_name(device)}); threads: {torch.get_num_threads()}; "
+          f"precision: {'bf16 autocast' if bf16 else 'fp32'} (--precision {args.precision}); "
+          f"K = {args.k}; malloc keeps freed memory: {'yes' if kept else 'no'}; torch {torch.__version__}")
+    ratios = {}
+    for key in args.shapes.split(","):
+        shape = SHAPES[key]
+        batch = args.mid_batch_size if key == "mid" else args.batch_size
+        start = time.perf_counter()
+        fused, single, useful = measure(shape, args.k, device, args, bf16, batch)
+        ratios[key] = fused / single
+        per_sample = useful / (args.k * batch)
+        print(f"{shape[0]} x {shape[1]}, batch {batch}: one at a time {single:7.1f} samples/s "
+              f"({single * per_sample / 1e12:.3f} TFLOP/s) | fused {fused:7.1f} samples/s "
+              f"({fused * per_sample / 1e12:.3f} TFLOP/s) | x{ratios[key]:.2f} "
+              f"[{useful / 1e9:.1f} GFLOP per K-member step; {time.perf_counter() - start:.0f} s]", flush=True)
+    print(f"ratio_small: {ratios.get('small', float('nan')):.2f} ratio_mid: {ratios.get('mid', float('nan')):.2f}")
+
+
+if __name__ == "__main__":
+    main()

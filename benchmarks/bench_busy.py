@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sertune.devices import usable_cpus
+from sertune.devices import cpu_model, usable_cpus
 
 
 def demo(out: Path, epochs: int, env: dict) -> subprocess.Popen:
@@ -47,9 +47,7 @@ def main() -> None:
     env = dict(os.environ)
     if args.wait_policy:
         env["OMP_WAIT_POLICY"] = args.wait_policy
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU")
-    print(f"CPU: {cpu}, {usable_cpus()} usable cores; load before: {os.getloadavg()[0]:.2f}; "
+    print(f"CPU: {cpu_model()}, {usable_cpus()} usable cores; load before: {os.getloadavg()[0]:.2f}; "
           f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', '(sertune default: PASSIVE)')}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -34,14 +34,12 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import platform
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from sertune.devices import resolve_device, use_bf16
+from sertune.devices import cpu_model, resolve_device, use_bf16
 from sertune.fused import probe_steps
 
 SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
@@ -50,13 +48,7 @@ SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    return cpu_model()
 
 
 def keep_freed_memory() -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -35,16 +34,8 @@ from pathlib import Path
 import torch
 
 from sertune.corpora.synth import synthesize
-from sertune.devices import usable_cpus, use_bf16
+from sertune.devices import cpu_model, usable_cpus, use_bf16
 from sertune.study.claims import make_engine, read_rows
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
 
 GRID = "n_mels = [32, 64]\nwin_length = [400]\nhop_length = [160]\nsegment = [1.5]\n"
 
@@ -69,7 +60,7 @@ def main() -> None:
            "--epochs", str(args.epochs), "--out", str(out), "--cache-dir", str(work / "cache"), "--heartbeat", "2",
            "--checkpoint-seconds", str(args.checkpoint_seconds), "--workers", "1", "--json"]
     rng = random.Random(args.seed)
-    print(f"cpu: {cpu_name()}, {usable_cpus()} cores, precision {'bf16' if use_bf16(torch.device('cpu'), 'auto') else 'fp32'}; "
+    print(f"cpu: {cpu_model()}, {usable_cpus()} cores, precision {'bf16' if use_bf16(torch.device('cpu'), 'auto') else 'fp32'}; "
           f"work folder {work}")
     start, kills = time.perf_counter(), 0
     while True:

@@ -20,11 +20,10 @@ Last line, for the default of ``sertune search --budget 10%``:
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
-from sertune.devices import usable_cpus
+from sertune.devices import cpu_model, usable_cpus
 from sertune.study import curves as cv
 from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for
 from sertune.study.strategies import parse_strategy
@@ -33,23 +32,13 @@ from sertune.study.replay import format_table, replay
 RECORDED = Path(__file__).parent / "data" / "synthetic-emodb.curves.npz"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--curves", type=Path, default=RECORDED, help="recorded curves (.npz)")
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--budget", default="10%")
     args = parser.parse_args()
-    print(f"CPU: {cpu_name()}, {usable_cpus()} usable cores")
+    print(f"CPU: {cpu_model()}, {usable_cpus()} usable cores")
 
     big = cv.synthesize(settings=511, reps=10, epochs=150, seed=0)
     panel = [s for s in PANEL if s != "brute"]

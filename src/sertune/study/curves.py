@@ -94,6 +94,11 @@ class Curves:
     def synthetic(self) -> bool:
         return bool((self.source.get("corpus") or {}).get("synthetic"))
 
+    def repetitions(self, which: slice) -> "Curves":
+        """The same curves for some repetitions only (strategies that treat them apart)."""
+        return Curves(name=self.name, keys=self.keys, val=self.val[which], test_wa=self.test_wa[which],
+                      test_ua=self.test_ua[which], seed=self.seed, source=self.source, notes=self.notes)
+
     def live_order(self) -> np.ndarray:
         """Indices of the settings in the order a search with this seed claims them."""
         index = {k: i for i, k in enumerate(self.keys)}

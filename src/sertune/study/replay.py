@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ConfigError
 from .curves import Curves, best_so_far
 from .strategies import Brute, Outcome, Strategy, parse_strategy
+from .strategy_base import arrival_ranks
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,11 @@ def make_orders(curves: Curves, n: int, seed: int) -> tuple[np.ndarray, np.ndarr
 def select(curves: Curves, outcome: Outcome, orders: np.ndarray) -> np.ndarray:
     """θ_r per (order, repetition): the best final validation WA among complete trials, ties to the
     earliest arrival; -1 where the strategy completed nothing in that repetition."""
-    lanes, S = orders.shape
+    S = orders.shape[1]
     final = best_so_far(curves.val)[:, :, -1]                                    # (R, S)
     score = np.where(outcome.complete, final[None], -np.inf)                     # (N, R, S)
     top = score.max(axis=-1, keepdims=True)
-    ranks = np.empty_like(orders)
-    np.put_along_axis(ranks, orders, np.arange(S)[None].repeat(lanes, 0), axis=1)
-    tie = np.where((score == top) & outcome.complete, ranks[:, None, :], S)
+    tie = np.where((score == top) & outcome.complete, arrival_ranks(orders)[:, None, :], S)
     chosen = tie.argmin(axis=-1)
     return np.where(outcome.complete.any(axis=-1), chosen, -1)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .curves import best_so_far
-from .strategy_base import Outcome, Strategy, _count, _positive, _ranks, _top, register
+from .strategy_base import Outcome, Strategy, _count, _positive, arrival_ranks, _top, register
 
 # --------------------------------------------------------------------------- two-phase strategies
 
@@ -36,7 +36,7 @@ class TopK(Strategy):
         lanes = len(orders)
         k = _count(self.k, curves.n_settings)
         score = best_so_far(curves.val)[:, :, self.n - 1]                 # (R, S)
-        top = _top(np.broadcast_to(score[None], (lanes, *score.shape)), _ranks(orders)[:, None, :], k)
+        top = _top(np.broadcast_to(score[None], (lanes, *score.shape)), arrival_ranks(orders)[:, None, :], k)
         spent = np.where(top, curves.epochs, self.n)
         return Outcome(spent, top)
 
@@ -90,7 +90,7 @@ class RepetitionFidelity(Strategy):
         n = self.n or E
         k = _count(self.top, S)
         best = best_so_far(curves.val)[:, :, n - 1]                        # (R, S)
-        ranks = _ranks(orders)
+        ranks = arrival_ranks(orders)
         spent = np.zeros((lanes, R, S), dtype=np.int64)
         complete = np.zeros((lanes, R, S), dtype=bool)
         for lane, seed in enumerate(seeds):

@@ -89,6 +89,15 @@ def successive_halving(values: np.ndarray, *, eta: float, bootstrap: int,
     return passed
 
 
+def _check_halving(name: str, *, eta: int, minimum: int, bootstrap: int) -> None:
+    """The parameters every successive-halving strategy shares (Optuna's own bounds)."""
+    if eta < 2:
+        raise ConfigError(f"strategy {name}: eta={eta} must be >= 2 (the reduction factor)")
+    _positive(name, min=minimum)
+    if bootstrap < 0:
+        raise ConfigError(f"strategy {name}: bootstrap={bootstrap} must be >= 0")
+
+
 def _rung_epochs(epochs: int, minimum: int, eta: int, rate: int) -> list[int]:
     out, k = [], 0
     while minimum * eta ** (rate + k) <= epochs:
@@ -146,11 +155,7 @@ class Asha(Strategy):
     bootstrap: int = 0
 
     def __post_init__(self) -> None:
-        if self.eta < 2:
-            raise ConfigError(f"strategy asha: eta={self.eta} must be >= 2 (the reduction factor)")
-        _positive("asha", min=self.min)
-        if self.bootstrap < 0:
-            raise ConfigError(f"strategy asha: bootstrap={self.bootstrap} must be >= 0")
+        _check_halving("asha", eta=self.eta, minimum=self.min, bootstrap=self.bootstrap)
 
     def replay(self, curves, orders, seeds):
         spent, complete = _halving_outcome(curves, orders, _rung_epochs(curves.epochs, self.min, self.eta, 0),
@@ -180,7 +185,7 @@ class AshaScreen(Strategy):
     bootstrap: int = 0
 
     def __post_init__(self) -> None:
-        Asha(eta=self.eta, min=self.min, bootstrap=self.bootstrap)          # same checks
+        _check_halving("asha-screen", eta=self.eta, minimum=self.min, bootstrap=self.bootstrap)
         _positive("asha-screen", reps=self.reps)
         if not 0 < self.keep <= 1:
             raise ConfigError(f"strategy asha-screen: keep={self.keep} must be a fraction in (0, 1]")
@@ -206,15 +211,13 @@ class AshaScreen(Strategy):
     def replay(self, curves, orders, seeds):
         m = self.reps
         rungs = _rung_epochs(curves.epochs, self.min, self.eta, 0)
-        screen = Curves(name=curves.name, keys=curves.keys, val=curves.val[:m], test_wa=curves.test_wa[:m],
-                        test_ua=curves.test_ua[:m], seed=curves.seed)
+        screen = curves.repetitions(slice(None, m))
         s_spent, s_complete = _halving_outcome(screen, orders, rungs, self.eta, self.bootstrap)   # (m, L, A)
         ok = s_complete.all(axis=0)                                                         # (L, A)
         final = best_so_far(curves.val[:m])[:, :, -1].mean(axis=0)                          # (S,)
         passed = successive_halving(final[orders][:, :, None], eta=1 / self.keep, bootstrap=0, present=ok)
         promoted = (passed == 1)[None].repeat(curves.reps - m, axis=0)
-        rest = Curves(name=curves.name, keys=curves.keys, val=curves.val[m:], test_wa=curves.test_wa[m:],
-                      test_ua=curves.test_ua[m:], seed=curves.seed)
+        rest = curves.repetitions(slice(m, None))
         r_spent, r_complete = _halving_outcome(rest, orders, rungs, self.eta, self.bootstrap, present=promoted)
         spent = np.concatenate([s_spent, r_spent])
         complete = np.concatenate([s_complete, r_complete])
@@ -238,9 +241,7 @@ class Hyperband(Strategy):
     bootstrap: int = 0
 
     def __post_init__(self) -> None:
-        if self.eta < 2:
-            raise ConfigError(f"strategy hyperband: eta={self.eta} must be >= 2 (the reduction factor)")
-        _positive("hyperband", min=self.min)
+        _check_halving("hyperband", eta=self.eta, minimum=self.min, bootstrap=self.bootstrap)
 
     def check(self, epochs, n_settings, reps):
         if self.min > epochs:
@@ -268,11 +269,11 @@ class Hyperband(Strategy):
         for r in range(curves.reps):
             bracket = np.array([self.bracket_of(rep_name(curves.name, r), i, curves.epochs)
                                 for i in range(arrivals)])
+            one = curves.repetitions(slice(r, r + 1))
             for b in range(len(self.brackets(curves.epochs))):
                 at = np.flatnonzero(bracket == b)
                 if not len(at):
                     continue
-                one = _single_rep(curves, r)
                 s, c = _halving_outcome(one, orders[:, at], _rung_epochs(curves.epochs, self.min, self.eta, b),
                                         self.eta, self.bootstrap)
                 spent[r][:, at], complete[r][:, at] = s[0], c[0]
@@ -282,12 +283,6 @@ class Hyperband(Strategy):
         import optuna
         return optuna.pruners.HyperbandPruner(min_resource=self.min, max_resource=epochs,
                                               reduction_factor=self.eta, bootstrap_count=self.bootstrap)
-
-
-def _single_rep(curves: Curves, r: int) -> Curves:
-    sl = slice(r, r + 1)
-    return Curves(name=curves.name, keys=curves.keys, val=curves.val[sl], test_wa=curves.test_wa[sl],
-                  test_ua=curves.test_ua[sl], seed=curves.seed)
 
 
 # --------------------------------------------------------------------------- median stopping

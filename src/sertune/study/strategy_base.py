@@ -126,7 +126,7 @@ def _count(value: float, total: int) -> int:
     return max(1, min(total, int(round(value)) if value >= 1 else math.ceil(value * total)))
 
 
-def _ranks(orders: np.ndarray) -> np.ndarray:
+def arrival_ranks(orders: np.ndarray) -> np.ndarray:
     """rank[n, s]: arrival position of setting s in order n."""
     ranks = np.empty_like(orders)
     np.put_along_axis(ranks, orders, np.arange(orders.shape[1])[None, :].repeat(len(orders), 0), axis=1)

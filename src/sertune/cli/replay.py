@@ -15,10 +15,10 @@ from ..study.strategies import STRATEGIES, SYNTAX, parse_strategy
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
-    p.add_argument("study", metavar="STUDY", nargs="?",
+    p.add_argument("source", metavar="STUDY", nargs="?",
                    help="the --out folder of a brute-force `sertune search`, or a curves .npz file")
     p.add_argument("--storage", metavar="URL", help="Optuna storage URL instead of STUDY")
-    p.add_argument("--study-name", dest="name", metavar="NAME",
+    p.add_argument("--study", dest="name", metavar="NAME",
                    help="search name in the storage (default: the only one)")
 
 
@@ -53,9 +53,9 @@ def add_parser(sub) -> None:
 def _default_out(args: argparse.Namespace) -> Path:
     if args.out:
         return Path(args.out)
-    if not args.study:
+    if not args.source:
         raise ConfigError("--out DIR is required with --storage (there is no STUDY folder to write into)")
-    path = Path(args.study)
+    path = Path(args.source)
     return path.with_name(path.stem + "-replay") if path.suffix == ".npz" else path / "replay"
 
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..report.replay_plot import replay_figure
 
-    curves = open_curves(args.study, storage=args.storage, name=args.name)
+    curves = open_curves(args.source, storage=args.storage, name=args.name)
     default = budgets.strategy_for(args.budget, curves.epochs) if args.budget else None
     strategies = [parse_strategy(s) for s in (args.strategy or budgets.PANEL)]
     if default and default not in strategies:
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_curves(args: argparse.Namespace) -> int:
-    curves = open_curves(args.study, storage=args.storage, name=args.name)
+    curves = open_curves(args.source, storage=args.storage, name=args.name)
     path = save(curves, args.out)
     for note in curves.notes:
         print(f"note: {note}")

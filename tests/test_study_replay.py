@@ -100,6 +100,16 @@ def test_curves_file_round_trip_and_cli(recorded, tmp_path, capsys):
     assert (tmp_path / "study.curves-replay" / "replay.png").stat().st_size > 10_000
 
 
+def test_replay_cli_runs_tpe_with_and_without_pruning(tmp_path, capsys):
+    path = cv.save(cv.synthesize(settings=20, reps=2, epochs=9, seed=1), tmp_path / "s.curves.npz")
+    assert main(["replay", str(path), "--strategy", "tpe:budget=0.2", "--strategy", "tpe:budget=0.2,prune=1",
+                 "--orders", "3", "--json"]) == 0
+    plain, pruned = json.loads(capsys.readouterr().out)["strategies"]
+    assert (plain["spec"], pruned["spec"]) == ("tpe:budget=0.2,startup=10,prune=0", "tpe:budget=0.2,startup=10,prune=1")
+    assert plain["epoch_fraction"]["mean"] == pytest.approx(4 / 20) and plain["no_selection"] == 0
+    assert pruned["epoch_fraction"]["mean"] < plain["epoch_fraction"]["mean"]
+
+
 def test_report_shows_the_replay_of_its_study(recorded, tmp_path, capsys):
     assert main(["replay", str(recorded / "brute"), "--orders", "3", "--strategy", "asha"]) == 0
     assert main(["report", str(recorded / "brute"), "--out", str(tmp_path / "report")]) == 0

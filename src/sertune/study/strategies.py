@@ -19,13 +19,14 @@ arrive.
 
 from __future__ import annotations
 
-# The registry fills in this order: brute and the live pruners, then the replay-only ones.
+# The registry fills in this order: brute and the live pruners, then the replay-only ones (TPE last).
 from .strategy_base import (  # noqa: F401
     STRATEGIES, SYNTAX, Outcome, Strategy, live_names, parse_strategy, register)
 from .strategies_pruning import (  # noqa: F401
     Asha, AshaScreen, Brute, Hyperband, Median, successive_halving)
 from .strategies_phased import RandomSubset, RepetitionFidelity, TopK  # noqa: F401
+from .strategies_sampled import Tpe  # noqa: F401
 
 __all__ = ["STRATEGIES", "SYNTAX", "Outcome", "Strategy", "live_names", "parse_strategy", "register", "Asha",
            "AshaScreen", "Brute", "Hyperband", "Median", "successive_halving", "RandomSubset",
-           "RepetitionFidelity", "TopK"]
+           "RepetitionFidelity", "TopK", "Tpe"]

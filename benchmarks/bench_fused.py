@@ -26,7 +26,13 @@ fp32: ratio_small 1.00, ratio_mid 0.82; bf16 autocast: 1.10 and 0.96. A CPU step
 is compute-bound (~0.11 TFLOP/s either way), so fusing saves little there; it is
 for GPUs, where the small shapes are launch-bound.
 
-The last line is ``ratio_small: X ratio_mid: Y``: fused over one-at-a-time
+On a CUDA device a third side trains the K members one at a time as
+:func:`sertune.train.fit` does there: each step one replay of the member's
+CUDA graph (:mod:`sertune.cuda_graphs`). Measured on an NVIDIA H200 (bf16): the
+graphed single model outran the (eager) fused stack at 40 x 301.
+
+The last line is ``ratio_small: X ratio_mid: Y``: fused over sertune's own
+one-at-a-time training on the device (graphed on CUDA, eager on a CPU),
 samples/s at 40 x 301 and at 128 x 2501.
 """
 
@@ -39,8 +45,14 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+import numpy as np
+
+from sertune.cuda_graphs import GraphedStep
+from sertune.dataset import SegmentData
 from sertune.devices import cpu_model, resolve_device, use_bf16
 from sertune.fused import probe_steps
+from sertune.model import build_model
+from sertune.theta import Theta
 
 SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
 
@@ -82,16 +94,44 @@ def flops(step) -> int:
     return counter.get_total_flops()
 
 
-def measure(shape, k: int, device: torch.device, args, bf16: bool, batch_size: int) -> tuple[float, float, float]:
-    """(fused samples/s, one-at-a-time samples/s, useful FLOPs per K-member step)."""
+def graphed_one_at_a_time(shape, k: int, device: torch.device, *, bf16: bool, batch_size: int, n_classes: int = 7):
+    """K members one after the other as sertune.train.fit trains them on a CUDA device: each
+    step a replay of the member's CUDA graph (sertune.cuda_graphs) on its own batch."""
+    gen = torch.Generator().manual_seed(0)
+    steps = []
+    for i in range(k):
+        store = torch.randn((batch_size, *shape), generator=gen).to(device, torch.float16)
+        labels = torch.randint(0, n_classes, (batch_size,), generator=gen).to(device)
+        ids = tuple(map(str, range(batch_size)))
+        data = SegmentData(Theta(shape[0], 512, 256, 1.0), 16000, "features", store, labels,
+                           np.arange(batch_size), ids, ids)
+        model = build_model(n_classes, seed=i).to(device=device, memory_format=torch.channels_last).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=True)
+        steps.append(GraphedStep(model, optimizer, data, 0.0, 1.0, bf16=bf16, batch_size=batch_size,
+                                 generator=torch.Generator(device=device).manual_seed(i)))
+    rows = torch.arange(batch_size, device=device)
+
+    def one_at_a_time() -> None:
+        for step in steps:
+            step(rows)
+    return one_at_a_time
+
+
+def measure(shape, k: int, device: torch.device, args, bf16: bool, batch_size: int) -> dict[str, float]:
+    """Samples/s of each side (fused, eager one at a time, and on CUDA graphed one at a time)
+    and the useful FLOPs per K-member step."""
     fused, single = probe_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
+    sides = {"fused": fused, "eager": single}
+    if device.type == "cuda":
+        sides["graphed"] = graphed_one_at_a_time(shape, k, device, bf16=bf16, batch_size=batch_size)
     useful = flops(single)                        # also the warm-up step of each
     flops(fused)
-    best = {"fused": float("inf"), "single": float("inf")}
+    best = {name: float("inf") for name in sides}
     for _ in range(args.rounds):
-        for name, step in (("fused", fused), ("single", single)):
+        for name, step in sides.items():
+            step()
             best[name] = min(best[name], timed(step, device, min_steps=args.min_steps, seconds=args.seconds))
-    return k * batch_size / best["fused"], k * batch_size / best["single"], useful
+    return {**{name: k * batch_size / t for name, t in best.items()}, "flops": useful}
 
 
 def main() -> None:
@@ -124,13 +164,20 @@ def main() -> None:
         shape = SHAPES[key]
         batch = args.mid_batch_size if key == "mid" else args.batch_size
         start = time.perf_counter()
-        fused, single, useful = measure(shape, args.k, device, args, bf16, batch)
-        ratios[key] = fused / single
-        per_sample = useful / (args.k * batch)
-        print(f"{shape[0]} x {shape[1]}, batch {batch}: one at a time {single:7.1f} samples/s "
-              f"({single * per_sample / 1e12:.3f} TFLOP/s) | fused {fused:7.1f} samples/s "
-              f"({fused * per_sample / 1e12:.3f} TFLOP/s) | x{ratios[key]:.2f} "
-              f"[{useful / 1e9:.1f} GFLOP per K-member step; {time.perf_counter() - start:.0f} s]", flush=True)
+        speed = measure(shape, args.k, device, args, bf16, batch)
+        # sertune's one-at-a-time training on this device: CUDA graphs there, eager steps on a CPU
+        single = speed.get("graphed", speed["eager"])
+        ratios[key] = speed["fused"] / single
+        per_sample = speed["flops"] / (args.k * batch)
+        rows = [("one at a time", speed["eager"])] + (
+            [("one at a time, CUDA graphs", speed["graphed"])] if "graphed" in speed else []) + [
+            ("fused", speed["fused"])]
+        print(f"{shape[0]} x {shape[1]}, batch {batch}: " + " | ".join(
+            f"{name} {v:7.1f} samples/s ({v * per_sample / 1e12:.3f} TFLOP/s)" for name, v in rows) +
+            f" | fused x{speed['fused'] / speed['eager']:.2f} eager" +
+            (f", x{ratios[key]:.2f} graphed" if "graphed" in speed else "") +
+            f" [{speed['flops'] / 1e9:.1f} GFLOP per K-member step; {time.perf_counter() - start:.0f} s]",
+            flush=True)
     print(f"ratio_small: {ratios.get('small', float('nan')):.2f} ratio_mid: {ratios.get('mid', float('nan')):.2f}")
 
 

@@ -17,8 +17,12 @@ sizes 128x1001 and 256x2001 (M x frames). Prints samples/s for each, then the
 memory check of the paper's largest θ on IEMOCAP (M=256, H=16, T=9 s, 3000
 segments: ~14 GB of 16-bit features): which storage mode sertune picks on this
 device and the peak memory (max RSS) of a training step in it. The last line is
-``ratio: <reference s / sertune s>`` at the smaller size, after
+``ratio: <reference s / sertune s>`` at the first size, after
 ``ratio_fp32:`` (the same with sertune in fp32).
+
+On a CUDA device a third sertune row replays full batches as one CUDA graph
+(:mod:`sertune.cuda_graphs`, what ``fit`` does there), and 40x301 (θ•, where a
+step is launch-bound) is measured too; ``--shapes`` picks other sizes.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from sertune.dataset import MEMORY_SHARE, SegmentData, Theta
 from sertune.devices import free_memory_bytes, resolve_device, use_bf16
 from sertune.model import build_model
+from sertune.cuda_graphs import GraphedStep
 from sertune.train import train_epoch
 
 
@@ -79,22 +84,27 @@ def reference_seconds(arrays, labels, n_classes, steps, batch, device):
     return time.perf_counter() - start, seen
 
 
-def sertune_seconds(arrays, labels, n_classes, steps, batch, device, precision):
+def sertune_seconds(arrays, labels, n_classes, steps, batch, device, precision, graphed=False):
     n, (m, f) = len(arrays), arrays[0].shape[:2]
     store = torch.from_numpy(np.stack([a[..., 0] for a in arrays])).to(device, torch.float16)
     data = SegmentData(Theta(m, 511, 16, 1.0), 16000, "features", store,
                        torch.as_tensor(labels, device=device), np.arange(n),
                        tuple(map(str, range(n))), tuple(map(str, range(n))))
     model = build_model(n_classes, seed=0).to(device, memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=device.type == "cuda")   # as fit
     bf16 = use_bf16(device, precision)
+    graph = None
+    if graphed:     # capture (its warm-up steps are undone) before the timed steps, as fit does
+        graph = GraphedStep(model.train(), opt, data, -40.0, 20.0, bf16=bf16, batch_size=batch,
+                            generator=torch.Generator(device=device).manual_seed(0))
     order = torch.randperm(n, generator=torch.Generator().manual_seed(0)).to(device)
-    train_epoch(model, opt, data, order[:batch], -40.0, 20.0, bf16=bf16, batch_size=batch)  # warm-up
+    train_epoch(model, opt, data, order[:batch], -40.0, 20.0, bf16=bf16, batch_size=batch,
+                graph=graph)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
     rows = order[batch:batch * (steps + 1)]
-    train_epoch(model, opt, data, rows, -40.0, 20.0, bf16=bf16, batch_size=batch)
+    train_epoch(model, opt, data, rows, -40.0, 20.0, bf16=bf16, batch_size=batch, graph=graph)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start, len(rows), bf16
@@ -108,13 +118,17 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--largest", type=int, default=3000, metavar="N",
                         help="segments of the largest-θ memory check (0 skips it)")
+    parser.add_argument("--shapes", default=None, metavar="MxF,...",
+                        help="input sizes (default 128x1001,256x2001; on CUDA 40x301 first)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    default = "128x1001,256x2001" if device.type == "cpu" else "40x301,128x1001,256x2001"
+    shapes = [tuple(int(v) for v in s.split("x")) for s in (args.shapes or default).split(",")]
     batch, n_classes = 16, 7
     ratios, fp32_ratios = [], []
     print(f"device {device}; threads {torch.get_num_threads()}; the reference runs on the same device")
-    for shape in ((128, 1001), (256, 2001)):
+    for shape in shapes:
         rng = np.random.default_rng(0)
         n = batch * (args.steps + 1)
         arrays = [rng.normal(-40, 20, size=(*shape, 1)).astype(np.float32) for _ in range(n)]
@@ -133,6 +147,12 @@ def main() -> None:
               f"sertune fp32 {fp_n / fp_s:6.2f} samples/s (x{fp32_ratio:.2f}) | "
               f"sertune {'bf16 + channels-last' if bf16 else 'fp32'} {ours_n / ours_s:6.2f} samples/s "
               f"(x{ratio:.2f})")
+        if device.type == "cuda":
+            g_s, g_n, _ = sertune_seconds(arrays, labels, n_classes, args.steps, batch, device,
+                                          args.precision, graphed=True)
+            print(f"{shape[0]}x{shape[1]}: sertune CUDA graph {g_n / g_s:6.2f} samples/s "
+                  f"(x{(ref_s / ref_n) / (g_s / g_n):.2f} the reference, x{(ours_s / ours_n) / (g_s / g_n):.2f} "
+                  f"sertune's eager steps)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(f"peak memory so far (max RSS of this process): {peak:.2f} GiB")
     if args.largest:

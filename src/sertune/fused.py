@@ -469,7 +469,8 @@ def probe_steps(shape: tuple[int, int], k: int, device: torch.device, *, bf16: b
     dropouts = [torch.Generator(device=device).manual_seed(i) for i in range(k)]
     for model, g in zip(models, dropouts):
         model.classifier[0].generator = g
-    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-4) for m in models]
+    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-4, capturable=device.type == "cuda")   # as fit
+                  for m in models]
     stack = _Stack(models[0], [m.state_dict() for m in models], lr=1e-4, device=device)
 
     def fused() -> None:

@@ -12,6 +12,7 @@ and a run stopped after any epoch goes on from its :class:`TrainState` exactly.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cuda_graphs import GraphedStep, load_optimizer_state, use_graphs
 from .dataset import SegmentData
 from .devices import PRECISIONS, use_bf16
 from .errors import ConfigError
@@ -124,7 +126,7 @@ SnapshotHook = Callable[[int, Callable[[], TrainState]], None]
 def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig, seed: int,
         unit: str = "utterance", on_epoch: EpochHook | None = None, progress=None,
         resume: TrainState | None = None, on_snapshot: SnapshotHook | None = None,
-        on_improve: ImproveHook | None = None) -> RunResult:
+        on_improve: ImproveHook | None = None, cuda_graphs: bool = True) -> RunResult:
     """Train on ``split.train``, select the epoch by validation WA, evaluate val and test.
 
     Parameters
@@ -156,6 +158,10 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
         See :data:`ImproveHook`. When given, the test part is evaluated at every
         epoch that improves validation (a test pass only then, not every epoch) and
         the history entry of that epoch keeps it as ``"test"``.
+    cuda_graphs : bool
+        On a CUDA device, replay full training batches as one CUDA graph
+        (:mod:`sertune.cuda_graphs`; a failed capture falls back to eager steps
+        with a warning). Ignored on the CPU.
     """
     if unit not in ("utterance", "segment"):
         raise ConfigError(f"split unit {unit!r} is unknown; choose utterance or segment")
@@ -175,7 +181,11 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
         if isinstance(module, SeededDropout):
             module.generator = dropout
     bf16 = use_bf16(device, config.precision)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    graphs = use_graphs(device, cuda_graphs)
+    # On CUDA, Adam keeps its step count on the device (capturable) whether or not the step is
+    # graphed: a graph needs that, and the same arithmetic both ways makes graphs a pure speed-up.
+    capturable = device.type == "cuda"
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, capturable=capturable)
     order = torch.Generator().manual_seed(seed)
     train_rows = torch.as_tensor(rows["train"])
     level = "segment" if unit == "segment" else "utterance"
@@ -183,7 +193,7 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
     best_wa, best_epoch, best_state, history, first = -1.0, 0, None, [], 1
     if resume is not None:
         model.load_state_dict(resume.model)
-        optimizer.load_state_dict(resume.optimizer)
+        load_optimizer_state(optimizer, resume.optimizer, capturable=capturable)
         order.set_state(resume.order_rng)
         dropout.set_state(resume.dropout_rng)
         best_wa, best_epoch, history = resume.best_wa, resume.best_epoch, list(resume.history)
@@ -197,10 +207,18 @@ def fit(data: SegmentData, split: Split, *, n_classes: int, config: TrainConfig,
                           order_rng=order.get_state(), dropout_rng=dropout.get_state(), best_wa=best_wa,
                           best_epoch=best_epoch, best_model=_on_cpu(best_state), history=list(history))
 
+    graph = None
+    if graphs and len(train_rows) >= config.batch_size and first <= config.epochs:
+        try:
+            model.train()
+            graph = GraphedStep(model, optimizer, data, mean, std, bf16=bf16, batch_size=config.batch_size,
+                                generator=dropout)
+        except RuntimeError as err:     # e.g. an op that cannot be captured: eager steps, same numbers
+            warnings.warn(f"CUDA graph capture failed ({err}); training with eager steps", stacklevel=2)
     for epoch in range(first, config.epochs + 1):
         perm = train_rows[torch.randperm(len(train_rows), generator=order)].to(device)
         train_loss = train_epoch(model, optimizer, data, perm, mean, std,
-                                 bf16=bf16, batch_size=config.batch_size)
+                                 bf16=bf16, batch_size=config.batch_size, graph=graph)
         val_wa = _metrics(model, data, rows["val"], mean, std, bf16, n_classes, config)[level]["wa"]
         history.append({"epoch": epoch, "loss": train_loss, "val_wa": val_wa})
         if val_wa > best_wa:
@@ -241,15 +259,26 @@ def _on_cpu(value):
 
 
 def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: SegmentData,
-                order: torch.Tensor, mean: float, std: float, *, bf16: bool, batch_size: int) -> float:
+                order: torch.Tensor, mean: float, std: float, *, bf16: bool, batch_size: int,
+                graph: GraphedStep | None = None) -> float:
     """One pass over the rows in ``order`` (already shuffled, on the device); mean loss.
 
     The loss is accumulated on the device and read once at the end, so the
-    device never waits for the host inside the loop.
+    device never waits for the host inside the loop. With ``graph`` (captured for
+    this model, optimizer, data and batch size) the full batches replay it and
+    only a last, smaller batch runs eagerly.
     """
     model.train()
-    loss_sum = torch.zeros((), device=data.device)
-    for b in range(0, len(order), batch_size):
+    start = 0
+    if graph is not None:
+        graph.loss_sum.zero_()
+        start = len(order) // batch_size * batch_size
+        for b in range(0, start, batch_size):
+            graph(order[b:b + batch_size])
+        loss_sum = graph.loss_sum
+    else:
+        loss_sum = torch.zeros((), device=data.device)
+    for b in range(start, len(order), batch_size):
         idx = order[b:b + batch_size]
         x = _inputs(data, idx, mean, std)          # outside autocast: features stay float32
         loss_sum += train_step(model, optimizer, x, data.labels[idx], bf16=bf16) * len(idx)

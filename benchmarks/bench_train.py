@@ -112,7 +112,7 @@ def sertune_seconds(arrays, labels, n_classes, steps, batch, device, precision, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=6, help="timed batches per measurement")
+    parser.add_argument("--steps", type=int, default=10, help="timed batches per measurement (6 was too few: one noisy batch moved a ratio 2x)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="auto")

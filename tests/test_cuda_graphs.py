@@ -59,6 +59,7 @@ def test_optimizer_state_of_a_graphed_run_resumes_eagerly(saved, wanted):
     other(torch.randn(2, 1, 40, 40)).sum().backward()
     fresh.step()                    # an eager step runs on the loaded state
     assert all(s["step"].item() == 2.0 for s in fresh.state.values())
+    assert all(s["step"].item() == 1.0 for s in state["state"].values())   # the checkpoint is untouched
 
 
 def test_fit_on_cpu_ignores_the_graph_flag():

@@ -30,6 +30,8 @@ On the CPU nothing here is used.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
@@ -140,9 +142,11 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, *, captu
     counts that lived on the GPU; one saved by an eager or CPU run holds the opposite.
     Either resumes on either device: the flag is set back, and the step counts are
     moved where the optimizer then expects them (device float32 tensors when
-    capturable, CPU tensors otherwise).
+    capturable, CPU tensors otherwise). ``state`` itself is left as it was: tensors
+    already on the right device would otherwise be shared with, and stepped in place
+    by, the optimizer (a second resume from the same state would start elsewhere).
     """
-    optimizer.load_state_dict(state)
+    optimizer.load_state_dict(copy.deepcopy(state))
     for group in optimizer.param_groups:
         group["capturable"] = capturable
         for p in group["params"]:

@@ -28,7 +28,7 @@ PANEL = [
     "hyperband",
     "median:startup=5,warmup=2,interval=1",
     "topk:n=1,k=0.05", "topk:n=2,k=0.1",
-    "random:budget=0.1",
+    "random:budget=0.1", "tpe:budget=0.1",
     "repfid:reps=1,top=0.1", "repfid:reps=1,n=3,top=0.1",
 ]
 

@@ -85,7 +85,7 @@ def reference_seconds(arrays, labels, n_classes, steps, batch, device):
 
 
 def sertune_seconds(arrays, labels, n_classes, steps, batch, device, precision, graphed=False):
-    n, (m, f) = len(arrays), arrays[0].shape[:2]
+    n, m = len(arrays), arrays[0].shape[0]
     store = torch.from_numpy(np.stack([a[..., 0] for a in arrays])).to(device, torch.float16)
     data = SegmentData(Theta(m, 511, 16, 1.0), 16000, "features", store,
                        torch.as_tensor(labels, device=device), np.arange(n),

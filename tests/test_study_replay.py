@@ -21,7 +21,8 @@ TRAIN = ["--reps", "2", "--epochs", "4", "--lr", "1e-3", "--batch-size", "8", "-
 
 @pytest.fixture(scope="module")
 def recorded(synth_savee, tmp_path_factory):
-    """A brute-force search (8 settings x 2 repetitions x 4 epochs) and an ASHA search with the same seed."""
+    """A brute-force search (8 settings x 2 repetitions x 4 epochs) and a search of each LIVE strategy
+    with the same seed."""
     tmp = tmp_path_factory.mktemp("replay")
     grid = tmp / "grid.toml"
     grid.write_text(GRID)
@@ -34,7 +35,8 @@ def recorded(synth_savee, tmp_path_factory):
 
 
 #: Live searches of the fixture: output folder (= search name) -> strategy.
-LIVE = {"asha": "asha:eta=2", "screen": "asha-screen:reps=1,keep=0.5,eta=2"}
+LIVE = {"asha": "asha:eta=2", "screen": "asha-screen:reps=1,keep=0.5,eta=2", "random": "random:budget=3",
+        "tpe": "tpe:budget=4,startup=2"}
 
 
 def trials_of(folder, name: str, reps: int) -> dict:
@@ -52,8 +54,9 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
     curves = cv.open_curves(recorded / "brute")
     assert (curves.n_settings, curves.reps, curves.epochs) == (8, 2, 4) and not curves.notes
     strategy = parse_strategy(LIVE[name])
-    orders = curves.live_order()[None]
-    outcome = strategy.replay(curves, orders, np.zeros(1))
+    orders, seeds = curves.live_order()[None], np.array([curves.seed])   # replay's order 0
+    assert (seeds == make_orders(curves, 3, seed=11)[1][:1]).all()
+    outcome = strategy.replay(curves, orders, seeds)
     live = trials_of(recorded / name, name, 2)
     assert len(live) == 16
     pruned = 0
@@ -67,6 +70,10 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
     if name == "screen":     # some settings were screened out of repetition 1 without training
         assert any(t.user_attrs["epochs_run"] == 0 and "skipped" in t.user_attrs
                    for (r, _), t in live.items() if r == 1)
+    if strategy.picks:       # the settings not chosen were recorded on every repetition, untrained
+        chosen_here = {key for (r, key), t in live.items() if t.state == TrialState.COMPLETE}
+        assert len(chosen_here) == {"random": 3, "tpe": 4}[name]
+        assert all(("skipped" in t.user_attrs) == (key not in chosen_here) for (_, key), t in live.items())
     chosen = select(curves, outcome, orders)[0]
     for r in range(2):
         complete = [t for (rr, _), t in live.items() if rr == r and t.state == TrialState.COMPLETE]

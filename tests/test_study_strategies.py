@@ -5,7 +5,7 @@ import optuna
 import pytest
 
 from sertune.errors import ConfigError
-from sertune.study.curves import synthesize
+from sertune.study.curves import synthesize, theta_of
 from sertune.study.storage import quiet_optuna, rep_name
 from sertune.study.strategies import STRATEGIES, Asha, RepetitionFidelity, TopK, Tpe, parse_strategy
 
@@ -118,7 +118,52 @@ def test_a_replay_only_strategy_says_so_when_asked_to_run_live():
         parse_strategy("topk").pruner(150)
 
 
-# --------------------------------------------------------------------------- TPE (replay only)
+@pytest.mark.parametrize("spec, match", [
+    ("topk", r"runs in `sertune replay` only; a search can run: brute, asha, .*random, tpe"),
+    ("tpe:prune=1", r"runs in `sertune replay` only with these parameters; a search can run: .*tpe"),
+])
+def test_a_search_refuses_what_runs_in_replay_only(spec, match):
+    from sertune.study.settings import SearchConfig
+    with pytest.raises(ConfigError, match=match):
+        SearchConfig(grid="usual", strategy=spec)
+
+
+@pytest.mark.parametrize("spec", ["random:budget=0.5", "tpe", "tpe:budget=3,startup=1"])
+def test_a_search_runs_the_strategies_that_choose_settings(spec):
+    from sertune.study.settings import SearchConfig
+    assert SearchConfig(grid="usual", strategy=spec).search_strategy() == parse_strategy(spec).spec()
+
+
+def test_random_live_trains_its_subset_in_claim_order_then_nothing():
+    strategy, thetas, arrival = parse_strategy("random:budget=3"), [None] * 8, [5, 2, 7, 0, 1, 3, 6, 4]
+    subset = set(strategy.subset(8, seed=3).tolist())
+    history, picks = [], []
+    while (s := strategy.next_setting(thetas, arrival, history, 3)) is not None:
+        picks.append(s)
+        history.append((s, 50.0))
+    assert set(picks) == subset and picks == [s for s in arrival if s in subset]
+
+
+def test_tpe_live_follows_its_replay_and_survives_claims_it_did_not_make():
+    """One worker: each next setting is the replay's next (the sequence rebuilt from the claims).
+    Several workers: a claim TPE did not pick, or one still training, is learnt from, not an error."""
+    curves = m_driven(reps=1)
+    grid = [theta_of(curves, s) for s in range(curves.n_settings)]
+    strategy, arrival = Tpe(budget=6, startup=2), np.arange(curves.n_settings)
+    replayed = strategy.replay(curves, arrival[None], np.array([9]))
+    objective = curves.val[0, :, -1]
+    history = []
+    while (s := strategy.next_setting(grid, arrival, history, 9)) is not None:
+        history.append((s, float(objective[s])))
+    assert [s for s, _ in sorted(history, key=lambda h: replayed.ranks[0, h[0]])] == [s for s, _ in history]
+    assert sorted(s for s, _ in history) == sorted(np.flatnonzero(replayed.complete[0, 0]).tolist())
+    others = [(100, 60.0), (7, None)]          # claimed by other workers; one still training
+    s = strategy.next_setting(grid, arrival, others, 9)
+    assert s is not None and s not in (100, 7)
+    assert strategy.next_setting(grid, arrival, history, 9) is None       # the budget is spent
+
+
+# --------------------------------------------------------------------------- TPE
 
 def m_driven(seed=0, reps=2, epochs=3):
     """Curves of 289 θs (a product grid plus θ•, so not every combination of values exists) whose

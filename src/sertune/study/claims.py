@@ -199,8 +199,9 @@ class ClaimBook:
         return {"state": "held", "token": token, "host": self.host, "pid": self.pid, "heartbeat": self.now,
                 "grace": self.grace}
 
-    def acquire(self) -> Claim | None:
-        """Take over a θ whose holder stopped, else the first open θ (queue order); None if neither.
+    def acquire(self, *, prefer: str | None = None) -> Claim | None:
+        """Take over a θ whose holder stopped, else the first open θ (queue order, ``prefer`` first
+        when it is open); None if neither.
 
         A taken-over claim carries ``stuck``: how many times in a row θ was taken
         over without an epoch of progress in between (its training kills its worker
@@ -210,7 +211,8 @@ class ClaimBook:
         rows = self.rows()
         # Stopped holders' θs first: finish started work before starting more.
         # (Held rows whose holder is alive are skipped below.)
-        for row in [r for r in rows if r.state == "held"] + [r for r in rows if r.state == "open"]:
+        opened = sorted((r for r in rows if r.state == "open"), key=lambda r: r.key != prefer)   # stable
+        for row in [r for r in rows if r.state == "held"] + opened:
             token = str(uuid.uuid4())
             if row.state == "open":
                 if self._cas([t.c.theta == row.key, t.c.state == "open"], **self._hold_values(token)):

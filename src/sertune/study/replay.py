@@ -62,7 +62,8 @@ class StrategyResult:
 
 def make_orders(curves: Curves, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` arrival orders (n, S) and one seed per order: order 0 is the recorded search's claim
-    order, the others permutations drawn from ``seed``."""
+    order with the search's own seed (so strategies that draw at random replay what that search
+    with that strategy would have drawn), the others permutations and seeds drawn from ``seed``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"orders={n!r} must be a positive integer")
     rng = np.random.default_rng(seed)
@@ -70,8 +71,9 @@ def make_orders(curves: Curves, n: int, seed: int) -> tuple[np.ndarray, np.ndarr
     orders[0] = curves.live_order()
     for i in range(1, n):
         orders[i] = rng.permutation(curves.n_settings)
-    seeds = np.random.SeedSequence(seed).generate_state(n)
-    return orders, seeds.astype(np.int64)
+    seeds = np.random.SeedSequence(seed).generate_state(n).astype(np.int64)
+    seeds[0] = curves.seed
+    return orders, seeds
 
 
 def select(curves: Curves, outcome: Outcome, orders: np.ndarray) -> np.ndarray:
@@ -81,7 +83,8 @@ def select(curves: Curves, outcome: Outcome, orders: np.ndarray) -> np.ndarray:
     final = best_so_far(curves.val)[:, :, -1]                                    # (R, S)
     score = np.where(outcome.complete, final[None], -np.inf)                     # (N, R, S)
     top = score.max(axis=-1, keepdims=True)
-    tie = np.where((score == top) & outcome.complete, arrival_ranks(orders)[:, None, :], S)
+    ranks = arrival_ranks(orders) if outcome.ranks is None else outcome.ranks
+    tie = np.where((score == top) & outcome.complete, ranks[:, None, :], S)
     chosen = tie.argmin(axis=-1)
     return np.where(outcome.complete.any(axis=-1), chosen, -1)
 
@@ -112,7 +115,7 @@ def replay(curves: Curves, strategies: list[Strategy | str], *, orders: int = 10
         regret_ua = (final_ua[reps, star] - got_ua).mean(axis=1)
         fraction = outcome.spent.reshape(len(order_arr), -1).sum(axis=1) / total
         results.append(StrategyResult(
-            spec=strategy.spec(), summary=strategy.summary, live=strategy.live,
+            spec=strategy.spec(), summary=strategy.summary, live=strategy.runs_live(),
             epoch_fraction=Interval.of(fraction), regret=Interval.of(regret), regret_ua=Interval.of(regret_ua),
             same_theta=float((chosen == star).mean()), no_selection=float((~ok).mean()),
             selected=[curves.keys[c] if c >= 0 else None for c in chosen[0]],

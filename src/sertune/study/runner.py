@@ -42,6 +42,7 @@ from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
 from ..theta import Theta, theta_key
 from .models import save_if_best
 from .optuna_private import adopt
+from .picking import SKIPPED, acquire_chosen
 from .pruners import strategy_of
 from .strategies import parse_strategy
 from .storage import load_meta, open_storage, rep_name
@@ -58,7 +59,6 @@ ORPHANED = "the worker training it stopped repeatedly without progress (killed, 
 MAX_CLAIM_FAILURES = 3
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 #: Trial attr of a repetition a screening strategy did not train (recorded as PRUNED, 0 epochs).
-SKIPPED = "skipped"
 
 
 class WorkerStopped(BaseException):
@@ -169,25 +169,42 @@ class Worker:
         """Claim and train until every θ is done; returns the number of trainings run here."""
         while True:
             self._check_stop()
-            claim = self.book.acquire()
+            claim, train = self._acquire()
             if claim is None:
                 if self.book.finished():
                     return self.trained
                 time.sleep(self.heartbeat)        # others hold the rest; they may stop
                 continue
-            self._work(claim)
+            if train is None:                     # another worker claimed the chosen θ first
+                self.book.give_back(claim)
+                time.sleep(0.05)
+                continue
+            self._work(claim, train=train)
 
-    def _work(self, claim: Claim) -> None:
-        """Train θ on every repetition while holding its claim, then mark it done."""
+    def _acquire(self) -> tuple[Claim | None, bool | None]:
+        """The next claim, and whether to train it (see :func:`.picking.acquire_chosen`)."""
+        if not self.strategy.picks:
+            return self.book.acquire(), True
+        return acquire_chosen(self.book, self.strategy, self.rep_studies, self.grid, self.keys,
+                              int(self.meta["settings"]["seed"]))
+
+    def _work(self, claim: Claim, *, train: bool = True) -> None:
+        """Train θ on every repetition while holding its claim, then mark it done (``train=False``:
+        record every repetition as skipped, the strategy did not choose θ)."""
         with Heartbeat(self.book, claim, self.heartbeat, log=self.log):
             try:
                 if claim.stuck >= MAX_ORPHANS:
                     self._give_up(claim)
                     return
+                if not train:
+                    self._skip(claim, range(self.reps), why=f"not chosen by {self.strategy.spec()}")
+                    self.book.finish(claim)
+                    return
                 screen = self.strategy.screening()
                 for r in range(self.reps):
                     if r == screen and screen and not self._promoted(claim.key):
-                        self._skip(claim, range(r, self.reps))
+                        self._skip(claim, range(r, self.reps),
+                                   why=f"did not pass the screening of {self.strategy.spec()}")
                         break
                     self._rep(claim, r)
                 self.book.finish(claim)
@@ -239,8 +256,8 @@ class Worker:
         earlier = [sum(v) / m for v in scores.values() if len(v) == m]
         return self.strategy.promoted(sum(mine) / m, earlier)
 
-    def _skip(self, claim: Claim, reps) -> None:
-        """Record θ's remaining repetitions as pruned without training (it did not pass screening)."""
+    def _skip(self, claim: Claim, reps, *, why: str) -> None:
+        """Record θ's repetitions ``reps`` as pruned without training (not chosen, or not promoted)."""
         for r in reps:
             study = self.rep_studies[r]
             if any(t.params.get("theta") == claim.key and t.state in FINISHED
@@ -250,7 +267,7 @@ class Worker:
             trial = study.ask()
             trial.suggest_categorical("theta", self.keys)
             for k, v in (("theta", self.thetas[claim.key].as_dict()), ("rep", r), ("epochs_run", 0),
-                         (SKIPPED, f"did not pass the screening of {self.strategy.spec()}")):
+                         (SKIPPED, why)):
                 trial.set_user_attr(k, v)
             self._tell(claim, study, trial, claim.key, r, state=TrialState.PRUNED, trained=False)
 

@@ -62,9 +62,10 @@ class SearchConfig:
         if len(given) > 1:
             raise ConfigError(f"{' and '.join(given)} both choose the search strategy; give one of them")
         strategy = parse_strategy(self.search_strategy())
-        if not strategy.live:
-            raise ConfigError(f"strategy {strategy.spec()!r} runs in `sertune replay` only; a search can run: "
-                              f"{', '.join(live_names())}")
+        if not strategy.runs_live():
+            which = " with these parameters" if strategy.live else ""
+            raise ConfigError(f"strategy {strategy.spec()!r} runs in `sertune replay` only{which}; a search "
+                              f"can run: {', '.join(live_names())}")
 
     def search_strategy(self) -> str:
         """The canonical spec of the strategy this search runs (from --budget, --strategy or --pruner)."""

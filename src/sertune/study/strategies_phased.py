@@ -1,5 +1,10 @@
-"""Replay-only strategies: they need every setting's results at once (a coordinator a live
-search does not have yet), so `sertune replay` runs them and `sertune search` refuses them."""
+"""Strategies that decide which settings to train in full.
+
+``topk`` and ``repfid`` rank every setting before they choose (a barrier between two phases,
+which a search's independent workers do not have), so `sertune replay` runs them and
+`sertune search` refuses them; ``asha-screen`` is the asynchronous, live form of ``repfid``.
+``random`` decides up front and runs live too.
+"""
 
 from __future__ import annotations
 
@@ -44,20 +49,39 @@ class TopK(Strategy):
 @register
 @dataclass(frozen=True)
 class RandomSubset(Strategy):
-    """A random subset of the settings (a fraction, or a count when >= 1), trained in full."""
+    """A random subset of the settings (a fraction, or a count when >= 1), trained in full.
+
+    The subset is drawn from the seed (the search's seed when live, the lane's in a replay),
+    the same for every repetition; live, a worker trains its settings in the search's claim
+    order and records the others as skipped.
+    """
 
     name: ClassVar[str] = "random"
+    live: ClassVar[bool] = True
+    picks: ClassVar[bool] = True
     summary: ClassVar[str] = "a random subset of the settings, trained in full"
     budget: float = 0.1
 
     def __post_init__(self) -> None:
         _positive("random", budget=self.budget)
 
+    def subset(self, n_settings: int, seed: int) -> np.ndarray:
+        """Indices of the settings trained with this seed."""
+        k = _count(self.budget, n_settings)
+        return np.random.default_rng(int(seed)).choice(n_settings, k, replace=False)
+
+    def pruner(self, epochs: int):
+        import optuna
+        return optuna.pruners.NopPruner()
+
+    def next_setting(self, thetas, arrival, history, seed):
+        chosen = set(self.subset(len(thetas), seed).tolist()) - {s for s, _ in history}
+        return next((int(s) for s in arrival if s in chosen), None)
+
     def replay(self, curves, orders, seeds):
-        k = _count(self.budget, curves.n_settings)
         chosen = np.zeros((len(orders), curves.n_settings), dtype=bool)
         for n, seed in enumerate(seeds):
-            chosen[n, np.random.default_rng(int(seed)).choice(curves.n_settings, k, replace=False)] = True
+            chosen[n, self.subset(curves.n_settings, seed)] = True
         mask = np.broadcast_to(chosen[:, None, :], (len(orders), curves.reps, curves.n_settings))
         return Outcome(np.where(mask, curves.epochs, 0), mask.copy())
 

@@ -1,21 +1,23 @@
-"""Replay-only strategies that choose which settings to train by a model of Θ: Optuna's TPE.
+"""Strategies that choose which settings to train by a model of Θ: Optuna's TPE.
 
 A search with a budget of settings can pick them better than at random when the
 parameters (M, L, H, T) predict validation WA: TPE fits one density to the good
-settings and one to the others and samples where their ratio is high. `sertune
-search` claims θs in a fixed order and has no sampler, so this runs in `sertune
-replay` only, with Optuna's own :class:`~optuna.samplers.TPESampler` asked and told
-trial by trial on the recorded curves.
+settings and one to the others and samples where their ratio is high. One sequence
+of Optuna's own :class:`~optuna.samplers.TPESampler` asks and tells (``Tpe._sequence``)
+serves both the replay, driven by the recorded curves, and a live search, where a
+worker rebuilds it from the settings claimed so far before each claim.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..theta import Theta
 from .curves import Curves, best_so_far, theta_of
 from .strategies_pruning import Asha, _rung_epochs
 from .strategy_base import Outcome, Strategy, _count, _positive, arrival_ranks, register
@@ -30,13 +32,33 @@ def search_space(curves: Curves) -> tuple[dict[str, list], np.ndarray]:
     """
     try:
         thetas = [theta_of(curves, s) for s in range(curves.n_settings)]
-        columns = {"M": [t.n_mels for t in thetas], "L": [t.win_length for t in thetas],
-                   "H": [t.hop_length for t in thetas], "T": [t.segment for t in thetas]}
     except ConfigError:
-        columns = {"setting": list(range(curves.n_settings))}
+        return _space({"setting": list(range(curves.n_settings))})
+    return grid_space(thetas)
+
+
+def grid_space(thetas: Sequence[Theta]) -> tuple[dict[str, list], np.ndarray]:
+    """:func:`search_space` of a grid of θs."""
+    return _space({"M": [t.n_mels for t in thetas], "L": [t.win_length for t in thetas],
+                   "H": [t.hop_length for t in thetas], "T": [t.segment for t in thetas]})
+
+
+def _space(columns: dict[str, list]) -> tuple[dict[str, list], np.ndarray]:
     choices = {p: sorted(set(v)) for p, v in columns.items()}
     codes = np.array([[choices[p].index(v) for v in values] for p, values in columns.items()]).T
     return choices, codes
+
+
+@contextmanager
+def _quiet_optuna():
+    """No INFO line per study and trial while TPE is driven here; the caller's level after."""
+    import optuna
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
 
 
 @register
@@ -63,11 +85,19 @@ class Tpe(Strategy):
     otherwise only breaks ties in the selection, as for every strategy; the settings are
     trained in TPE's order.
 
+    Live (``sertune search --strategy tpe:budget=0.1``, prune=0 only): before each claim a
+    worker replays the sequence on the settings claimed so far, in claim order, with their
+    objectives; a setting still training elsewhere counts with the mean of those known (a
+    "constant liar"). With one worker the search trains what the replay of arrival order 0
+    with the search's seed trains.
+
     Cost: 100 lanes of ``tpe:budget=0.1`` (52 trials each) on the paper's 511 θs x 10
     repetitions x 150 epochs replay in about 6 s on one CPU core; ``budget=0.2,prune=1`` in 14 s.
     """
 
     name: ClassVar[str] = "tpe"
+    live: ClassVar[bool] = True          # with prune=0 (runs_live)
+    picks: ClassVar[bool] = True
     summary: ClassVar[str] = "Optuna's TPE samples a budget of settings by M, L, H, T (prune=1: with ASHA)"
     budget: float = 0.1
     startup: int = 10
@@ -80,14 +110,83 @@ class Tpe(Strategy):
         if self.prune not in (0, 1):
             raise ConfigError(f"strategy tpe: prune={self.prune} must be 0 (train in full) or 1 (ASHA)")
 
+    def runs_live(self) -> bool:
+        # Pruning here reports the mean over repetitions at each rung, which needs every
+        # repetition trained in step; a search trains a θ's repetitions one after another.
+        return self.prune == 0
+
+    def pruner(self, epochs: int):
+        import optuna
+        if self.prune:
+            raise ConfigError(f"strategy {self.spec()!r} runs in `sertune replay` only (its pruning needs all "
+                              f"repetitions of a setting trained in step); use tpe:prune=0 in a search")
+        return optuna.pruners.NopPruner()
+
+    def _sequence(self, choices: dict[str, list], codes: np.ndarray, ranks: np.ndarray, seed: int, k: int,
+                  epochs: int):
+        """The settings TPE trains, in order: a generator of (setting index, Optuna trial).
+
+        The driver trains the setting (or reports rung values on the trial and asks it whether
+        to prune) and sends back ``(trained, state, value)``: the setting actually trained (the
+        one yielded; in a live search with several workers, another one claimed at this step),
+        COMPLETE or PRUNED, and the objective when complete. It stops after ``k`` settings.
+        """
+        import optuna
+
+        names = list(choices)
+        dists = {p: optuna.distributions.CategoricalDistribution(choices[p]) for p in names}
+        params = lambda s: {p: choices[p][c] for p, c in zip(names, codes[s])}  # noqa: E731
+        sampler = optuna.samplers.TPESampler(seed=int(seed), n_startup_trials=min(self.startup, k))
+        pruner = Asha().pruner(epochs) if self.prune else optuna.pruners.NopPruner()
+        study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+        tried = np.zeros(len(codes), dtype=bool)
+        for _ in range(k):
+            trial = study.ask(dists)
+            want = np.array([choices[p].index(trial.params[p]) for p in names])
+            # A setting is trained once: tried ones are pushed beyond any real distance.
+            distance = np.abs(codes - want).sum(axis=1) + np.where(tried, 1 << 30, 0)
+            s = int(np.lexsort((ranks, distance))[0])
+            if (codes[s] != want).any():
+                # Not trainable as suggested: FAIL keeps it out of TPE's model, and the
+                # setting actually trained is told under its own parameters.
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                study.enqueue_trial(params(s))
+                trial = study.ask(dists)
+            trained, state, value = yield s, trial
+            if trained != s:          # another worker's claim came first: learn from what was trained
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                study.enqueue_trial(params(trained))
+                trial = study.ask(dists)
+            tried[trained] = True
+            if state == optuna.trial.TrialState.PRUNED:
+                study.tell(trial, state=state)
+            else:
+                study.tell(trial, value)
+
+    def next_setting(self, thetas, arrival, history, seed):
+        import optuna
+
+        choices, codes = grid_space(thetas)
+        ranks = np.empty(len(thetas), dtype=np.int64)
+        ranks[np.asarray(arrival)] = np.arange(len(thetas))
+        known = [v for _, v in history if v is not None]
+        liar = float(np.mean(known)) if known else 0.0      # a setting still training: the mean so far
+        steps = self._sequence(choices, codes, ranks, seed, _count(self.budget, len(thetas)), 1)
+        with _quiet_optuna():
+            try:
+                s, _ = next(steps)
+                for index, value in history:
+                    s, _ = steps.send((index, optuna.trial.TrialState.COMPLETE, liar if value is None else value))
+            except StopIteration:
+                return None
+        return s
+
     def replay(self, curves, orders, seeds):
         import optuna
 
         lanes, R, S, E = len(orders), curves.reps, curves.n_settings, curves.epochs
         k = _count(self.budget, S)
         choices, codes = search_space(curves)
-        names = list(choices)
-        dists = {p: optuna.distributions.CategoricalDistribution(choices[p]) for p in names}
         objective = best_so_far(curves.val)[:, :, -1].mean(axis=0)                  # (S,)
         mean_val = curves.val.mean(axis=0)                                           # (S, E)
         asha = Asha()
@@ -95,41 +194,29 @@ class Tpe(Strategy):
         ranks = arrival_ranks(orders)
         spent = np.zeros((lanes, R, S), dtype=np.int64)
         complete = np.zeros((lanes, R, S), dtype=bool)
-        level = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)      # no INFO line per study and trial
-        try:
+        trained = np.full((lanes, S), S, dtype=np.int64)       # rank in TPE's order; S: not trained
+        with _quiet_optuna():
             for lane, seed in enumerate(seeds):
-                sampler = optuna.samplers.TPESampler(seed=int(seed), n_startup_trials=min(self.startup, k))
-                pruner = asha.pruner(E) if self.prune else optuna.pruners.NopPruner()
-                study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-                tried = np.zeros(S, dtype=bool)
-                for _ in range(k):
-                    trial = study.ask(dists)
-                    want = np.array([choices[p].index(trial.params[p]) for p in names])
-                    # A setting is trained once: tried ones are pushed beyond any real distance.
-                    distance = np.abs(codes - want).sum(axis=1) + np.where(tried, 1 << 30, 0)
-                    s = int(np.lexsort((ranks[lane], distance))[0])
-                    if (codes[s] != want).any():
-                        # Not trainable as suggested: FAIL keeps it out of TPE's model, and the
-                        # setting actually trained is told under its own parameters.
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                        study.enqueue_trial({p: choices[p][c] for p, c in zip(names, codes[s])})
-                        trial = study.ask(dists)
-                    tried[s] = True
-                    # The pruner acts only at rung epochs, on the value reported there, so reporting
-                    # those alone decides exactly as reporting every epoch, at a fraction of the calls.
-                    stop = 0
-                    for e in rungs:
-                        trial.report(float(mean_val[s, e - 1]), e)
-                        if trial.should_prune():
-                            stop = e
-                            break
-                    if stop:
-                        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                        spent[lane, :, s] = stop
-                    else:
-                        study.tell(trial, float(objective[s]))
-                        spent[lane, :, s], complete[lane, :, s] = E, True
-        finally:
-            optuna.logging.set_verbosity(level)
-        return Outcome(spent, complete)
+                steps = self._sequence(choices, codes, ranks[lane], seed, k, E)
+                try:
+                    s, trial = next(steps)
+                    for position in range(S):
+                        trained[lane, s] = position
+                        # The pruner acts only at rung epochs, on the value reported there, so reporting
+                        # those alone decides exactly as reporting every epoch, at a fraction of the calls.
+                        stop = 0
+                        for e in rungs:
+                            trial.report(float(mean_val[s, e - 1]), e)
+                            if trial.should_prune():
+                                stop = e
+                                break
+                        if stop:
+                            spent[lane, :, s] = stop
+                            feedback = (s, optuna.trial.TrialState.PRUNED, None)
+                        else:
+                            spent[lane, :, s], complete[lane, :, s] = E, True
+                            feedback = (s, optuna.trial.TrialState.COMPLETE, float(objective[s]))
+                        s, trial = steps.send(feedback)
+                except StopIteration:
+                    pass
+        return Outcome(spent, complete, ranks=trained)

@@ -1,19 +1,21 @@
 """The base of search strategies: the :class:`Strategy` class, the registry and spec parsing.
 
-Strategies themselves live in :mod:`.strategies_pruning` (the live ones, Optuna's pruners)
-and :mod:`.strategies_phased` (replay-only ones that need every setting's results at once);
-:mod:`.strategies` imports both, in registry order, and is the module to import.
+Strategies themselves live in :mod:`.strategies_pruning` (Optuna's pruners, live),
+:mod:`.strategies_phased` (a random subset, live; and two-phase ones that need every
+setting's results at once, replay only) and :mod:`.strategies_sampled` (TPE, live without
+pruning); :mod:`.strategies` imports them, in registry order, and is the module to import.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..theta import Theta
 from .curves import Curves
 
 
@@ -26,10 +28,15 @@ class Outcome:
     complete : ndarray of bool, shape (N, R, S)
         Trained every epoch and not pruned: a candidate for θ_r (the selection
         takes the best validation WA among these, ties to the earliest arrival).
+    ranks : ndarray of int, shape (N, S), optional
+        The order in which the strategy trained the settings (rank per setting), where it
+        is not the arrival order (TPE trains in its own order): selection ties go to the
+        earliest trained, as a live search's do.
     """
 
     spent: np.ndarray
     complete: np.ndarray
+    ranks: np.ndarray | None = None
 
 
 class Strategy:
@@ -43,6 +50,26 @@ class Strategy:
     def replay(self, curves: Curves, orders: np.ndarray, seeds: np.ndarray) -> Outcome:
         """The outcome on ``curves`` for arrival ``orders`` (N, S) of setting indices and one
         seed per lane (N,) for strategies that draw at random."""
+        raise NotImplementedError
+
+    #: Whether the strategy chooses which settings a search trains (random, tpe): a worker asks
+    #: :meth:`next_setting` before each claim, and records the settings it will not train as
+    #: skipped (pruned after 0 epochs), as the replay counts them.
+    picks: ClassVar[bool] = False
+
+    def runs_live(self) -> bool:
+        """Whether `sertune search --strategy` can run this very spec (some parameters are replay-only)."""
+        return self.live
+
+    def next_setting(self, thetas: Sequence[Theta], arrival: Sequence[int],
+                     history: Sequence[tuple[int, float | None]], seed: int) -> int | None:
+        """The setting to train next in a live search, or None when the budget is spent (only where ``picks``).
+
+        ``thetas`` is the grid, ``arrival`` its indices in the search's claim order, ``history``
+        the settings claimed so far in claim order with their objective (mean over repetitions of
+        the best validation WA; None while training), ``seed`` the search's seed. With one worker
+        the choices equal the replay's with arrival order 0 and the same seed.
+        """
         raise NotImplementedError
 
     def pruner(self, epochs: int):

@@ -82,6 +82,23 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
         assert best.user_attrs["test"]["wa"] == pytest.approx(curves.test_wa[r, chosen[r], -1])
 
 
+def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorded, synth_savee):
+    """Two workers asking TPE at once: each chosen θ is trained once on every repetition (a worker
+    that lost the race for its choice gives the claim back and asks again), the rest are skipped."""
+    out = recorded / "two-workers"
+    assert main(["search", str(synth_savee), "--grid", str(recorded / "grid.toml"), "--reps", "2", "--epochs", "1",
+                 "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "4", "--cache-dir",
+                 str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--workers", "2",
+                 "--strategy", "tpe:budget=3,startup=1", "--out", str(out)]) == 0
+    storage = open_storage(f"sqlite:///{out / 'study.db'}")
+    for r in range(2):
+        trials = optuna.load_study(study_name=rep_name("two-workers", r), storage=storage).get_trials()
+        assert len(trials) == 8 and len({t.params["theta"] for t in trials}) == 8     # no θ twice
+        trained = [t for t in trials if t.state == TrialState.COMPLETE]
+        assert len(trained) == 3 and all(t.user_attrs["epochs_run"] == 1 for t in trained)
+        assert all("skipped" in t.user_attrs for t in trials if t.state != TrialState.COMPLETE)
+
+
 def test_recorded_test_curve_ends_at_the_trial_test_result(recorded):
     for t in trials_of(recorded / "brute", "brute", 2).values():
         last = max(t.user_attrs[cv.TEST_CURVE])

@@ -58,7 +58,6 @@ ORPHANED = "the worker training it stopped repeatedly without progress (killed, 
 #: this many times is not claimed again.
 MAX_CLAIM_FAILURES = 3
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-#: Trial attr of a repetition a screening strategy did not train (recorded as PRUNED, 0 epochs).
 
 
 class WorkerStopped(BaseException):

@@ -166,12 +166,15 @@ class Tpe(Strategy):
     def next_setting(self, thetas, arrival, history, seed):
         import optuna
 
+        k = _count(self.budget, len(thetas))
+        if len(history) >= k:          # every step of the sequence is taken: no need to rebuild it
+            return None
         choices, codes = grid_space(thetas)
         ranks = np.empty(len(thetas), dtype=np.int64)
         ranks[np.asarray(arrival)] = np.arange(len(thetas))
         known = [v for _, v in history if v is not None]
         liar = float(np.mean(known)) if known else 0.0      # a setting still training: the mean so far
-        steps = self._sequence(choices, codes, ranks, seed, _count(self.budget, len(thetas)), 1)
+        steps = self._sequence(choices, codes, ranks, seed, k, 1)
         with _quiet_optuna():
             try:
                 s, _ = next(steps)

@@ -1,6 +1,9 @@
-"""What a worker claims next when the search's strategy chooses the settings (random, tpe).
+"""What a worker trains when the search's strategy decides which settings to train.
 
-The strategy decides from the settings claimed so far (:meth:`Strategy.next_setting`);
+``random`` and ``tpe`` choose the settings (:func:`acquire_chosen`, :func:`within_budget`);
+``asha-screen`` promotes a setting past its screening repetitions or not (:func:`promoted`).
+
+A choosing strategy decides from the settings claimed so far (:meth:`Strategy.next_setting`);
 this module reads them from the search's storage. A setting's first trial on repetition 0
 marks when it was claimed; a skipped setting (a trial with the ``skipped`` attribute: the
 strategy did not choose it) does not count. Its objective is the one the replay uses: the
@@ -11,6 +14,7 @@ still training.
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import numpy as np
@@ -23,6 +27,8 @@ from .strategy_base import Strategy
 
 #: User attribute of a trial recorded without training: the strategy did not choose or promote it.
 SKIPPED = "skipped"
+#: User attribute every training trial carries from its start (the runner's attempt count).
+TRAINING = "attempt"
 
 
 def claimed(rep_studies: Sequence[optuna.Study], keys: Sequence[str],
@@ -80,3 +86,57 @@ def acquire_chosen(book: ClaimBook, strategy: Strategy, rep_studies: Sequence[op
     if want is None:
         return claim, False
     return claim, (True if claim.key == keys[want] else None)
+
+
+def within_budget(study: optuna.Study, key: str, k: int, *, patience: float = 5.0) -> bool:
+    """Whether θ ``key`` is among the first ``k`` settings trained, ordered by their first trial
+    on repetition 0 (``study``), excluding skipped ones.
+
+    Workers that claim at the same moment each decide from what they saw, and together could
+    claim more than the budget. Trial numbers are given out by the storage one at a time, so
+    they order those claims the same for every worker: each checks its own place once its trial
+    exists, and exactly the first ``k`` train. A trial's attributes are written a moment after
+    its number; earlier trials that do not yet say what they are (training or skipped) are
+    waited for, at most ``patience`` seconds (one left by a worker killed in that moment).
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        mine = min(t.number for t in trials if t.params.get("theta") == key and SKIPPED not in t.user_attrs)
+        earlier = [t for t in trials if t.number < mine]
+        if all(_labelled(t) or t.state != TrialState.RUNNING for t in earlier) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    before = {t.params["theta"] for t in earlier if _labelled(t) and SKIPPED not in t.user_attrs}
+    return len(before - {key}) < k
+
+
+def _labelled(t) -> bool:
+    return t.params.get("theta") is not None and (TRAINING in t.user_attrs or SKIPPED in t.user_attrs)
+
+
+def promoted(rep_studies: Sequence[optuna.Study], strategy: Strategy, key: str) -> bool:
+    """Whether θ goes past the screening repetitions (``asha-screen``).
+
+    Its score is the mean validation WA of its trials on the screening repetitions; it is
+    ranked against every θ that finished screening before. A θ already decided (it has a
+    trial in the first repetition after screening) keeps its decision, so a resumed search
+    does not decide again against competitors that came later.
+    """
+    m = strategy.screening()
+    after = [t for t in rep_studies[m].get_trials(deepcopy=False) if t.params.get("theta") == key]
+    if after:
+        return not any(SKIPPED in t.user_attrs for t in after)
+    scores: dict[str, list[float]] = {}
+    for study in rep_studies[:m]:
+        seen = set()
+        for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
+            k = t.params.get("theta")
+            if k not in seen:
+                seen.add(k)
+                scores.setdefault(k, []).append(t.value)
+    mine = scores.pop(key, [])
+    if len(mine) < m:
+        return False                 # pruned on a screening repetition
+    earlier = [sum(v) / m for v in scores.values() if len(v) == m]
+    return strategy.promoted(sum(mine) / m, earlier)

@@ -42,7 +42,7 @@ from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
 from ..theta import Theta, theta_key
 from .models import save_if_best
 from .optuna_private import adopt
-from .picking import SKIPPED, acquire_chosen
+from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from .pruners import strategy_of
 from .strategies import parse_strategy
 from .storage import load_meta, open_storage, rep_name
@@ -66,6 +66,10 @@ class WorkerStopped(BaseException):
 
 class ClaimLost(Exception):
     """Another worker took this worker's θ over (this one was paused past the heartbeat grace)."""
+
+
+class NotChosen(Exception):
+    """A choosing strategy's budget was taken by other workers claiming at the same moment."""
 
 
 class _Fixed(BaseSampler):
@@ -200,12 +204,16 @@ class Worker:
                     self.book.finish(claim)
                     return
                 screen = self.strategy.screening()
-                for r in range(self.reps):
-                    if r == screen and screen and not self._promoted(claim.key):
-                        self._skip(claim, range(r, self.reps),
-                                   why=f"did not pass the screening of {self.strategy.spec()}")
-                        break
-                    self._rep(claim, r)
+                try:
+                    for r in range(self.reps):
+                        if r == screen and screen and not self._promoted(claim.key):
+                            self._skip(claim, range(r, self.reps),
+                                       why=f"did not pass the screening of {self.strategy.spec()}")
+                            break
+                        self._rep(claim, r)
+                except NotChosen:
+                    self._skip(claim, range(1, self.reps), why=f"not chosen by {self.strategy.spec()}: "
+                                                              f"other workers took its budget first")
                 self.book.finish(claim)
             except ClaimLost:
                 self.log(f"worker {os.getpid()}: another worker took over {claim.key} (this one was paused "
@@ -228,32 +236,10 @@ class Worker:
         self.book.finish(claim, state="failed", error=ORPHANED)
         self.log(f"worker {os.getpid()}: gave up {claim.key}: {ORPHANED}")
 
-    # -- repetition screening ------------------------------------------------------------
+    # -- strategies that skip settings ----------------------------------------------------
     def _promoted(self, key: str) -> bool:
-        """Whether θ goes past the screening repetitions (``asha-screen``).
-
-        Its score is the mean validation WA of its trials on the screening repetitions; it is
-        ranked against every θ that finished screening before. A θ already decided (it has a
-        trial in the first repetition after screening) keeps its decision, so a resumed search
-        does not decide again against competitors that came later.
-        """
-        m = self.strategy.screening()
-        after = [t for t in self.rep_studies[m].get_trials(deepcopy=False) if t.params.get("theta") == key]
-        if after:
-            return not any(SKIPPED in t.user_attrs for t in after)
-        scores: dict[str, list[float]] = {}
-        for study in self.rep_studies[:m]:
-            seen = set()
-            for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
-                k = t.params.get("theta")
-                if k not in seen:
-                    seen.add(k)
-                    scores.setdefault(k, []).append(t.value)
-        mine = scores.pop(key, [])
-        if len(mine) < m:
-            return False                 # pruned on a screening repetition
-        earlier = [sum(v) / m for v in scores.values() if len(v) == m]
-        return self.strategy.promoted(sum(mine) / m, earlier)
+        """Whether θ goes past the screening repetitions (``asha-screen``; :func:`.picking.promoted`)."""
+        return promoted(self.rep_studies, self.strategy, key)
 
     def _skip(self, claim: Claim, reps, *, why: str) -> None:
         """Record θ's repetitions ``reps`` as pruned without training (not chosen, or not promoted)."""
@@ -310,6 +296,13 @@ class Worker:
             for k, v in (("theta", theta.as_dict()), ("rep", r), ("attempt", attempt),
                          ("device", describe(self.device))):
                 trial.set_user_attr(k, v)
+            if r == 0 and self.strategy.picks and not within_budget(
+                    study, key, self.strategy.budget_count(len(self.keys))):
+                for k, v in (("epochs_run", 0), (SKIPPED, f"not chosen by {self.strategy.spec()}: other "
+                                                           f"workers took its budget first")):
+                    trial.set_user_attr(k, v)
+                self._tell(claim, study, trial, key, r, state=TrialState.PRUNED, trained=False)
+                raise NotChosen()
         resume = self.checkpoints.load(key, r) if self.checkpoints else None
         history: list[float] = [h["val_wa"] for h in resume.history] if resume else []
         # Test metrics of every checkpoint that improved validation: [epoch, test WA, test UA].

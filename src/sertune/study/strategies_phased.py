@@ -74,6 +74,9 @@ class RandomSubset(Strategy):
         import optuna
         return optuna.pruners.NopPruner()
 
+    def budget_count(self, n_settings):
+        return _count(self.budget, n_settings)
+
     def next_setting(self, thetas, arrival, history, seed):
         chosen = set(self.subset(len(thetas), seed).tolist()) - {s for s, _ in history}
         return next((int(s) for s in arrival if s in chosen), None)

@@ -163,6 +163,9 @@ class Tpe(Strategy):
             else:
                 study.tell(trial, value)
 
+    def budget_count(self, n_settings):
+        return _count(self.budget, n_settings)
+
     def next_setting(self, thetas, arrival, history, seed):
         import optuna
 

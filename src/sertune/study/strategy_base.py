@@ -72,6 +72,10 @@ class Strategy:
         """
         raise NotImplementedError
 
+    def budget_count(self, n_settings: int) -> int:
+        """How many of ``n_settings`` settings a choosing strategy trains (only where ``picks``)."""
+        raise NotImplementedError
+
     def pruner(self, epochs: int):
         """The Optuna pruner that runs this strategy live (only where ``live``)."""
         raise ConfigError(f"strategy {self.spec()!r} runs in `sertune replay` only: its phases need every "

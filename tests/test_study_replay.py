@@ -82,7 +82,7 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
         assert best.user_attrs["test"]["wa"] == pytest.approx(curves.test_wa[r, chosen[r], -1])
 
 
-def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorded, synth_savee):
+def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorded, synth_savee, capsys):
     """Two workers asking TPE at once: each chosen θ is trained once on every repetition (a worker
     that lost the race for its choice gives the claim back and asks again), the rest are skipped."""
     out = recorded / "two-workers"
@@ -97,6 +97,12 @@ def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorde
         trained = [t for t in trials if t.state == TrialState.COMPLETE]
         assert len(trained) == 3 and all(t.user_attrs["epochs_run"] == 1 for t in trained)
         assert all("skipped" in t.user_attrs for t in trials if t.state != TrialState.COMPLETE)
+    capsys.readouterr()
+    assert main(["status", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["complete"], doc["pruned"], doc["skipped"]) == (6, 10, 10)
+    assert main(["status", str(out)]) == 0
+    assert "10 pruned (10 of them skipped, never trained)" in capsys.readouterr().out
 
 
 def test_recorded_test_curve_ends_at_the_trial_test_result(recorded):

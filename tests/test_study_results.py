@@ -78,7 +78,8 @@ def test_counts(results):
     assert [(t.rep, t.theta, t.value) for t in dup] == [(0, G[0], 95.0)]
     cov = sr.coverage(results)
     assert cov == {"planned": 27, "finished": 26, "complete": 25, "pruned": 1, "failed": 1, "running": 0,
-                   "interrupted": 0, "waiting": 0, "missing": 0, "failed_trials": 2, "duplicates": 1, "off_grid": 0,
+                   "interrupted": 0, "waiting": 0, "missing": 0, "skipped": 0, "failed_trials": 2, "duplicates": 1,
+                   "off_grid": 0,
                    "unassigned": 0}
     states = sr.cell_states(results)
     assert states[(1, G[7])] == "pruned" and states[(2, G[2])] == "failed" and states[(2, G[3])] == "complete"

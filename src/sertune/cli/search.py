@@ -269,7 +269,8 @@ def format_status(doc: dict, name: str) -> str:
     pct = 100 * (doc["complete"] + doc["pruned"] + doc["failed"]) / max(doc["planned"], 1)
     interrupted = f", {doc['interrupted']} interrupted (re-run to resume)" if doc.get("interrupted") else ""
     eta = f"; ETA {format_duration(doc['eta_seconds'])}" if doc.get("eta_seconds") and pct < 100 else ""
-    lines = [f"search {name}: {doc['complete']} complete, {doc['pruned']} pruned, {doc['failed']} failed, "
+    skipped = f" ({doc['skipped']} of them skipped, never trained)" if doc.get("skipped") else ""
+    lines = [f"search {name}: {doc['complete']} complete, {doc['pruned']} pruned{skipped}, {doc['failed']} failed, "
              f"{doc['running']} running{interrupted} of {doc['planned']} planned ({pct:.0f} % done); "
              f"{doc['duplicates']} duplicates{eta}", "",
              f"{'rep':>3}  {'done':>9}  {'best val WA':>11}  best θ"]

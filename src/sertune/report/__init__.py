@@ -39,7 +39,9 @@ def _coverage_notes(results: sr.StudyResults, cov: dict) -> list[str]:
         absent = sorted(set(range(results.reps)) - set(results.studies))
         notes.append(f"no study yet for rep {', '.join(map(str, absent))} of {results.reps}")
     if cov["pruned"]:
-        notes.append(f"{cov['pruned']} cells were pruned (stopped early): shown as pruned, never as "
+        skipped = (f"; {cov['skipped']} of them were skipped by the search strategy without training"
+                   if cov.get("skipped") else "")
+        notes.append(f"{cov['pruned']} cells were pruned (stopped early){skipped}: shown as pruned, never as "
                      f"finished, and left out of θ_r*, the means and the ranking")
     if cov["failed"]:
         notes.append(f"{cov['failed']} cells failed and were not retried successfully (errors below)")

@@ -27,6 +27,8 @@ class Progress:
     planned: int
     complete: int = 0
     pruned: int = 0
+    #: Of the pruned: recorded without training (a strategy that skips settings).
+    skipped: int = 0
     failed: int = 0
     running: int = 0
     interrupted: int = 0
@@ -42,7 +44,7 @@ class Progress:
     def as_json(self) -> dict:
         """The ``sertune status --json`` object."""
         return {"planned": self.planned, "complete": self.complete, "pruned": self.pruned,
-                "failed": self.failed, "running": self.running, "interrupted": self.interrupted,
+                "skipped": self.skipped, "failed": self.failed, "running": self.running, "interrupted": self.interrupted,
                 "duplicates": self.duplicates, "eta_seconds": self.eta, "reps": self.reps}
 
     def postfix(self) -> str:
@@ -111,7 +113,7 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     best = best_per_rep(results)
     epochs = int(results.settings.get("epochs", 1))
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
-                     failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
+                     skipped=cov["skipped"], failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
                      duplicates=cov["duplicates"])
     state.eta = _eta(results.trials, cell_states(results), epochs,
                      workers=workers if workers is not None else cov["running"])

@@ -271,7 +271,8 @@ def coverage(results: StudyResults) -> dict[str, int]:
     """Cells per state (they add up to ``planned``), plus trial-level counts.
 
     Keys: ``planned``, ``finished`` (complete + pruned), one per
-    :data:`CELL_STATES`, ``failed_trials`` (every FAIL, retried or not),
+    :data:`CELL_STATES`, ``skipped`` (the pruned cells the strategy recorded without
+    training them: 0 epochs), ``failed_trials`` (every FAIL, retried or not),
     ``duplicates``, ``off_grid`` (finished trials of a θ outside the grid or of
     a repetition ≥ K) and ``unassigned`` (running/waiting trials with no θ yet).
     """
@@ -282,6 +283,9 @@ def coverage(results: StudyResults) -> dict[str, int]:
         by_state[state] += 1
     counts["finished"] = by_state["complete"] + by_state["pruned"]
     counts.update(by_state)
+    first = first_finished(results)
+    counts["skipped"] = sum(1 for cell, state in cells.items()
+                            if state == "pruned" and cell in first and first[cell].epochs_run == 0)
     counts["failed_trials"] = trial_state_counts(results)["failed"]
     counts["duplicates"] = len(duplicates(results))
     counts["off_grid"] = sum(1 for cell in first_finished(results) if cell not in cells)

@@ -80,7 +80,9 @@ def format_summary(doc: dict, out: Path) -> str:
     lines = [
         f"study {study['name']} on {study.get('corpus_text') or study['corpus'].get('name', '?')}: "
         f"{cov['finished']}/{cov['planned']} "
-        f"cells finished ({cov['complete']} complete, {cov['pruned']} pruned), {cov['failed']} failed"
+        f"cells finished ({cov['complete']} complete, {cov['pruned']} pruned"
+        + (f", {cov['skipped']} of them skipped, never trained" if cov.get("skipped") else "")
+        + f"), {cov['failed']} failed"
         + (", IN PROGRESS" if doc["in_progress"] else ""),
         f"val WA  best {_ms(t3['val_wa_best'])}  worst {_ms(t3['val_wa_worst'])}  usual {_ms(t3['val_wa_usual'])}",
         f"test WA tuned {_ms(t4['test_wa_tuned'])}  usual {_ms(t4['test_wa_usual'])}"

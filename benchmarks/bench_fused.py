@@ -47,14 +47,10 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-import numpy as np
-
-from sertune.cuda_graphs import GraphedStep
-from sertune.dataset import SegmentData
+from sertune.cuda_graphs import graphed_batch_step
 from sertune.devices import cpu_model, resolve_device, use_bf16
 from sertune.fused import probe_steps
 from sertune.model import build_model
-from sertune.theta import Theta
 
 SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
 
@@ -102,20 +98,15 @@ def graphed_one_at_a_time(shape, k: int, device: torch.device, *, bf16: bool, ba
     gen = torch.Generator().manual_seed(0)
     steps = []
     for i in range(k):
-        store = torch.randn((batch_size, *shape), generator=gen).to(device, torch.float16)
+        features = torch.randn((batch_size, *shape), generator=gen).to(device)
         labels = torch.randint(0, n_classes, (batch_size,), generator=gen).to(device)
-        ids = tuple(map(str, range(batch_size)))
-        data = SegmentData(Theta(shape[0], 512, 256, 1.0), 16000, "features", store, labels,
-                           np.arange(batch_size), ids, ids)
         model = build_model(n_classes, seed=i).to(device=device, memory_format=torch.channels_last).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=True)
-        steps.append(GraphedStep(model, optimizer, data, 0.0, 1.0, bf16=bf16, batch_size=batch_size,
-                                 generator=torch.Generator(device=device).manual_seed(i)))
-    rows = torch.arange(batch_size, device=device)
+        steps.append(graphed_batch_step(model, optimizer, features, labels, bf16=bf16, seed=i))
 
     def one_at_a_time() -> None:
         for step in steps:
-            step(rows)
+            step()
     return one_at_a_time
 
 

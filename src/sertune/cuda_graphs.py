@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .dataset import SegmentData
 from .segments import normalize
+from .theta import Theta
 
 #: Warm-up steps before capture: the first creates Adam's state and cuDNN's per-shape setup
 #: (and, with cudnn.benchmark on, times the kernels: timing cannot happen inside a capture).
@@ -113,6 +115,20 @@ class GraphedStep:
     def __call__(self, rows: torch.Tensor) -> None:
         self.index.copy_(rows)
         self.graph.replay()
+
+
+def graphed_batch_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, features: torch.Tensor,
+                       labels: torch.Tensor, *, bf16: bool, seed: int = 0):
+    """A step that replays fit's CUDA graph on one fixed batch, for timing it (``--plan``'s probe,
+    benchmarks): ``features`` (b, n_mels, frames) already normalised, ``labels`` (b,), on the device."""
+    n = len(labels)
+    ids = tuple(map(str, range(n)))
+    data = SegmentData(Theta(features.shape[1], 512, 256, 1.0), 16000, "features", features.half(), labels,
+                       np.arange(n), ids, ids)
+    graph = GraphedStep(model, optimizer, data, 0.0, 1.0, bf16=bf16, batch_size=n,
+                        generator=torch.Generator(device=features.device).manual_seed(seed))
+    rows = torch.arange(n, device=features.device)
+    return lambda: graph(rows)
 
 
 def _copy_state(params: list[torch.Tensor], optimizer: torch.optim.Optimizer) -> tuple[list, list]:

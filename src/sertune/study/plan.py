@@ -161,7 +161,7 @@ def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batc
     """
     import torch
 
-    from ..cuda_graphs import use_graphs
+    from ..cuda_graphs import graphed_batch_step, use_graphs
     from ..devices import use_bf16
     from ..model import build_model
     from ..train import train_step
@@ -197,7 +197,7 @@ def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batc
         y = torch.randint(0, n_classes, (batch,), generator=gen).to(device)
         model.train()
         if use_graphs(device):       # what fit trains with there: full batches as one CUDA graph
-            step = _graphed_step(model, optimizer, x, y, bf16=bf16)
+            step = graphed_batch_step(model, optimizer, x[:, 0], y, bf16=bf16)
         else:
             step = lambda: train_step(model, optimizer, x, y, bf16=bf16)   # noqa: E731
         step()                                                   # warm-up (allocations, kernel choice)
@@ -217,23 +217,6 @@ def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batc
             sync()
         points.append(ProbePoint(n_mels, frames, train, (time.perf_counter() - start) / (steps * eval_batch)))
     return points, skipped
-
-
-def _graphed_step(model, optimizer, x, y, *, bf16: bool):
-    """A replay of fit's CUDA-graph step on the batch ``x`` (b, 1, n_mels, frames), labels ``y``."""
-    import torch
-
-    from ..cuda_graphs import GraphedStep
-    from ..dataset import SegmentData
-
-    n = len(y)
-    ids = tuple(map(str, range(n)))
-    data = SegmentData(Theta(x.shape[2], 512, 256, 1.0), SAMPLE_RATE, "features", x[:, 0].half(), y,
-                       np.arange(n), ids, ids)
-    graph = GraphedStep(model, optimizer, data, 0.0, 1.0, bf16=bf16, batch_size=n,
-                        generator=torch.Generator(device=x.device).manual_seed(0))
-    rows = torch.arange(n, device=x.device)
-    return lambda: graph(rows)
 
 
 # --------------------------------------------------------------------------- a search's plan

@@ -67,7 +67,7 @@ class RandomSubset(Strategy):
 
     def subset(self, n_settings: int, seed: int) -> np.ndarray:
         """Indices of the settings trained with this seed."""
-        k = _count(self.budget, n_settings)
+        k = self.budget_count(n_settings)
         return np.random.default_rng(int(seed)).choice(n_settings, k, replace=False)
 
     def pruner(self, epochs: int):

@@ -169,7 +169,7 @@ class Tpe(Strategy):
     def next_setting(self, thetas, arrival, history, seed):
         import optuna
 
-        k = _count(self.budget, len(thetas))
+        k = self.budget_count(len(thetas))
         if len(history) >= k:          # every step of the sequence is taken: no need to rebuild it
             return None
         choices, codes = grid_space(thetas)
@@ -191,7 +191,7 @@ class Tpe(Strategy):
         import optuna
 
         lanes, R, S, E = len(orders), curves.reps, curves.n_settings, curves.epochs
-        k = _count(self.budget, S)
+        k = self.budget_count(S)
         choices, codes = search_space(curves)
         objective = best_so_far(curves.val)[:, :, -1].mean(axis=0)                  # (S,)
         mean_val = curves.val.mean(axis=0)                                           # (S, E)

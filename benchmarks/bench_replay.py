@@ -7,7 +7,7 @@ Two parts, both measured in this run:
    epochs (synthesized by ``sertune.study.curves.synthesize``: no one has
    recorded that study on a CPU), with the wall time of each and of all.
 2. Quality: every strategy of the panel and the ``--budget`` defaults on the
-   recorded study ``benchmarks/data/synthetic-emodb.curves.npz`` (a real brute-force
+   recorded study ``benchmarks/data/synthetic-emodb-h100.curves.npz`` (a real brute-force
    ``sertune search`` on a synthetic corpus; ``--curves`` takes another): epochs
    spent (% of brute force), regret (mean test WA points lost against brute
    force's θ_r*, with the range of 95 % of arrival orders) and how often θ_r* itself
@@ -29,7 +29,7 @@ from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_fo
 from sertune.study.strategies import parse_strategy
 from sertune.study.replay import format_table, replay
 
-RECORDED = Path(__file__).parent / "data" / "synthetic-emodb.curves.npz"
+RECORDED = Path(__file__).parent / "data" / "synthetic-emodb-h100.curves.npz"
 
 
 def main() -> None:

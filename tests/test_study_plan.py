@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sertune.cli import main
-from sertune.study.plan import Fit, ProbePoint, estimate, fit, format_plan, representative, segment_counts, shapes
+from sertune.study.plan import Fit, ProbePoint, estimate, fit, format_plan, lanes, representative, segment_counts, shapes
 from sertune.splits import Split
 from sertune.theta import Theta, theta_key
 
@@ -16,7 +16,7 @@ def test_estimate_is_segments_times_seconds_per_sample_times_reps_and_epochs():
     fake = Fit(train=(1e-3, 1e-6), eval=(0.0, 2e-7))          # seconds per sample = a + b x (M x frames)
     segments = {theta_key(t): (100, 20) for t in GRID}
     plan = estimate(GRID, segments=segments, fitted=fake, reps=3, epochs=10, strategy="asha",
-                    strategy_fraction=0.25, devices=2)
+                    strategy_fraction=0.25, workers=2, lanes=2)
     frames = [t.frames(16000) for t in GRID]                    # 101, 101, 101
     assert frames == [101, 101, 101]
     expected = [100 * (1e-3 + 1e-6 * m * 101) + 20 * 2e-7 * m * 101 for m in (40, 80, 40)]
@@ -26,6 +26,29 @@ def test_estimate_is_segments_times_seconds_per_sample_times_reps_and_epochs():
     assert (plan.trainings, plan.shapes) == (9, 2)
     text = format_plan(plan, device="fake")
     assert f"{plan.brute_seconds / 3600:,.1f} device-hours" in text and "strategy asha: about 25%" in text
+
+
+@pytest.mark.parametrize("worker_devices, expected", [
+    (["cpu"], 1),
+    (["cpu", "cpu"], 2),                       # each CPU worker has its own threads, as probed
+    (["cuda"] * 8, 1),                         # workers on one GPU time-slice it
+    (["cuda", "cuda:0", "cuda:1", "cuda:1"], 2),
+    (["cuda:0", "cpu", "cuda:0", "cpu"], 3),
+])
+def test_lanes_count_cpu_workers_and_distinct_accelerators(worker_devices, expected):
+    assert lanes(worker_devices) == expected
+
+
+def test_wall_clock_divides_by_lanes_not_workers():
+    fake = Fit(train=(1e-3, 0.0), eval=(0.0, 0.0))
+    segments = {theta_key(t): (3600, 0) for t in GRID}          # 3.6 s per epoch
+    plan = estimate(GRID, segments=segments, fitted=fake, reps=1, epochs=1000, workers=8, lanes=1)
+    text = format_plan(plan, device="fake")
+    assert plan.brute_seconds == pytest.approx(3 * 3600)
+    assert "on 8 workers, 1 at full speed at once (workers on one GPU share it): about 3.0 h wall-clock" in text
+    two = format_plan(estimate(GRID, segments=segments, fitted=fake, reps=1, epochs=1000, workers=2, lanes=2),
+                      device="fake")
+    assert "on 2 workers at once: about 1.5 h wall-clock" in two
 
 
 def test_fit_recovers_a_line_and_never_goes_negative():

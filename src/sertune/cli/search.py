@@ -201,8 +201,9 @@ def _plan_text(config, grid, prepared, devices, threads, workers) -> str:
     from ..study.plan import format_plan, plan_search
 
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
+    # workers take the devices round-robin, as the search starts them
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
-                               workers=workers)
+                               worker_devices=[devices[i % len(devices)] for i in range(workers)])
     text = format_plan(plan, device=device)
     if config.budget is not None:
         from ..study.budget import evidence_for

@@ -57,7 +57,8 @@ class Plan:
     brute_seconds: float
     strategy: str
     strategy_fraction: float
-    devices: int
+    workers: int
+    lanes: int                                 # trainings that run at once at the probed speed
     probes: list[ProbePoint] = field(default_factory=list)
     skipped: list[tuple[int, int]] = field(default_factory=list)
 
@@ -68,6 +69,20 @@ class Plan:
     @property
     def strategy_seconds(self) -> float:
         return self.brute_seconds * self.strategy_fraction
+
+
+def lanes(worker_devices: Sequence[str]) -> int:
+    """How many trainings run at once at the probed speed, given each worker's device.
+
+    Every CPU worker counts (it has its own ``--threads`` cores, and the probe ran at
+    that thread count); every distinct accelerator counts once, whatever the number of
+    workers on it. Workers on one GPU time-slice it: on an H100, 8 workers on the
+    H100-recorded study (benchmarks/data/README.md) finished its 11,340 epochs in 9.4
+    minutes, where the one-worker estimate was 9 minutes.
+    """
+    cpu = sum(1 for d in worker_devices if d.split(":")[0] == "cpu")
+    accelerators = {d if ":" in d else f"{d}:0" for d in worker_devices if d.split(":")[0] != "cpu"}
+    return max(1, cpu + len(accelerators))
 
 
 def shapes(grid: Sequence[Theta]) -> list[tuple[int, int]]:
@@ -100,7 +115,7 @@ def fit(points: Sequence[ProbePoint]) -> Fit:
 
 
 def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fitted: Fit, reps: int,
-             epochs: int, strategy: str = "brute", strategy_fraction: float = 1.0, devices: int = 1,
+             epochs: int, strategy: str = "brute", strategy_fraction: float = 1.0, workers: int = 1, lanes: int = 1,
              probes: Sequence[ProbePoint] = (), skipped: Sequence[tuple[int, int]] = ()) -> Plan:
     """The cost of every θ and of the whole search.
 
@@ -120,7 +135,8 @@ def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fit
         per_epoch[theta_key(t)] = train * fitted.seconds(size, "train") + val * fitted.seconds(size, "eval")
     brute = sum(per_epoch.values()) * reps * epochs
     return Plan(grid_size=len(grid), reps=reps, epochs=epochs, shapes=len(shapes(grid)), epoch_seconds=per_epoch,
-                brute_seconds=brute, strategy=strategy, strategy_fraction=strategy_fraction, devices=devices,
+                brute_seconds=brute, strategy=strategy, strategy_fraction=strategy_fraction, workers=workers,
+                lanes=lanes,
                 probes=list(probes), skipped=list(skipped))
 
 
@@ -142,9 +158,11 @@ def format_plan(plan: Plan, *, device: str) -> str:
     if plan.strategy != "brute":
         lines.append(f"strategy {plan.strategy}: about {plan.strategy_fraction:.0%} of the epochs, "
                      f"{plan.strategy_seconds / 3600:,.1f} device-hours")
-    if plan.devices > 1:
-        lines.append(f"on {plan.devices} workers at once: about "
-                     f"{format_duration(plan.strategy_seconds / plan.devices)} wall-clock")
+    if plan.workers > 1:
+        shared = (f", {plan.lanes} at full speed at once (workers on one GPU share it)"
+                  if plan.lanes < plan.workers else " at once")
+        lines.append(f"on {plan.workers} workers{shared}: about "
+                     f"{format_duration(plan.strategy_seconds / plan.lanes)} wall-clock")
     return "\n".join(lines)
 
 
@@ -246,8 +264,9 @@ def strategy_fraction(spec: str, *, settings: int, reps: int, epochs: int) -> fl
 
 
 def plan_search(grid: Sequence[Theta], prepared, splits, *, config, device: str, threads: int,
-                workers: int) -> tuple[Plan, str]:
-    """Probe ``device`` and estimate the search; returns the plan and the device's description."""
+                worker_devices: Sequence[str]) -> tuple[Plan, str]:
+    """Probe ``device`` and estimate the search run by workers on ``worker_devices`` (one entry
+    per worker); returns the plan and the device's description."""
     import torch
 
     from ..devices import describe, resolve_device
@@ -267,5 +286,6 @@ def plan_search(grid: Sequence[Theta], prepared, splits, *, config, device: str,
     spec = config.search_strategy()
     fraction = strategy_fraction(spec, settings=len(grid), reps=len(splits), epochs=config.train.epochs)
     plan = estimate(grid, segments=counts, fitted=fit(points), reps=len(splits), epochs=config.train.epochs,
-                    strategy=spec, strategy_fraction=fraction, devices=workers, probes=points, skipped=skipped)
+                    strategy=spec, strategy_fraction=fraction, workers=len(worker_devices),
+                    lanes=lanes(worker_devices), probes=points, skipped=skipped)
     return plan, describe(dev)

@@ -89,3 +89,23 @@ def test_plan_prints_the_probe_and_writes_nothing(synth_savee, tmp_path, capsys)
     assert "probe on cpu" in text and " train " in text and "device-hours" in text
     assert "strategy asha:eta=3,min=1,bootstrap=0: about" in text
     assert not out.exists()
+
+
+@pytest.mark.parametrize("backend, workers, devices, gpus_per_worker, line", [
+    ("local", 2, "cpu", 0.0, "on 2 workers at once: about"),
+    ("local", 3, "cuda:0,cuda:1", 0.0, "on 3 workers, 2 at full speed at once (workers on one GPU share it): about"),
+    ("ray", 4, "cpu", 0.5, "on 4 workers, 2 at full speed at once (workers on one GPU share it): about"),
+    ("ray", 3, "cpu", 0.0, "on 3 workers at once: about"),
+])
+def test_plan_wall_clock_counts_what_runs_at_once(backend, workers, devices, gpus_per_worker, line):
+    """The devices the search's backends give its workers, counted as :func:`lanes` counts them."""
+    import argparse
+
+    from sertune.cli.search import _worker_devices
+
+    args = argparse.Namespace(backend=backend, workers=workers, gpus_per_worker=gpus_per_worker)
+    worker_devices = _worker_devices(args, devices.split(","))
+    assert len(worker_devices) == workers
+    plan = estimate(GRID, segments={theta_key(t): (100, 0) for t in GRID}, fitted=Fit(train=(1e-3, 0.0), eval=(0.0, 0.0)),
+                    reps=1, epochs=1, workers=workers, lanes=lanes(worker_devices))
+    assert line in format_plan(plan, device="fake")

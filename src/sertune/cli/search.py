@@ -144,7 +144,7 @@ def run_search(args: argparse.Namespace) -> int:
     threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
     if args.plan or not args.json:
-        text = _plan_text(config, grid, prepared, devices, threads, args.workers)
+        text = _plan_text(config, grid, prepared, devices, threads, _worker_devices(args, devices))
         if args.plan:
             print(text)
             print("(--plan: nothing was trained or written)")
@@ -195,15 +195,23 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_text(config, grid, prepared, devices, threads, workers) -> str:
+def _worker_devices(args, devices: list[str]) -> list[str]:
+    """Each worker's device as the backends assign them: round-robin over ``devices``; on Ray with
+    ``--gpus-per-worker g``, workers 1/g at a time share one GPU (named apart for the plan's count)."""
+    g = args.gpus_per_worker if args.backend == "ray" else 0
+    if g and g > 0:
+        return [f"cuda:ray{int(k * g)}" for k in range(args.workers)]
+    return [devices[k % len(devices)] for k in range(args.workers)]
+
+
+def _plan_text(config, grid, prepared, devices, threads, worker_devices) -> str:
     """The cost estimate of ``--plan``, which a real search prints when it starts too."""
     from ..corpus_splits import utterance_splits
     from ..study.plan import format_plan, plan_search
 
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
-    # workers take the devices round-robin, as the search starts them
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
-                               worker_devices=[devices[i % len(devices)] for i in range(workers)])
+                               worker_devices=worker_devices)
     text = format_plan(plan, device=device)
     if config.budget is not None:
         from ..study.budget import evidence_for

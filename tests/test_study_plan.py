@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sertune.cli import main
-from sertune.study.plan import Fit, ProbePoint, estimate, fit, format_plan, lanes, representative, segment_counts, shapes
+from sertune.study.plan import (Fit, ProbePoint, estimate, fit, format_plan, lanes, representative, segment_counts,
+                                shapes)
 from sertune.splits import Split
 from sertune.theta import Theta, theta_key
 
@@ -106,6 +107,7 @@ def test_plan_wall_clock_counts_what_runs_at_once(backend, workers, devices, gpu
     args = argparse.Namespace(backend=backend, workers=workers, gpus_per_worker=gpus_per_worker)
     worker_devices = _worker_devices(args, devices.split(","))
     assert len(worker_devices) == workers
-    plan = estimate(GRID, segments={theta_key(t): (100, 0) for t in GRID}, fitted=Fit(train=(1e-3, 0.0), eval=(0.0, 0.0)),
-                    reps=1, epochs=1, workers=workers, lanes=lanes(worker_devices))
+    fake = Fit(train=(1e-3, 0.0), eval=(0.0, 0.0))
+    plan = estimate(GRID, segments={theta_key(t): (100, 0) for t in GRID}, fitted=fake, reps=1, epochs=1,
+                    workers=workers, lanes=lanes(worker_devices))
     assert line in format_plan(plan, device="fake")

@@ -36,7 +36,7 @@ def recorded(synth_savee, tmp_path_factory):
 
 #: Live searches of the fixture: output folder (= search name) -> strategy.
 LIVE = {"asha": "asha:eta=2", "screen": "asha-screen:reps=1,keep=0.5,eta=2", "random": "random:budget=3",
-        "tpe": "tpe:budget=4,startup=2"}
+        "tpe": "tpe:budget=4,startup=2", "topk": "topk:n=2,k=3"}
 
 
 def trials_of(folder, name: str, reps: int) -> dict:
@@ -70,6 +70,8 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
     if name == "screen":     # some settings were screened out of repetition 1 without training
         assert any(t.user_attrs["epochs_run"] == 0 and "skipped" in t.user_attrs
                    for (r, _), t in live.items() if r == 1)
+    if name == "topk":       # every training waited at epoch 2; the top 3 of each repetition resumed from there
+        assert all(t.user_attrs.get("resumed_from") == [2] for t in live.values() if t.state == TrialState.COMPLETE)
     if strategy.picks:       # the settings not chosen were recorded on every repetition, untrained
         chosen_here = {key for (r, key), t in live.items() if t.state == TrialState.COMPLETE}
         assert len(chosen_here) == {"random": 3, "tpe": 4}[name]
@@ -103,6 +105,30 @@ def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorde
     assert (doc["complete"], doc["pruned"], doc["skipped"]) == (6, 10, 10)
     assert main(["status", str(out)]) == 0
     assert "10 pruned (10 of them skipped, never trained)" in capsys.readouterr().out
+
+
+def test_two_workers_wait_at_the_barrier_of_topk_then_finish_its_top_k(recorded, synth_savee, capsys):
+    """topk:n=1,k=2 with two workers: every (θ, r) is trained one epoch and parked, then exactly the
+    top 2 of each repetition by validation WA (ties to the earlier claim) go on from their checkpoints."""
+    out = recorded / "topk-two"
+    assert main(["search", str(synth_savee), "--grid", str(recorded / "grid.toml"), "--reps", "2", "--epochs", "3",
+                 "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "5", "--cache-dir",
+                 str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--workers", "2",
+                 "--strategy", "topk:n=1,k=2", "--out", str(out)]) == 0
+    storage = open_storage(f"sqlite:///{out / 'study.db'}")
+    from sertune.study.claims import make_engine, read_rows
+    position = {row.key: row.position for row in read_rows(make_engine(f"sqlite:///{out / 'study.db'}"), "topk-two")}
+    for r in range(2):
+        trials = optuna.load_study(study_name=rep_name("topk-two", r), storage=storage).get_trials()
+        assert len(trials) == 8 and len({t.params["theta"] for t in trials}) == 8     # no θ twice
+        ranked = sorted(trials, key=lambda t: (-t.intermediate_values[1], position[t.params["theta"]]))
+        assert [t.state for t in ranked] == [TrialState.COMPLETE] * 2 + [TrialState.PRUNED] * 6
+        assert [t.user_attrs["epochs_run"] for t in ranked] == [3, 3] + [1] * 6
+    assert not list((out / "checkpoints").rglob("*.pt"))          # pruned or finished: nothing left behind
+    capsys.readouterr()
+    assert main(["status", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["complete"], doc["pruned"], doc["running"]) == (4, 12, 0)
 
 
 def test_recorded_test_curve_ends_at_the_trial_test_result(recorded):

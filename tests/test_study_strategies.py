@@ -115,12 +115,13 @@ def test_bad_specs_say_what_is_wrong(spec, match):
 
 def test_a_replay_only_strategy_says_so_when_asked_to_run_live():
     with pytest.raises(ConfigError, match=r"runs in `sertune replay` only.*live strategies: brute, asha, asha-screen, hyperband, median"):
-        parse_strategy("topk").pruner(150)
+        parse_strategy("repfid").pruner(150)
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("topk", r"runs in `sertune replay` only; a search can run: brute, asha, .*random, tpe"),
+    ("repfid", r"runs in `sertune replay` only; a search can run: brute, asha, .*topk, random, tpe"),
     ("tpe:prune=1", r"runs in `sertune replay` only with these parameters; a search can run: .*tpe"),
+    ("topk:n=150", r"strategy topk: n=150 leaves nothing to continue in a search of 150 epochs; use n < 150"),
 ])
 def test_a_search_refuses_what_runs_in_replay_only(spec, match):
     from sertune.study.settings import SearchConfig
@@ -128,8 +129,8 @@ def test_a_search_refuses_what_runs_in_replay_only(spec, match):
         SearchConfig(grid="usual", strategy=spec)
 
 
-@pytest.mark.parametrize("spec", ["random:budget=0.5", "tpe", "tpe:budget=3,startup=1"])
-def test_a_search_runs_the_strategies_that_choose_settings(spec):
+@pytest.mark.parametrize("spec", ["random:budget=0.5", "tpe", "tpe:budget=3,startup=1", "topk:n=149,k=2"])
+def test_a_search_runs_the_strategies_that_choose_settings_or_wait_at_a_barrier(spec):
     from sertune.study.settings import SearchConfig
     assert SearchConfig(grid="usual", strategy=spec).search_strategy() == parse_strategy(spec).spec()
 

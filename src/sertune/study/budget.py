@@ -54,6 +54,7 @@ CANDIDATES = [
     "median", "median:warmup=2", "median:warmup=4", "median:warmup=6", "median:startup=3,warmup=2",
     "asha-screen", "asha-screen:keep=0.5", "asha-screen:reps=2,keep=0.5",
     "asha-screen:eta=4", "asha-screen:eta=6", "asha-screen:eta=8",
+    "topk:n=1,k=0.05", "topk:n=1,k=0.1", "topk:n=3,k=0.05",
 ]
 
 #: Budgets a row of :data:`BY_BUDGET` is kept for.
@@ -87,7 +88,7 @@ class Evidence:
 #: (``benchmarks/bench_replay.py`` prints it; tests/test_study_budget.py checks this table
 #: against the record, so it cannot drift from it).
 BY_BUDGET: list[Evidence] = [
-    Evidence(0.10, "asha-screen:reps=1,keep=0.2,eta=6,min=1,bootstrap=0", 30, 0.0447, 11.0883, 4.8090, 23.3705),
+    Evidence(0.10, "topk:n=1,k=0.05", 30, 0.0947, 7.6815, 6.8452, 10.4167),
     Evidence(0.25, "asha:eta=2,min=2,bootstrap=0", 30, 0.2316, 4.2153, 1.2748, 8.2068),
     Evidence(0.50, "median:startup=5,warmup=6,interval=1", 30, 0.4155, 0.6687, -1.1062, 1.3889),
 ]

@@ -43,7 +43,7 @@ claims_table = sa.Table(
     sa.Column("search", sa.String(255), primary_key=True),
     sa.Column("theta", sa.String(64), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),          # seeded, shuffled claim order
-    sa.Column("state", sa.String(8), nullable=False),           # open held done failed
+    sa.Column("state", sa.String(8), nullable=False),           # open held parked done failed
     sa.Column("token", sa.String(36)),                          # the current holder's claim
     sa.Column("host", sa.String(255)),
     sa.Column("pid", sa.Integer),
@@ -264,6 +264,21 @@ class ClaimBook:
                            state="open", token=None, progress=claim.progress)
             claim.lost = True
         return ok
+
+    def park(self, claim: Claim) -> bool:
+        """Mark θ ``parked``: its trainings wait at the strategy's barrier (``study/barrier.py``);
+        False when the claim was lost."""
+        t = claims_table
+        with claim._lock:
+            ok = self._cas([t.c.theta == claim.key, t.c.token == claim.token, t.c.state == "held"],
+                           state="parked", token=None, progress=claim.progress)
+            claim.lost = claim.lost or not ok
+        return ok
+
+    def unpark(self, key: str, *, go_on: bool) -> bool:
+        """Past the barrier: a parked θ goes back to the queue (``go_on``) or is done."""
+        t = claims_table
+        return self._cas([t.c.theta == key, t.c.state == "parked"], state="open" if go_on else "done")
 
     def release(self, claim: Claim, *, error: str, max_failures: int) -> None:
         """Give θ back after an error in sertune itself; ``failed`` after ``max_failures`` such errors."""

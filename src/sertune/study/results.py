@@ -196,7 +196,8 @@ def _interrupted(records: list[TrialRecord], storage_url: str, name: str) -> lis
     if not rows:
         return records
     return [replace(t, state="interrupted") if t.state == "running" and t.key in rows
-            and (rows[t.key].state != "held" or rows[t.key].stopped()) else t for t in records]
+            and (rows[t.key].state not in ("held", "parked") or rows[t.key].stopped()) else t
+            for t in records]
 
 
 def _results(name, storage_url, attrs, studies, records) -> StudyResults:

@@ -40,6 +40,7 @@ from .curves import TEST_CURVE
 from .claims import Claim, ClaimBook, Heartbeat, make_engine
 from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
 from ..theta import Theta, theta_key
+from . import barrier
 from .models import save_if_best
 from .optuna_private import adopt
 from .picking import SKIPPED, acquire_chosen, promoted, within_budget
@@ -66,6 +67,10 @@ class WorkerStopped(BaseException):
 
 class ClaimLost(Exception):
     """Another worker took this worker's θ over (this one was paused past the heartbeat grace)."""
+
+
+class Parked(BaseException):
+    """(θ, r) reached the strategy's barrier and saved its checkpoint there (``study/barrier.py``)."""
 
 
 class NotChosen(Exception):
@@ -148,6 +153,11 @@ class Worker:
         identity = {"search": name, "seed": int(s["seed"]), "settings": self.config.as_dict()}
         self.checkpoints = (EpochCheckpoints(Path(folder), identity, every_seconds=checkpoint_seconds,
                                              every_epochs=checkpoint_epochs) if folder else None)
+        self.barrier = self.strategy.barrier()
+        if self.barrier and self.checkpoints is None:
+            raise ConfigError(f"strategy {self.strategy.spec()} parks every training at epoch {self.barrier} "
+                              f"with a checkpoint: give this worker --out or --checkpoint-dir")
+        self._parked = False
         self.prepared = self._load_corpus(cache_dir)
         self._features: tuple[str, object] | None = None
         self.trained = 0
@@ -176,6 +186,9 @@ class Worker:
             if claim is None:
                 if self.book.finished():
                     return self.trained
+                if self.barrier and barrier.decide(self.book, self.rep_studies, self.strategy, self.keys,
+                                                   checkpoints=self.checkpoints):
+                    continue                      # every θ arrived: the chosen ones are open again
                 time.sleep(self.heartbeat)        # others hold the rest; they may stop
                 continue
             if train is None:                     # another worker claimed the chosen θ first
@@ -204,6 +217,7 @@ class Worker:
                     self.book.finish(claim)
                     return
                 screen = self.strategy.screening()
+                self._parked = False
                 try:
                     for r in range(self.reps):
                         if r == screen and screen and not self._promoted(claim.key):
@@ -214,7 +228,7 @@ class Worker:
                 except NotChosen:
                     self._skip(claim, range(1, self.reps), why=f"not chosen by {self.strategy.spec()}: "
                                                               f"other workers took its budget first")
-                self.book.finish(claim)
+                (self.book.park if self._parked else self.book.finish)(claim)
             except ClaimLost:
                 self.log(f"worker {os.getpid()}: another worker took over {claim.key} (this one was paused "
                          f"longer than the heartbeat grace); dropped it")
@@ -268,6 +282,10 @@ class Worker:
         running = [t for t in mine if t.state == TrialState.RUNNING]
         attempts = sum(1 for t in mine if t.state == TrialState.FAIL)
         adopted = running[0] if running else None      # only a holder of θ writes these: its writer stopped
+        if (adopted is not None and self.barrier and len(adopted.intermediate_values) >= self.barrier
+                and not barrier.decided(self.rep_studies)):
+            self._parked = True                        # parked by a holder that stopped after it
+            return
         while attempts < MAX_ATTEMPTS:
             attempts += 1
             try:
@@ -328,15 +346,20 @@ class Worker:
                 trial.report(val_wa, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
+            if epoch == self.barrier and not barrier.decided(self.rep_studies):
+                park[0] = True                               # the snapshot hook saves, then parks
             if self.checkpoints is None and stopping():      # nothing to save: stop now
                 raise WorkerStopped()
 
         stopping = lambda: self.stop_requested() or self._parent_gone()  # noqa: E731
+        park = [False]
 
         def on_improve(epoch: int, test: dict) -> None:
             improved.append([epoch, test["wa"], test["ua"]])
 
         def saved(epoch: int) -> None:
+            if park[0]:
+                raise Parked()
             if stopping():
                 raise WorkerStopped()
 
@@ -344,10 +367,17 @@ class Worker:
         try:
             data = self._data(claim, theta)
             trial.set_user_attr("feature_store", data.mode)
-            snapshot = self.checkpoints.hook(key, r, force=stopping, saved=saved) if self.checkpoints else None
+            force = lambda: park[0] or stopping()  # noqa: E731
+            snapshot = self.checkpoints.hook(key, r, force=force, saved=saved) if self.checkpoints else None
             result = fit(data, self.splits[r], n_classes=len(self.meta["classes"]), config=self.config,
                          seed=rep_seed(int(self.meta["settings"]["seed"]), r), unit="utterance",
                          on_epoch=on_epoch, resume=resume, on_snapshot=snapshot, on_improve=on_improve)
+        except Parked:                 # stays RUNNING; barrier.decide prunes it or a worker resumes it
+            for k, v in ((TEST_CURVE, improved), ("epochs_run", len(history)),
+                         ("seconds", time.perf_counter() - start)):
+                trial.set_user_attr(k, v)
+            self._parked = True
+            return False
         except optuna.TrialPruned:
             trial.set_user_attr(TEST_CURVE, improved)
             trial.set_user_attr("epochs_run", len(history))

@@ -66,6 +66,7 @@ class SearchConfig:
             which = " with these parameters" if strategy.live else ""
             raise ConfigError(f"strategy {strategy.spec()!r} runs in `sertune replay` only{which}; a search "
                               f"can run: {', '.join(live_names())}")
+        strategy.pruner(self.train.epochs)          # ConfigError when its parameters do not fit the epochs
 
     def search_strategy(self) -> str:
         """The canonical spec of the strategy this search runs (from --budget, --strategy or --pruner)."""

@@ -7,7 +7,8 @@ spec names one and sets its parameters: ``asha``, ``asha:eta=4,min=2``,
 trials finish and are candidates for selection), vectorised over many arrival
 orders so that a hundred orders of a 511 x 10 grid take seconds. Those with
 ``live = True`` also run in ``sertune search --strategy`` through the Optuna
-pruner :meth:`Strategy.pruner` returns; their replay re-implements that
+pruner :meth:`Strategy.pruner` returns (and, for ``topk``, the barrier of
+:mod:`.barrier`); their replay re-implements that
 pruner's rule on arrays (Optuna's code, read as the specification: the tests
 check decision for decision that both agree on the same curves).
 
@@ -19,7 +20,7 @@ arrive.
 
 from __future__ import annotations
 
-# The registry fills in this order: brute and the live pruners, then the replay-only ones (TPE last).
+# The registry fills in this order: brute and the pruners, then the phased ones, TPE last.
 from .strategy_base import (  # noqa: F401
     STRATEGIES, SYNTAX, Outcome, Strategy, live_names, parse_strategy, register)
 from .strategies_pruning import (  # noqa: F401

@@ -1,8 +1,9 @@
 """Strategies that decide which settings to train in full.
 
-``topk`` and ``repfid`` rank every setting before they choose (a barrier between two phases,
-which a search's independent workers do not have), so `sertune replay` runs them and
-`sertune search` refuses them; ``asha-screen`` is the asynchronous, live form of ``repfid``.
+``topk`` and ``repfid`` rank every setting before they choose: a barrier between two phases.
+A live ``topk`` search parks every (θ, r) at epoch n with a checkpoint, and once all have
+reached it the workers prune all but the top k and resume those (``study/barrier.py``).
+``repfid`` runs in `sertune replay` only; ``asha-screen`` is its asynchronous, live form.
 ``random`` decides up front and runs live too.
 """
 
@@ -26,6 +27,7 @@ class TopK(Strategy):
     ranked per repetition by validation WA (Egele et al. 2023: as good as successive halving)."""
 
     name: ClassVar[str] = "topk"
+    live: ClassVar[bool] = True
     summary: ClassVar[str] = "every setting n epochs, then only the top k to the end"
     n: int = field(default=1, metadata={"epochs": True})
     k: float = 0.05
@@ -37,11 +39,25 @@ class TopK(Strategy):
         if self.n > epochs:
             raise ConfigError(f"strategy topk: n={self.n} is more than the {epochs} epochs")
 
+    def pruner(self, epochs):
+        if self.n >= epochs:
+            raise ConfigError(f"strategy topk: n={self.n} leaves nothing to continue in a search of {epochs} "
+                              f"epochs; use n < {epochs}")
+        import optuna
+        return optuna.pruners.NopPruner()       # the barrier prunes, not Optuna
+
+    def barrier(self) -> int:
+        return self.n
+
+    def continues(self, score: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """Top k per repetition of ``score`` (..., R, S), the best validation WA up to epoch n;
+        ties go to the earlier arrival (``ranks`` broadcast against it)."""
+        return _top(score, np.broadcast_to(ranks, score.shape), _count(self.k, score.shape[-1]))
+
     def replay(self, curves, orders, seeds):
         lanes = len(orders)
-        k = _count(self.k, curves.n_settings)
         score = best_so_far(curves.val)[:, :, self.n - 1]                 # (R, S)
-        top = _top(np.broadcast_to(score[None], (lanes, *score.shape)), arrival_ranks(orders)[:, None, :], k)
+        top = self.continues(np.broadcast_to(score[None], (lanes, *score.shape)), arrival_ranks(orders)[:, None, :])
         spent = np.where(top, curves.epochs, self.n)
         return Outcome(spent, top)
 

@@ -2,7 +2,7 @@
 
 Strategies themselves live in :mod:`.strategies_pruning` (Optuna's pruners, live),
 :mod:`.strategies_phased` (a random subset, live; and two-phase ones that need every
-setting's results at once, replay only) and :mod:`.strategies_sampled` (TPE, live without
+setting's results at once: ``topk`` live through a barrier, ``repfid`` replay only) and :mod:`.strategies_sampled` (TPE, live without
 pruning); :mod:`.strategies` imports them, in registry order, and is the module to import.
 """
 
@@ -83,6 +83,18 @@ class Strategy:
 
     def check(self, epochs: int, n_settings: int, reps: int) -> None:
         """ConfigError when the parameters cannot work for this study's size."""
+
+    def barrier(self) -> int:
+        """Epochs after which every (θ, r) waits for all the others (0: none). A live search parks
+        each training there with a checkpoint and, once all have arrived, :meth:`continues` says
+        which go on (see ``study/barrier.py``)."""
+        return 0
+
+    def continues(self, score: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """Which (r, θ) go on past the barrier: a boolean mask of ``score`` (..., R, S), the best
+        validation WA up to the barrier, given the settings' arrival ``ranks`` (only where
+        :meth:`barrier`)."""
+        raise NotImplementedError
 
     def screening(self) -> int:
         """Repetitions a setting is screened on before the others (0: none, every setting gets all)."""

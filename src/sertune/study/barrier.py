@@ -1,0 +1,73 @@
+"""The barrier of a two-phase strategy (``topk``) in a live search.
+
+Workers train every (θ, r) to the strategy's barrier epoch n, save a checkpoint there and
+park θ: its trials stay RUNNING and its claim ``parked``. Once no θ is open or held and some
+are parked, any worker decides: the best validation WA up to epoch n of every parked (θ, r)
+goes through :meth:`~sertune.study.strategy_base.Strategy.continues`, the very function the
+replay ranks the recorded curves with (ties to the earlier place in the claim queue, as
+replay's order 0 is that queue). The others are pruned after n epochs; each parked θ goes
+back to the queue (its chosen repetitions resume from their checkpoints) or is done.
+
+The decision reads only the storage, and each of its writes is idempotent, so two workers
+deciding at once agree, and one killed halfway leaves the rest to the next.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from optuna.trial import TrialState
+
+from .optuna_private import adopt
+from .picking import SKIPPED
+
+#: Rep-0 study attribute set once the barrier is decided: from then on nothing parks.
+DECIDED = "barrier_decided"
+
+
+def reached(rows) -> bool:
+    """Whether every θ has arrived: some are parked, none open or held (``rows``: the claims)."""
+    return any(r.state == "parked" for r in rows) and not any(r.state in ("open", "held") for r in rows)
+
+
+def decided(rep_studies) -> bool:
+    """Whether a worker has decided the barrier already."""
+    return bool(rep_studies[0].user_attrs.get(DECIDED))
+
+
+def scores(rep_studies, keys: Sequence[str], parked: set[str], epoch: int) -> tuple[np.ndarray, dict]:
+    """Best validation WA up to ``epoch`` of each parked (r, θ), (R, S) with -inf elsewhere, and
+    those trials by (r, key). Trials already pruned by an earlier decider count too."""
+    score = np.full((len(rep_studies), len(keys)), -np.inf)
+    trials = {}
+    for r, study in enumerate(rep_studies):
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.PRUNED)):
+            key = t.params.get("theta")
+            values = [t.intermediate_values.get(e) for e in range(1, epoch + 1)]
+            if key not in parked or SKIPPED in t.user_attrs or any(v is None for v in values):
+                continue
+            score[r, keys.index(key)] = max(values)
+            trials[(r, key)] = t
+    return score, trials
+
+
+def decide(book, rep_studies, strategy, keys: Sequence[str], *, checkpoints=None) -> int:
+    """Prune every parked (θ, r) the strategy does not continue and reopen or finish each parked
+    θ; returns how many trainings go on (0 when the barrier is not reached)."""
+    rows = book.rows()
+    if not reached(rows):
+        return 0
+    parked = {r.key for r in rows if r.state == "parked"}
+    ranks = np.array([next((r.position for r in rows if r.key == k), len(rows)) for k in keys])
+    score, trials = scores(rep_studies, keys, parked, strategy.barrier())
+    go_on = strategy.continues(score, ranks[None, :]) & np.isfinite(score)
+    rep_studies[0].set_user_attr(DECIDED, True)
+    for (r, key), t in trials.items():
+        if not go_on[r, keys.index(key)] and t.state == TrialState.RUNNING:
+            rep_studies[r].tell(adopt(rep_studies[r], t), state=TrialState.PRUNED, skip_if_finished=True)
+            if checkpoints is not None:
+                checkpoints.remove(key, r)
+    for key in parked:
+        book.unpark(key, go_on=bool(go_on[:, keys.index(key)].any()))
+    return int(go_on.sum())

@@ -36,7 +36,8 @@ def recorded(synth_savee, tmp_path_factory):
 
 #: Live searches of the fixture: output folder (= search name) -> strategy.
 LIVE = {"asha": "asha:eta=2", "screen": "asha-screen:reps=1,keep=0.5,eta=2", "random": "random:budget=3",
-        "tpe": "tpe:budget=4,startup=2", "topk": "topk:n=2,k=3"}
+        "tpe": "tpe:budget=4,startup=2", "topk": "topk:n=2,k=3", "repfid": "repfid:reps=1,n=2,top=3",
+        "repfid-full": "repfid:reps=1,top=2"}
 
 
 def trials_of(folder, name: str, reps: int) -> dict:
@@ -72,6 +73,11 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
                    for (r, _), t in live.items() if r == 1)
     if name == "topk":       # every training waited at epoch 2; the top 3 of each repetition resumed from there
         assert all(t.user_attrs.get("resumed_from") == [2] for t in live.values() if t.state == TrialState.COMPLETE)
+    if name.startswith("repfid"):     # the other repetition waited for the barrier: its losers were never trained
+        screen = strategy.before_barrier(2, curves.seed)
+        assert len(screen) == 1
+        other = [t for (r, _), t in live.items() if r not in screen]
+        assert sum("skipped" in t.user_attrs for t in other) == 8 - {"repfid": 3, "repfid-full": 2}[name]
     if strategy.picks:       # the settings not chosen were recorded on every repetition, untrained
         chosen_here = {key for (r, key), t in live.items() if t.state == TrialState.COMPLETE}
         assert len(chosen_here) == {"random": 3, "tpe": 4}[name]

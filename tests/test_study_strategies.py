@@ -114,12 +114,21 @@ def test_bad_specs_say_what_is_wrong(spec, match):
 
 
 def test_a_replay_only_strategy_says_so_when_asked_to_run_live():
-    with pytest.raises(ConfigError, match=r"runs in `sertune replay` only.*live strategies: brute, asha, asha-screen, hyperband, median"):
-        parse_strategy("repfid").pruner(150)
+    """Every registered strategy runs live now; one that only replays gets this message."""
+    from sertune.study.strategy_base import Strategy
+
+    class ReplayOnly(Strategy):
+        name = "replay-only"
+
+        def spec(self):
+            return self.name
+
+    with pytest.raises(ConfigError, match=r"'replay-only' runs in `sertune replay` only.*live strategies: brute, "
+                                          r"asha, asha-screen, hyperband, median, topk, random, repfid, tpe"):
+        ReplayOnly().pruner(150)
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("repfid", r"runs in `sertune replay` only; a search can run: brute, asha, .*topk, random, tpe"),
     ("tpe:prune=1", r"runs in `sertune replay` only with these parameters; a search can run: .*tpe"),
     ("topk:n=150", r"strategy topk: n=150 leaves nothing to continue in a search of 150 epochs; use n < 150"),
 ])
@@ -129,7 +138,7 @@ def test_a_search_refuses_what_runs_in_replay_only(spec, match):
         SearchConfig(grid="usual", strategy=spec)
 
 
-@pytest.mark.parametrize("spec", ["random:budget=0.5", "tpe", "tpe:budget=3,startup=1", "topk:n=149,k=2"])
+@pytest.mark.parametrize("spec", ["random:budget=0.5", "tpe", "tpe:budget=3,startup=1", "topk:n=149,k=2", "repfid:reps=2,n=3"])
 def test_a_search_runs_the_strategies_that_choose_settings_or_wait_at_a_barrier(spec):
     from sertune.study.settings import SearchConfig
     assert SearchConfig(grid="usual", strategy=spec).search_strategy() == parse_strategy(spec).spec()

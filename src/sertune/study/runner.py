@@ -153,7 +153,8 @@ class Worker:
         identity = {"search": name, "seed": int(s["seed"]), "settings": self.config.as_dict()}
         self.checkpoints = (EpochCheckpoints(Path(folder), identity, every_seconds=checkpoint_seconds,
                                              every_epochs=checkpoint_epochs) if folder else None)
-        self.barrier = self.strategy.barrier()
+        self.barrier = self.strategy.barrier(self.config.epochs)
+        self.before_barrier = set(self.strategy.before_barrier(self.reps, int(s["seed"])))
         if self.barrier and self.checkpoints is None:
             raise ConfigError(f"strategy {self.strategy.spec()} parks every training at epoch {self.barrier} "
                               f"with a checkpoint: give this worker --out or --checkpoint-dir")
@@ -187,7 +188,7 @@ class Worker:
                 if self.book.finished():
                     return self.trained
                 if self.barrier and barrier.decide(self.book, self.rep_studies, self.strategy, self.keys,
-                                                   checkpoints=self.checkpoints):
+                                                   epochs=self.config.epochs, checkpoints=self.checkpoints):
                     continue                      # every θ arrived: the chosen ones are open again
                 time.sleep(self.heartbeat)        # others hold the rest; they may stop
                 continue
@@ -218,8 +219,17 @@ class Worker:
                     return
                 screen = self.strategy.screening()
                 self._parked = False
+                decided = not self.barrier or barrier.decided(self.rep_studies)
+                go_on = barrier.going_on(self.rep_studies) if self.barrier and decided else None
                 try:
                     for r in range(self.reps):
+                        if not decided and r not in self.before_barrier:
+                            self._parked = True           # starts once the barrier is decided
+                            continue
+                        if go_on is not None and claim.key not in go_on[r]:
+                            self._skip(claim, [r], why=f"not continued past epoch {self.barrier} by "
+                                                       f"{self.strategy.spec()}")
+                            continue
                         if r == screen and screen and not self._promoted(claim.key):
                             self._skip(claim, range(r, self.reps),
                                        why=f"did not pass the screening of {self.strategy.spec()}")
@@ -282,8 +292,8 @@ class Worker:
         running = [t for t in mine if t.state == TrialState.RUNNING]
         attempts = sum(1 for t in mine if t.state == TrialState.FAIL)
         adopted = running[0] if running else None      # only a holder of θ writes these: its writer stopped
-        if (adopted is not None and self.barrier and len(adopted.intermediate_values) >= self.barrier
-                and not barrier.decided(self.rep_studies)):
+        if (adopted is not None and 0 < self.barrier < self.config.epochs
+                and len(adopted.intermediate_values) >= self.barrier and not barrier.decided(self.rep_studies)):
             self._parked = True                        # parked by a holder that stopped after it
             return
         while attempts < MAX_ATTEMPTS:

@@ -1,9 +1,9 @@
 """Strategies that decide which settings to train in full.
 
 ``topk`` and ``repfid`` rank every setting before they choose: a barrier between two phases.
-A live ``topk`` search parks every (θ, r) at epoch n with a checkpoint, and once all have
-reached it the workers prune all but the top k and resume those (``study/barrier.py``).
-``repfid`` runs in `sertune replay` only; ``asha-screen`` is its asynchronous, live form.
+A live search parks every (θ, r) before the barrier at epoch n with a checkpoint, and once all
+have reached it the workers prune what :meth:`continues` drops and resume or start the rest
+(``study/barrier.py``). ``asha-screen`` is the asynchronous form of ``repfid``.
 ``random`` decides up front and runs live too.
 """
 
@@ -46,13 +46,14 @@ class TopK(Strategy):
         import optuna
         return optuna.pruners.NopPruner()       # the barrier prunes, not Optuna
 
-    def barrier(self) -> int:
+    def barrier(self, epochs: int) -> int:
         return self.n
 
     def continues(self, score: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         """Top k per repetition of ``score`` (..., R, S), the best validation WA up to epoch n;
         ties go to the earlier arrival (``ranks`` broadcast against it)."""
-        return _top(score, np.broadcast_to(ranks, score.shape), _count(self.k, score.shape[-1]))
+        top = _top(score, np.broadcast_to(ranks, score.shape), _count(self.k, score.shape[-1]))
+        return top & np.isfinite(score)
 
     def replay(self, curves, orders, seeds):
         lanes = len(orders)
@@ -112,6 +113,7 @@ class RepetitionFidelity(Strategy):
     then train the best ``top`` (fraction or count) on every repetition to the end."""
 
     name: ClassVar[str] = "repfid"
+    live: ClassVar[bool] = True
     summary: ClassVar[str] = "rank on a few repetitions, train all K only for the best"
     reps: int = 1
     n: int = field(default=0, metadata={"epochs": True})
@@ -128,17 +130,39 @@ class RepetitionFidelity(Strategy):
         if self.n > epochs:
             raise ConfigError(f"strategy repfid: n={self.n} is more than the {epochs} epochs")
 
+    def pruner(self, epochs):
+        import optuna
+        return optuna.pruners.NopPruner()       # the barrier prunes, not Optuna
+
+    def barrier(self, epochs: int) -> int:
+        return self.n or epochs
+
+    def before_barrier(self, reps: int, seed: int) -> list[int]:
+        """The screening repetitions: ``reps`` of them drawn from ``seed``."""
+        return sorted(int(r) for r in np.random.default_rng(int(seed)).choice(reps, min(self.reps, reps),
+                                                                              replace=False))
+
+    def continues(self, score: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """The best ``top`` settings by their mean ``score`` over the screening repetitions (the
+        finite rows of (..., R, S)), on every repetition; ties go to the earlier arrival."""
+        screened = np.isfinite(score).any(axis=-1, keepdims=True)                # (..., R, 1)
+        mean = np.where(screened, score, 0.0).sum(axis=-2) / np.maximum(screened.sum(axis=-2), 1)
+        rank = np.broadcast_to(ranks, (*score.shape[:-2], 1, score.shape[-1]))[..., 0, :]  # (..., S)
+        finalists = _top(mean, rank, _count(self.top, score.shape[-1]))
+        return np.broadcast_to(finalists[..., None, :] & np.isfinite(mean)[..., None, :], score.shape)
+
     def replay(self, curves, orders, seeds):
         lanes, R, S, E = len(orders), curves.reps, curves.n_settings, curves.epochs
-        n = self.n or E
-        k = _count(self.top, S)
+        n = self.barrier(E)
         best = best_so_far(curves.val)[:, :, n - 1]                        # (R, S)
         ranks = arrival_ranks(orders)
         spent = np.zeros((lanes, R, S), dtype=np.int64)
         complete = np.zeros((lanes, R, S), dtype=bool)
         for lane, seed in enumerate(seeds):
-            screen = np.random.default_rng(int(seed)).choice(R, min(self.reps, R), replace=False)
-            finalists = _top(best[screen].mean(axis=0), ranks[lane], k)
+            screen = self.before_barrier(R, int(seed))
+            score = np.full((R, S), -np.inf)
+            score[screen] = best[screen]
+            finalists = self.continues(score, ranks[lane][None, :])[0]   # the same on every row
             spent[lane] = np.where(finalists, E, 0)
             spent[lane, screen] = np.where(finalists, E, n)
             complete[lane] = finalists

@@ -2,7 +2,7 @@
 
 Strategies themselves live in :mod:`.strategies_pruning` (Optuna's pruners, live),
 :mod:`.strategies_phased` (a random subset, live; and two-phase ones that need every
-setting's results at once: ``topk`` live through a barrier, ``repfid`` replay only) and :mod:`.strategies_sampled` (TPE, live without
+setting's results at once, live through a barrier) and :mod:`.strategies_sampled` (TPE, live without
 pruning); :mod:`.strategies` imports them, in registry order, and is the module to import.
 """
 
@@ -84,16 +84,20 @@ class Strategy:
     def check(self, epochs: int, n_settings: int, reps: int) -> None:
         """ConfigError when the parameters cannot work for this study's size."""
 
-    def barrier(self) -> int:
-        """Epochs after which every (θ, r) waits for all the others (0: none). A live search parks
-        each training there with a checkpoint and, once all have arrived, :meth:`continues` says
-        which go on (see ``study/barrier.py``)."""
+    def barrier(self, epochs: int) -> int:
+        """Epochs after which every (θ, r) waits for all the others (0: none), in a search of
+        ``epochs``. A live search parks each training there with a checkpoint and, once all
+        have arrived, :meth:`continues` says which go on (see ``study/barrier.py``)."""
         return 0
 
+    def before_barrier(self, reps: int, seed: int) -> list[int]:
+        """The repetitions trained up to the barrier; the others start after it."""
+        return list(range(reps))
+
     def continues(self, score: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-        """Which (r, θ) go on past the barrier: a boolean mask of ``score`` (..., R, S), the best
-        validation WA up to the barrier, given the settings' arrival ``ranks`` (only where
-        :meth:`barrier`)."""
+        """Which (r, θ) go on past the barrier: a boolean mask like ``score`` (..., R, S), the best
+        validation WA up to the barrier (-inf on repetitions not trained before it), given the
+        settings' arrival ``ranks`` (..., 1, S) (only where :meth:`barrier`)."""
         raise NotImplementedError
 
     def screening(self) -> int:

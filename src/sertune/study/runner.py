@@ -29,11 +29,8 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from ..corpora import load_corpus
-from ..dataset import build_segments
 from ..devices import describe, prepare_device, resolve_device
 from ..errors import ConfigError
-from ..prepared import Prepared, prepare
 from ..splits import Split
 from ..train import TrainConfig, fit, rep_seed
 from .curves import TEST_CURVE
@@ -47,6 +44,7 @@ from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from .pruners import strategy_of
 from .strategies import parse_strategy
 from .storage import load_meta, open_storage, rep_name
+from .worker_data import FeatureCache, load_search_corpus
 
 #: A (θ, r) that failed this many times is given up (recorded, never dropped silently).
 MAX_ATTEMPTS = 2
@@ -159,24 +157,9 @@ class Worker:
             raise ConfigError(f"strategy {self.strategy.spec()} parks every training at epoch {self.barrier} "
                               f"with a checkpoint: give this worker --out or --checkpoint-dir")
         self._parked = False
-        self.prepared = self._load_corpus(cache_dir)
-        self._features: tuple[str, object] | None = None
+        self.prepared = load_search_corpus(self.meta, self.splits, cache_dir=cache_dir)
+        self.features = FeatureCache(self.prepared, self.book, device=self.device, remainder=s["remainder"])
         self.trained = 0
-
-    # -- setup ---------------------------------------------------------------------------
-    def _load_corpus(self, cache_dir) -> Prepared:
-        c = self.meta["corpus"]
-        corpus = load_corpus(c["root"], c["name"], **c["options"])
-        prepared = prepare(corpus, cache_dir=cache_dir, progress=False)
-        if tuple(prepared.classes) != tuple(self.meta["classes"]):
-            raise ConfigError(f"the corpus at {c['root']} has classes {list(prepared.classes)}, but the "
-                              f"search was created with {self.meta['classes']}; point the worker at the same corpus")
-        known = set(prepared.ids)
-        missing = [i for s in self.splits for part in (s.train, s.val, s.test) for i in part if i not in known]
-        if missing:
-            raise ConfigError(f"{len(missing)} utterances of the search's splits are not in the corpus at "
-                              f"{c['root']} (e.g. {missing[0]!r}); every worker needs the same corpus")
-        return prepared
 
     # -- main loop -----------------------------------------------------------------------
     def run(self) -> int:
@@ -375,7 +358,7 @@ class Worker:
 
         start = time.perf_counter()
         try:
-            data = self._data(claim, theta)
+            data = self.features.get(claim, theta)
             trial.set_user_attr("feature_store", data.mode)
             force = lambda: park[0] or stopping()  # noqa: E731
             snapshot = self.checkpoints.hook(key, r, force=force, saved=saved) if self.checkpoints else None
@@ -433,19 +416,6 @@ class Worker:
         if self.checkpoints is not None:
             self.checkpoints.remove(key, r)
         self.trained += trained and state != TrialState.FAIL      # trainings run here: complete or pruned
-
-    def _data(self, claim: Claim, theta: Theta):
-        """SegmentData of θ, computed once and kept for the other repetitions, in the feature
-        store the first holder of θ chose (recorded with the claim)."""
-        if self._features is None or self._features[0] != claim.key:
-            self._features = None                    # free the previous θ first
-            p = self.prepared
-            data = build_segments(p.waves, p.labels, p.ids, theta, device=self.device,
-                                  remainder=self.meta["settings"]["remainder"], mode=claim.store or "auto")
-            if claim.store is None:
-                self.book.set_store(claim, data.mode)
-            self._features = (claim.key, data)
-        return self._features[1]
 
     def _parent_gone(self) -> bool:
         return self.parent is not None and os.getppid() != self.parent

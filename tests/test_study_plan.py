@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sertune.cli import main
-from sertune.study.plan import (Fit, ProbePoint, estimate, fit, format_plan, lanes, representative, segment_counts,
-                                shapes)
+from sertune.study.plan import (Fit, ProbePoint, count_lanes, estimate, fit, format_plan, representative,
+                                segment_counts, shapes)
 from sertune.splits import Split
 from sertune.theta import Theta, theta_key
 
@@ -37,7 +37,7 @@ def test_estimate_is_segments_times_seconds_per_sample_times_reps_and_epochs():
     (["cuda:0", "cpu", "cuda:0", "cpu"], 3),
 ])
 def test_lanes_count_cpu_workers_and_distinct_accelerators(worker_devices, expected):
-    assert lanes(worker_devices) == expected
+    assert count_lanes(worker_devices) == expected
 
 
 def test_wall_clock_divides_by_lanes_not_workers():
@@ -99,7 +99,7 @@ def test_plan_prints_the_probe_and_writes_nothing(synth_savee, tmp_path, capsys)
     ("ray", 3, "cpu", 0.0, "on 3 workers at once: about"),
 ])
 def test_plan_wall_clock_counts_what_runs_at_once(backend, workers, devices, gpus_per_worker, line):
-    """The devices the search's backends give its workers, counted as :func:`lanes` counts them."""
+    """The devices the search's backends give its workers, counted as :func:`count_lanes` counts them."""
     import argparse
 
     from sertune.cli.search import _worker_devices
@@ -109,5 +109,5 @@ def test_plan_wall_clock_counts_what_runs_at_once(backend, workers, devices, gpu
     assert len(worker_devices) == workers
     fake = Fit(train=(1e-3, 0.0), eval=(0.0, 0.0))
     plan = estimate(GRID, segments={theta_key(t): (100, 0) for t in GRID}, fitted=fake, reps=1, epochs=1,
-                    workers=workers, lanes=lanes(worker_devices))
+                    workers=workers, lanes=count_lanes(worker_devices))
     assert line in format_plan(plan, device="fake")

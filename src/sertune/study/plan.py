@@ -71,7 +71,7 @@ class Plan:
         return self.brute_seconds * self.strategy_fraction
 
 
-def lanes(worker_devices: Sequence[str]) -> int:
+def count_lanes(worker_devices: Sequence[str]) -> int:
     """How many trainings run at once at the probed speed, given each worker's device.
 
     Every CPU worker counts (it has its own ``--threads`` cores, and the probe ran at
@@ -115,8 +115,8 @@ def fit(points: Sequence[ProbePoint]) -> Fit:
 
 
 def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fitted: Fit, reps: int,
-             epochs: int, strategy: str = "brute", strategy_fraction: float = 1.0, workers: int = 1, lanes: int = 1,
-             probes: Sequence[ProbePoint] = (), skipped: Sequence[tuple[int, int]] = ()) -> Plan:
+             epochs: int, strategy: str = "brute", strategy_fraction: float = 1.0, workers: int = 1,
+             lanes: int = 1, probes: Sequence[ProbePoint] = (), skipped: Sequence[tuple[int, int]] = ()) -> Plan:
     """The cost of every θ and of the whole search.
 
     Parameters
@@ -127,6 +127,9 @@ def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fit
         Seconds per sample as a function of M x frames.
     strategy_fraction : float
         The share of brute force's epochs the strategy spends.
+    workers, lanes : int
+        Workers of the search, and how many of them train at full speed at once
+        (:func:`count_lanes`): the wall-clock is the device time over ``lanes``.
     """
     per_epoch = {}
     for t in grid:
@@ -136,8 +139,7 @@ def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fit
     brute = sum(per_epoch.values()) * reps * epochs
     return Plan(grid_size=len(grid), reps=reps, epochs=epochs, shapes=len(shapes(grid)), epoch_seconds=per_epoch,
                 brute_seconds=brute, strategy=strategy, strategy_fraction=strategy_fraction, workers=workers,
-                lanes=lanes,
-                probes=list(probes), skipped=list(skipped))
+                lanes=lanes, probes=list(probes), skipped=list(skipped))
 
 
 def format_plan(plan: Plan, *, device: str) -> str:
@@ -287,5 +289,5 @@ def plan_search(grid: Sequence[Theta], prepared, splits, *, config, device: str,
     fraction = strategy_fraction(spec, settings=len(grid), reps=len(splits), epochs=config.train.epochs)
     plan = estimate(grid, segments=counts, fitted=fit(points), reps=len(splits), epochs=config.train.epochs,
                     strategy=spec, strategy_fraction=fraction, workers=len(worker_devices),
-                    lanes=lanes(worker_devices), probes=points, skipped=skipped)
+                    lanes=count_lanes(worker_devices), probes=points, skipped=skipped)
     return plan, describe(dev)

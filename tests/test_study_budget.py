@@ -58,6 +58,13 @@ def test_search_with_a_budget_stores_the_strategy_it_chose():
     assert settings["budget"] == 0.1 and settings["strategy"] == strategy_for("10%", 150).spec()
 
 
+def test_a_budget_whose_strategy_does_not_fit_the_epochs_says_what_to_change():
+    with pytest.raises(ConfigError, match=r"--budget 10% runs topk:n=1,k=0.05, which does not fit 1 epochs "
+                                          r"\(strategy topk: n=1 leaves nothing to continue.*\); give more --epochs"):
+        SearchConfig(budget="10%", train=TrainConfig(epochs=1))
+    assert SearchConfig(budget="10%", train=TrainConfig(epochs=2)).search_strategy() == "topk:n=1,k=0.05"
+
+
 @pytest.mark.parametrize("text, match", [
     ("ten", r"budget='ten' must be a percentage of brute force's epochs, e.g. 10%"),
     ("0%", r"budget='0%' is out of range"),

@@ -66,7 +66,13 @@ class SearchConfig:
             which = " with these parameters" if strategy.live else ""
             raise ConfigError(f"strategy {strategy.spec()!r} runs in `sertune replay` only{which}; a search "
                               f"can run: {', '.join(live_names())}")
-        strategy.pruner(self.train.epochs)          # ConfigError when its parameters do not fit the epochs
+        try:
+            strategy.pruner(self.train.epochs)      # ConfigError when its parameters do not fit the epochs
+        except ConfigError as exc:
+            if self.budget is None:
+                raise
+            raise ConfigError(f"--budget {self.budget} runs {strategy.spec()}, which does not fit "
+                              f"{self.train.epochs} epochs ({exc}); give more --epochs or a --strategy") from None
 
     def search_strategy(self) -> str:
         """The canonical spec of the strategy this search runs (from --budget, --strategy or --pruner)."""

@@ -284,6 +284,32 @@ def scripted_fit(data, split, *, config, on_epoch=None, resume=None, on_snapshot
                      epochs_run=config.epochs, seconds=0.1)
 
 
+def test_status_shows_the_trainings_waiting_at_a_barrier_then_the_decision(synth_savee, grid_file, tmp_path):
+    """topk: a worker stopped once every θ is parked leaves them running and waiting (not
+    interrupted); the next worker decides the barrier and finishes the top 1 of each repetition."""
+    from sertune.cli.search import format_status
+    from sertune.study.claims import ClaimBook
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
+    train = TrainConfig(epochs=2, batch_size=8, precision="fp32")
+    create_or_resume(url, "wait", prepared=prepared, grid=toml_grid(grid_file), grid_name="g",
+                     settings=SearchConfig(strategy="topk:n=1,k=1", train=train).settings(), reps=2, heartbeat=1)
+    book = ClaimBook(make_engine(url), "wait", grace=3)
+    kwargs = dict(device="cpu", heartbeat=1, out=tmp_path / "out", cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(runner.WorkerStopped):      # stops before it would decide
+        runner.Worker(url, "wait", stop=lambda: all(r.state == "parked" for r in book.rows()), **kwargs).run()
+    n = 2 * len(toml_grid(grid_file))
+    waiting = read_progress(url, "wait")
+    assert (waiting.running, waiting.waiting, waiting.interrupted, waiting.done) == (n, n, 0, 0)
+    assert f"running 0, waiting at the barrier {n}," in waiting.postfix()
+    assert f"{n} running ({n} of them waiting for the other settings at the strategy's barrier) of {n} planned" \
+        in format_status(waiting.as_json(), "wait")
+    runner.Worker(url, "wait", **kwargs).run()
+    done = read_progress(url, "wait")
+    assert (done.complete, done.pruned, done.running, done.waiting) == (2, n - 2, 0, 0)
+
+
 def test_asha_prunes_the_settings_behind_at_a_rung(synth_savee, grid_file, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)

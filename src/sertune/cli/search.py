@@ -279,8 +279,10 @@ def format_status(doc: dict, name: str) -> str:
     interrupted = f", {doc['interrupted']} interrupted (re-run to resume)" if doc.get("interrupted") else ""
     eta = f"; ETA {format_duration(doc['eta_seconds'])}" if doc.get("eta_seconds") and pct < 100 else ""
     skipped = f" ({doc['skipped']} of them skipped, never trained)" if doc.get("skipped") else ""
+    waiting = (f" ({doc['waiting']} of them waiting for the other settings at the strategy's barrier)"
+               if doc.get("waiting") else "")
     lines = [f"search {name}: {doc['complete']} complete, {doc['pruned']} pruned{skipped}, {doc['failed']} failed, "
-             f"{doc['running']} running{interrupted} of {doc['planned']} planned ({pct:.0f} % done); "
+             f"{doc['running']} running{waiting}{interrupted} of {doc['planned']} planned ({pct:.0f} % done); "
              f"{doc['duplicates']} duplicates{eta}", "",
              f"{'rep':>3}  {'done':>9}  {'best val WA':>11}  best θ"]
     for r in doc["reps"]:

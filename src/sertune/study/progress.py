@@ -31,6 +31,8 @@ class Progress:
     skipped: int = 0
     failed: int = 0
     running: int = 0
+    #: Of the running: trainings parked at a topk or repfid barrier, waiting for the other settings.
+    waiting: int = 0
     interrupted: int = 0
     duplicates: int = 0
     reps: list[dict] = field(default_factory=list)
@@ -44,12 +46,15 @@ class Progress:
     def as_json(self) -> dict:
         """The ``sertune status --json`` object."""
         return {"planned": self.planned, "complete": self.complete, "pruned": self.pruned,
-                "skipped": self.skipped, "failed": self.failed, "running": self.running, "interrupted": self.interrupted,
-                "duplicates": self.duplicates, "eta_seconds": self.eta, "reps": self.reps}
+                "skipped": self.skipped, "failed": self.failed, "running": self.running, "waiting": self.waiting,
+                "interrupted": self.interrupted, "duplicates": self.duplicates, "eta_seconds": self.eta,
+                "reps": self.reps}
 
     def postfix(self) -> str:
         """Short live summary: ETA, running and failed counts, the best θ so far."""
-        text = f"ETA {format_duration(self.eta)}, running {self.running}, failed {self.failed}"
+        waiting = f", waiting at the barrier {self.waiting}" if self.waiting else ""
+        text = (f"ETA {format_duration(self.eta)}, running {self.running - self.waiting}{waiting}, "
+                f"failed {self.failed}")
         best = max((r["best"] for r in self.reps if r["best"]), key=lambda b: b["value"], default=None)
         if best:
             t = best["theta"]
@@ -115,6 +120,7 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
                      skipped=cov["skipped"], failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
                      duplicates=cov["duplicates"])
+    state.waiting = _waiting(url, name, results.trials) if state.running else 0
     state.eta = _eta(results.trials, cell_states(results), epochs,
                      workers=workers if workers is not None else cov["running"])
     for row in coverage_by_rep(results):
@@ -127,6 +133,18 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
                                               "trial": top.number, "model": top.model},
         })
     return state
+
+
+def _waiting(url: str, name: str, trials: tuple[TrialRecord, ...]) -> int:
+    """Running trials whose θ is parked at the strategy's barrier (``study/barrier.py``)."""
+    from .claims import make_engine, read_rows      # sqlalchemy only; no torch
+
+    engine = make_engine(url)
+    try:
+        parked = {row.key for row in read_rows(engine, name) if row.state == "parked"}
+    finally:
+        engine.dispose()
+    return sum(1 for t in trials if t.state == "running" and t.theta is not None and t.key in parked)
 
 
 def _eta(trials: tuple[TrialRecord, ...], cells: dict, epochs: int, *, workers: int) -> float | None:

@@ -72,7 +72,8 @@ def decide(book, rep_studies, strategy, keys: Sequence[str], *, epochs: int, che
     if not reached(rows):
         return 0
     parked = {r.key for r in rows if r.state == "parked"}
-    ranks = np.array([next((r.position for r in rows if r.key == k), len(rows)) for k in keys])
+    position = {r.key: r.position for r in rows}
+    ranks = np.array([position.get(k, len(rows)) for k in keys])
     score, trials = scores(rep_studies, keys, parked, strategy.barrier(epochs))
     go_on = np.asarray(strategy.continues(score, ranks[None, :]))
     rep_studies[0].set_user_attr(GO_ON, {str(r): [k for s, k in enumerate(keys) if go_on[r, s]]

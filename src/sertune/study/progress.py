@@ -120,7 +120,7 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
                      skipped=cov["skipped"], failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
                      duplicates=cov["duplicates"])
-    state.waiting = _waiting(url, name, results.trials) if state.running else 0
+    state.waiting = sum(1 for t in results.trials if t.parked)
     state.eta = _eta(results.trials, cell_states(results), epochs,
                      workers=workers if workers is not None else cov["running"])
     for row in coverage_by_rep(results):
@@ -133,18 +133,6 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
                                               "trial": top.number, "model": top.model},
         })
     return state
-
-
-def _waiting(url: str, name: str, trials: tuple[TrialRecord, ...]) -> int:
-    """Running trials whose θ is parked at the strategy's barrier (``study/barrier.py``)."""
-    from .claims import make_engine, read_rows      # sqlalchemy only; no torch
-
-    engine = make_engine(url)
-    try:
-        parked = {row.key for row in read_rows(engine, name) if row.state == "parked"}
-    finally:
-        engine.dispose()
-    return sum(1 for t in trials if t.state == "running" and t.theta is not None and t.key in parked)
 
 
 def _eta(trials: tuple[TrialRecord, ...], cells: dict, epochs: int, *, workers: int) -> float | None:

@@ -63,6 +63,8 @@ class TrialRecord:
     model: str | None = None
     error: str | None = None
     intermediate: Mapping[int, float] = field(default_factory=dict)
+    #: A running trial parked at a topk or repfid barrier, waiting for the other settings.
+    parked: bool = False
 
     @property
     def key(self) -> str | None:
@@ -175,11 +177,12 @@ def load_results(storage_url: str, name: str) -> StudyResults:
             attrs = dict(study.user_attrs)
         records += sorted((_record(rep, t) for t in study.get_trials(deepcopy=False)),
                           key=lambda t: t.number)
-    return _results(name, storage_url, attrs, tuple(sorted(reps)), tuple(_interrupted(records, storage_url, name)))
+    return _results(name, storage_url, attrs, tuple(sorted(reps)), tuple(_with_claims(records, storage_url, name)))
 
 
-def _interrupted(records: list[TrialRecord], storage_url: str, name: str) -> list[TrialRecord]:
-    """RUNNING trials of a θ whose claim is no longer alive become ``interrupted``.
+def _with_claims(records: list[TrialRecord], storage_url: str, name: str) -> list[TrialRecord]:
+    """RUNNING trials of a θ whose claim is no longer alive become ``interrupted``; those of a
+    θ parked at a strategy's barrier stay running, marked ``parked``.
 
     A study written before claims had a table of their own has no rows: its
     RUNNING trials stay ``running`` (nothing says otherwise).
@@ -195,9 +198,16 @@ def _interrupted(records: list[TrialRecord], storage_url: str, name: str) -> lis
         engine.dispose()
     if not rows:
         return records
-    return [replace(t, state="interrupted") if t.state == "running" and t.key in rows
-            and (rows[t.key].state not in ("held", "parked") or rows[t.key].stopped()) else t
-            for t in records]
+
+    def mark(t: TrialRecord) -> TrialRecord:
+        row = rows.get(t.key) if t.state == "running" else None
+        if row is None:
+            return t
+        if row.state == "parked":
+            return replace(t, parked=True)
+        return replace(t, state="interrupted") if row.state != "held" or row.stopped() else t
+
+    return [mark(t) for t in records]
 
 
 def _results(name, storage_url, attrs, studies, records) -> StudyResults:

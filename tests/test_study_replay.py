@@ -90,14 +90,20 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
         assert best.user_attrs["test"]["wa"] == pytest.approx(curves.test_wa[r, chosen[r], -1])
 
 
+def two_worker_search(recorded, corpus, name: str, strategy: str, *, epochs: int, seed: int):
+    """A search of the fixture's grid by two CPU workers; returns its output folder."""
+    out = recorded / name
+    assert main(["search", str(corpus), "--grid", str(recorded / "grid.toml"), "--reps", "2", "--epochs", str(epochs),
+                 "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", str(seed), "--cache-dir",
+                 str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--workers", "2",
+                 "--strategy", strategy, "--out", str(out)]) == 0
+    return out
+
+
 def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorded, synth_savee, capsys):
     """Two workers asking TPE at once: each chosen θ is trained once on every repetition (a worker
     that lost the race for its choice gives the claim back and asks again), the rest are skipped."""
-    out = recorded / "two-workers"
-    assert main(["search", str(synth_savee), "--grid", str(recorded / "grid.toml"), "--reps", "2", "--epochs", "1",
-                 "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "4", "--cache-dir",
-                 str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--workers", "2",
-                 "--strategy", "tpe:budget=3,startup=1", "--out", str(out)]) == 0
+    out = two_worker_search(recorded, synth_savee, "two-workers", "tpe:budget=3,startup=1", epochs=1, seed=4)
     storage = open_storage(f"sqlite:///{out / 'study.db'}")
     for r in range(2):
         trials = optuna.load_study(study_name=rep_name("two-workers", r), storage=storage).get_trials()
@@ -116,11 +122,7 @@ def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorde
 def test_two_workers_wait_at_the_barrier_of_topk_then_finish_its_top_k(recorded, synth_savee, capsys):
     """topk:n=1,k=2 with two workers: every (θ, r) is trained one epoch and parked, then exactly the
     top 2 of each repetition by validation WA (ties to the earlier claim) go on from their checkpoints."""
-    out = recorded / "topk-two"
-    assert main(["search", str(synth_savee), "--grid", str(recorded / "grid.toml"), "--reps", "2", "--epochs", "3",
-                 "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "5", "--cache-dir",
-                 str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--workers", "2",
-                 "--strategy", "topk:n=1,k=2", "--out", str(out)]) == 0
+    out = two_worker_search(recorded, synth_savee, "topk-two", "topk:n=1,k=2", epochs=3, seed=5)
     storage = open_storage(f"sqlite:///{out / 'study.db'}")
     from sertune.study.claims import make_engine, read_rows
     position = {row.key: row.position for row in read_rows(make_engine(f"sqlite:///{out / 'study.db'}"), "topk-two")}

@@ -47,10 +47,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from sertune.cuda_graphs import graphed_batch_step
 from sertune.devices import cpu_model, resolve_device, use_bf16
-from sertune.fused import probe_steps
-from sertune.model import build_model
+from sertune.fused import graphed_steps, probe_steps
 
 SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
 
@@ -92,31 +90,13 @@ def flops(step) -> int:
     return counter.get_total_flops()
 
 
-def graphed_one_at_a_time(shape, k: int, device: torch.device, *, bf16: bool, batch_size: int, n_classes: int = 7):
-    """K members one after the other as sertune.train.fit trains them on a CUDA device: each
-    step a replay of the member's CUDA graph (sertune.cuda_graphs) on its own batch."""
-    gen = torch.Generator().manual_seed(0)
-    steps = []
-    for i in range(k):
-        features = torch.randn((batch_size, *shape), generator=gen).to(device)
-        labels = torch.randint(0, n_classes, (batch_size,), generator=gen).to(device)
-        model = build_model(n_classes, seed=i).to(device=device, memory_format=torch.channels_last).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=True)
-        steps.append(graphed_batch_step(model, optimizer, features, labels, bf16=bf16, seed=i))
-
-    def one_at_a_time() -> None:
-        for step in steps:
-            step()
-    return one_at_a_time
-
-
 def measure(shape, k: int, device: torch.device, args, bf16: bool, batch_size: int) -> dict[str, float]:
     """Samples/s of each side (fused, eager one at a time, and on CUDA graphed one at a time)
     and the useful FLOPs per K-member step."""
     fused, single = probe_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
     sides = {"fused": fused, "eager": single}
     if device.type == "cuda":
-        sides["graphed"] = graphed_one_at_a_time(shape, k, device, bf16=bf16, batch_size=batch_size)
+        sides["graphed"] = graphed_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
     useful = flops(single)                        # also the warm-up step of each
     flops(fused)
     best = {name: float("inf") for name in sides}

@@ -156,6 +156,22 @@ def test_a_stopped_member_leaves_and_the_others_go_on(setup, single):
         assert 1 <= results[i].best_epoch <= epochs and results[i].test["utterance"]["wa"] >= 0
 
 
+def test_members_that_all_stop_at_once_end_the_run_with_their_results(setup, single):
+    data, splits, seeds = setup
+    ends = []
+
+    def on_epoch(i, epoch, loss, wa):
+        if epoch == 2:
+            raise MemberStopped
+
+    results, _ = _train(data, splits[:2], seeds[:2], on_epoch=on_epoch, after_epoch=ends.append)
+    assert ends == [1, 2] and [r.epochs_run for r in results] == [2, 2]
+    for got, want in zip(results, single):
+        assert got.seconds > 0
+        for a, b in zip(got.history, want[0].history[:2], strict=True):
+            assert a == pytest.approx(b, rel=1e-5)
+
+
 def test_other_exceptions_end_the_run(setup):
     data, splits, seeds = setup
 
@@ -189,6 +205,7 @@ def test_the_probe_rejects_what_squeezenet_cannot_train(shape, k):
     ({"splits": ["rep0"]}, "splits must hold Split objects only"),
     ({"unit": "frame"}, "split unit 'frame' is unknown"),
     ({"on_epoch": 3}, "on_epoch=3 must be callable"),
+    ({"after_epoch": "x"}, "after_epoch=.x. must be callable"),
     ({"stop_on": MemberStopped}, "stop_on=.* must be a tuple of exception classes"),
 ])
 def test_bad_input(setup, change, match):

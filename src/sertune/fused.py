@@ -8,11 +8,12 @@ its weights rows k of each stacked weight ``(K * out, in, kh, kw)``. No layer
 mixes samples or channel groups, so each member's forward and backward are its
 own (the stacked network and its Adam: :mod:`sertune.fused_stack`). Where the
 step is compute-bound (a CPU) fusing gains little or loses: :func:`fused_is_faster`
-measures it per input shape. On a GPU, :func:`sertune.train.fit` replays each step
-as a CUDA graph, which removes the launches too: measured on an H200 at 40 x 301,
-10 members one at a time with graphs trained 9,234 samples/s, this eager stack
-5,220. The search therefore trains one member at a time; the stack is the base
-for a graphed stack, not yet built.
+measures it per input shape against what fit runs there. On a GPU,
+:func:`sertune.train.fit` replays each step as a CUDA graph, which removes the
+launches too: measured on an H200 at 40 x 301, 10 members one at a time with
+graphs trained 9,234 samples/s, this eager stack 5,220. A search fuses a θ's
+fresh repetitions where that probe says so, or always with ``--fuse on``
+(:mod:`sertune.study.fused_reps`); the stack is not captured as a CUDA graph yet.
 
 Every member keeps what :func:`sertune.train.fit` gives a run, so its numbers do
 not depend on what else is fused: its normaliser, initial weights, batch-order
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cuda_graphs import graphed_batch_step, use_graphs
 from .dataset import SegmentData
 from .devices import use_bf16
 from .errors import ConfigError
@@ -64,8 +66,13 @@ MemberHook = Callable[[int, int, float, float], None]
 #: Called after each epoch but the last of each member still training with (member
 #: index, epoch, snapshot): ``snapshot()`` returns the member's
 #: :class:`~sertune.train.TrainState` as fit's ``on_snapshot`` gives it, so
-#: ``fit(..., resume=state)`` goes on with that member alone.
+#: ``fit(..., resume=state)`` goes on with that member alone. Raising one of ``stop_on``
+#: (after saving it) stops that member too, e.g. one that waits for others at a barrier.
 MemberSnapshotHook = Callable[[int, int, Callable[[], TrainState]], None]
+
+#: Called when a member's validation WA improved, with (member index, epoch, its test
+#: {"wa", "ua"} at that epoch), as fit's ``on_improve``.
+MemberImproveHook = Callable[[int, int, dict], None]
 
 
 @dataclass
@@ -142,7 +149,8 @@ def _log_probs(stack: _Stack, data: SegmentData, members: Sequence[_Member], row
 def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
               seeds: Sequence[int], unit: str = "utterance", on_epoch: MemberHook | None = None,
               stop_on: tuple[type[BaseException], ...] = (MemberStopped,),
-              on_snapshot: MemberSnapshotHook | None = None) -> list[RunResult]:
+              on_snapshot: MemberSnapshotHook | None = None, on_improve: MemberImproveHook | None = None,
+              after_epoch: Callable[[int], None] | None = None) -> list[RunResult]:
     """Train K = len(splits) repetitions of one θ together; member i is ``fit(data, splits[i], seed=seeds[i])``.
 
     Parameters
@@ -159,6 +167,14 @@ def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, con
         Exceptions of ``on_epoch`` that stop only that member (e.g. add ``optuna.TrialPruned``).
     on_snapshot : callable, optional
         See :data:`MemberSnapshotHook`: fit's epoch checkpoints, per member.
+    on_improve : callable, optional
+        See :data:`MemberImproveHook`. When given, a member's test part is evaluated
+        at every epoch that improves its validation WA, with the single model fit
+        would test (so the values are fit's), and its history entry keeps it as ``"test"``.
+    after_epoch : callable, optional
+        Called with the epoch once every member's hooks of that epoch ran and the
+        stopped members left; whatever it raises ends the whole run (e.g. a worker
+        asked to stop, once every member saved its state).
 
     Returns
     -------
@@ -166,11 +182,12 @@ def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, con
         What ``fit`` returns for each member: val/test metrics of its best-validation
         epoch, its history, normaliser and best weights (CPU float32). A stopped member
         has ``epochs_run < config.epochs`` and the results of its best epoch so far.
-        ``seconds`` is the wall time of the fused run until the member left it (shared
-        with the members trained beside it, not the member's own cost).
+        ``seconds`` is the member's share of the fused run's wall time: each epoch's
+        time split evenly over the members that trained in it.
     """
-    _check(splits, seeds, unit, on_epoch, stop_on)
-    start, device = time.perf_counter(), data.device
+    _check(splits, seeds, unit, stop_on, {"on_epoch": on_epoch, "on_snapshot": on_snapshot,
+                                          "on_improve": on_improve, "after_epoch": after_epoch})
+    mark, device = time.perf_counter(), data.device     # setup counts as the first epoch's time
     members, states = [], []
     for i, (split, seed) in enumerate(zip(splits, seeds)):
         rows = _member_rows(data, split, unit)
@@ -193,25 +210,33 @@ def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, con
             member.history.append({"epoch": epoch, "loss": loss, "val_wa": val_wa})
             if val_wa > member.best_wa:
                 member.best_wa, member.best_epoch, member.best_state = val_wa, epoch, stack.state(i)
+                if on_improve is not None:
+                    test = _metrics(_single(template, member.best_state, device), data, member.rows["test"],
+                                    member.mean, member.std, bf16, n_classes, config)[level]
+                    member.history[-1]["test"] = {"wa": test["wa"], "ua": test["ua"]}
+                    on_improve(member.index, epoch, member.history[-1]["test"])
             try:
                 if on_epoch is not None:
                     on_epoch(member.index, epoch, loss, val_wa)
+                if on_snapshot is not None and epoch < config.epochs:
+                    on_snapshot(member.index, epoch,
+                                lambda i=i, m=member, e=epoch: _snapshot(stack, m, i, e, config))
             except stop_on:
                 stopped.append(i)
-                continue
-            if on_snapshot is not None and epoch < config.epochs:
-                on_snapshot(member.index, epoch, lambda i=i, m=member, e=epoch: _snapshot(stack, m, i, e, config))
+        now = time.perf_counter()
+        share, mark = (now - mark) / len(members), now
+        for member in members:
+            member.seconds += share
         if stopped:       # the stopped leave the stack: the rest train on, and cost less
-            for i in stopped:
-                members[i].seconds = time.perf_counter() - start
             finished += [members[i] for i in stopped]
             keep = [i for i in range(len(members)) if i not in stopped]
-            stack.keep(keep)
             members = [members[i] for i in keep]
-            if not members:
-                break
-    for member in members:
-        member.seconds = time.perf_counter() - start
+            if members:
+                stack.keep(keep)
+        if after_epoch is not None:
+            after_epoch(epoch)
+        if not members:
+            break
     return [_result(m, template, data, n_classes, config, bf16)
             for m in sorted(finished + members, key=lambda m: m.index)]
 
@@ -228,7 +253,7 @@ def _snapshot(stack: _Stack, member: _Member, i: int, epoch: int, config: TrainC
                       best_model=_on_cpu(member.best_state), history=list(member.history))
 
 
-def _check(splits, seeds, unit, on_epoch, stop_on) -> None:
+def _check(splits, seeds, unit, stop_on, hooks: dict) -> None:
     if unit not in ("utterance", "segment"):
         raise ConfigError(f"split unit {unit!r} is unknown; choose utterance or segment")
     if isinstance(splits, (str, bytes, Split)) or not isinstance(splits, Sequence) or len(splits) == 0:
@@ -240,8 +265,9 @@ def _check(splits, seeds, unit, on_epoch, stop_on) -> None:
                           f"use [rep_seed(seed, r) for r in range({len(splits)})]")
     if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds):
         raise ConfigError(f"seeds={list(seeds)!r} must be non-negative integers")
-    if on_epoch is not None and not callable(on_epoch):
-        raise ConfigError(f"on_epoch={on_epoch!r} must be callable(member, epoch, loss, val_wa) or None")
+    for name, hook in hooks.items():
+        if hook is not None and not callable(hook):
+            raise ConfigError(f"{name}={hook!r} must be callable or None (see sertune.fused.fit_fused)")
     if not (isinstance(stop_on, tuple) and all(isinstance(e, type) and issubclass(e, BaseException)
                                                for e in stop_on)):
         raise ConfigError(f"stop_on={stop_on!r} must be a tuple of exception classes, e.g. (MemberStopped,)")
@@ -252,11 +278,17 @@ def _evaluate(data: SegmentData, rows: np.ndarray, lp: np.ndarray, n_classes: in
                     data.utterance[rows], n_classes=n_classes)
 
 
+def _single(template: SqueezeNet, state: dict, device: torch.device) -> SqueezeNet:
+    """fit's single model holding ``state`` (deepcopy of the template: no global RNG draw)."""
+    model = copy.deepcopy(template).to(device=device, memory_format=CL)
+    model.load_state_dict(state)
+    return model
+
+
 def _result(member: _Member, template: SqueezeNet, data: SegmentData, n_classes: int, config: TrainConfig,
             bf16: bool) -> RunResult:
     """fit's final evaluation: the best epoch's weights in a single model, val and test."""
-    model = copy.deepcopy(template).to(device=data.device, memory_format=CL)   # deepcopy: no global RNG draw
-    model.load_state_dict(member.best_state)
+    model = _single(template, member.best_state, data.device)
     val, test = (_metrics(model, data, member.rows[part], member.mean, member.std, bf16, n_classes, config)
                  for part in ("val", "test"))
     return RunResult(split=member.split.name, seed=member.seed, val=val, test=test,
@@ -277,11 +309,16 @@ def fused_is_faster(shape: tuple[int, int], k: int, device: torch.device, *, pre
     once per (device, shape, k, precision, batch size) in a process, as
     ``cudnn.benchmark`` picks a kernel: ``steps`` training steps of each on random
     inputs after a warm-up step, twice in alternation (the best of each counts, so
-    a burst of other load hurts both alike); a few seconds at small shapes.
+    a burst of other load hurts both alike); a few seconds at small shapes. The
+    one-at-a-time side is what :func:`sertune.train.fit` runs on the device: on CUDA
+    a replay of each member's captured step (:func:`graphed_steps`).
     """
     key = (str(device), tuple(shape), k, precision, batch_size)
     if key not in _FASTER:
-        fused, single = probe_steps(shape, k, device, bf16=use_bf16(device, precision), batch_size=batch_size)
+        bf16 = use_bf16(device, precision)
+        fused, single = probe_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
+        if use_graphs(device):      # fit replays a CUDA graph per step there: that is what to beat
+            single = graphed_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
         times = [(step_seconds(fused, device, steps=steps), step_seconds(single, device, steps=steps))
                  for _ in range(2)]
         _FASTER[key] = min(f for f, _ in times) < min(s for _, s in times)
@@ -320,6 +357,25 @@ def probe_steps(shape: tuple[int, int], k: int, device: torch.device, *, bf16: b
             loss.backward()
             optimizer.step()
     return fused, one_at_a_time
+
+
+def graphed_steps(shape: tuple[int, int], k: int, device: torch.device, *, bf16: bool, batch_size: int = 16,
+                  n_classes: int = 7) -> Callable[[], None]:
+    """``k`` members one after the other as fit trains them on a CUDA device: each step a replay
+    of the member's CUDA graph (:mod:`sertune.cuda_graphs`) on its own random batch."""
+    gen = torch.Generator().manual_seed(0)
+    steps = []
+    for i in range(k):
+        features = torch.randn((batch_size, *shape), generator=gen).to(device)
+        labels = torch.randint(0, n_classes, (batch_size,), generator=gen).to(device)
+        model = build_model(n_classes, seed=i).to(device=device, memory_format=CL).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=True)
+        steps.append(graphed_batch_step(model, optimizer, features, labels, bf16=bf16, seed=i))
+
+    def one_at_a_time() -> None:
+        for step in steps:
+            step()
+    return one_at_a_time
 
 
 def step_seconds(step: Callable[[], None], device: torch.device, *, steps: int = 3) -> float:

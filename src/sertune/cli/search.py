@@ -18,6 +18,7 @@ from ..outputs import write_json
 from ..prepared import prepare
 from ..study.backends import BACKENDS, WorkerOptions
 from ..study.epoch_checkpoints import EVERY_SECONDS
+from ..study.fused_reps import FUSE_MODES
 from ..study.grids import resolve_grid
 from ..study.progress import format_duration, read_progress
 from ..study.locate import find_storage
@@ -49,6 +50,7 @@ def add_parser(sub) -> None:
     g.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS,
                    help="seconds between worker heartbeats; a worker silent for 3x is taken over")
     add_checkpoint_flags(g)
+    add_fuse_flag(g)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (models, logs, study.db)")
     p.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
@@ -68,6 +70,7 @@ def add_parser(sub) -> None:
                    help="use fewer threads (down to 1) while other processes keep the cores busy")
     w.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, help="seconds between heartbeats")
     add_checkpoint_flags(w)
+    add_fuse_flag(w)
     w.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     w.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     w.set_defaults(func=run_worker)
@@ -79,6 +82,13 @@ def add_parser(sub) -> None:
     s.add_argument("--storage", metavar="URL", help="storage URL (default: STUDY/study.db)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=run_status)
+
+
+def add_fuse_flag(group) -> None:
+    group.add_argument("--fuse", choices=FUSE_MODES, default="auto",
+                       help="train the repetitions of a setting as one fused stack: auto (default) on a GPU "
+                            "when a short probe measures it faster, never on a CPU (reproducible numbers); "
+                            "on; off")
 
 
 def add_checkpoint_flags(group) -> None:
@@ -163,7 +173,7 @@ def run_search(args: argparse.Namespace) -> int:
     opts = WorkerOptions(devices=devices, out=out, heartbeat=args.heartbeat, threads=threads,
                          cache_dir=args.cache_dir, checkpoint_dir=args.checkpoint_dir,
                          checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
-                         share_cpu=not args.threads)
+                         share_cpu=not args.threads, fuse=args.fuse)
     extra = {"address": args.ray_address, "gpus_per_worker": args.gpus_per_worker} if args.backend == "ray" else {}
     workers = BACKENDS[args.backend](url, name, args.workers, opts, **extra)
     try:
@@ -250,7 +260,8 @@ def run_worker(args: argparse.Namespace) -> int:
     worker = Worker(args.storage, args.study, device=args.device, out=args.out, heartbeat=args.heartbeat,
                     cache_dir=args.cache_dir, parent=args.parent, checkpoint_dir=args.checkpoint_dir,
                     checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
-                    stop=stop.is_set, cpu_share=CpuShare(args.threads) if args.share_cpu else None)
+                    stop=stop.is_set, cpu_share=CpuShare(args.threads) if args.share_cpu else None,
+                    fuse=args.fuse)
     try:
         n = worker.run()
     except WorkerStopped:

@@ -44,6 +44,8 @@ from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from .pruners import strategy_of
 from .strategies import parse_strategy
 from .storage import load_meta, open_storage, rep_name
+from .fused_reps import FusedReps, check_fuse
+from .trial_run import ClaimLost, Parked, TrialRun, WorkerStopped
 from .worker_data import FeatureCache, load_search_corpus
 
 #: A (θ, r) that failed this many times is given up (recorded, never dropped silently).
@@ -57,18 +59,6 @@ ORPHANED = "the worker training it stopped repeatedly without progress (killed, 
 #: this many times is not claimed again.
 MAX_CLAIM_FAILURES = 3
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-class WorkerStopped(BaseException):
-    """The worker was asked to stop (its parent is gone, or SIGTERM): stop after saving."""
-
-
-class ClaimLost(Exception):
-    """Another worker took this worker's θ over (this one was paused past the heartbeat grace)."""
-
-
-class Parked(BaseException):
-    """(θ, r) reached the strategy's barrier and saved its checkpoint there (``study/barrier.py``)."""
 
 
 class NotChosen(Exception):
@@ -91,7 +81,7 @@ class _Fixed(BaseSampler):
         return self.key
 
 
-class Worker:
+class Worker(FusedReps):
     """Runs claims of one search until no θ is left to claim.
 
     Parameters
@@ -116,12 +106,15 @@ class Worker:
     stop : callable, optional
         Returns True when the worker should stop (e.g. after SIGTERM): the training in
         flight saves an epoch checkpoint at the end of its epoch, gives its θ back and stops.
+    fuse : {"auto", "on", "off"}
+        Train the fresh repetitions of a θ as one fused stack (:mod:`.fused_reps`).
     """
 
     def __init__(self, url: str, name: str, *, device: str = "auto", out: Path | None = None,
                  heartbeat: float = 10.0, cache_dir: str | None = None, parent: int | None = None,
                  checkpoint_dir: Path | None = None, checkpoint_seconds: float = EVERY_SECONDS,
-                 checkpoint_epochs: int = 0, stop=None, log=None, cpu_share=None) -> None:
+                 checkpoint_epochs: int = 0, stop=None, log=None, cpu_share=None, fuse: str = "auto") -> None:
+        self.fuse, self._probed = check_fuse(fuse), set()
         self.storage = open_storage(url, heartbeat=heartbeat)
         self.name = name
         self.heartbeat = max(float(heartbeat), 0.1)
@@ -205,6 +198,9 @@ class Worker:
                 decided = not self.barrier or barrier.decided(self.rep_studies)
                 go_on = barrier.going_on(self.rep_studies) if self.barrier and decided else None
                 try:
+                    fresh = self._fusable(claim, until=screen or self.reps, decided=decided, go_on=go_on)
+                    if len(fresh) > 1:
+                        self._train_fused(claim, fresh)    # what it leaves undone goes on one at a time
                     for r in range(self.reps):
                         if not decided and r not in self.before_barrier:
                             self._parked = True           # starts once the barrier is decided
@@ -288,6 +284,30 @@ class Worker:
                 return          # the worker this one took θ over from finished the trial first
             adopted = None
 
+    def _new_trial(self, claim: Claim, study: optuna.Study, r: int, attempt: int) -> optuna.Trial:
+        """A new trial of (θ, r); raises NotChosen (after recording why) when a choosing strategy's
+        budget was taken by other workers before this one's first repetition started."""
+        self.fixed.key = claim.key
+        trial = study.ask()
+        trial.suggest_categorical("theta", self.keys)
+        for k, v in (("theta", self.thetas[claim.key].as_dict()), ("rep", r), ("attempt", attempt),
+                     ("device", describe(self.device))):
+            trial.set_user_attr(k, v)
+        if r == 0 and self.strategy.picks and not within_budget(
+                study, claim.key, self.strategy.budget_count(len(self.keys))):
+            for k, v in (("epochs_run", 0), (SKIPPED, f"not chosen by {self.strategy.spec()}: other "
+                                                       f"workers took its budget first")):
+                trial.set_user_attr(k, v)
+            self._tell(claim, study, trial, claim.key, r, state=TrialState.PRUNED, trained=False)
+            raise NotChosen()
+        return trial
+
+    def _run(self, claim: Claim, trial: optuna.Trial, resume=None, adopted: FrozenTrial | None = None) -> TrialRun:
+        """The bookkeeping of one training of θ (see :class:`.trial_run.TrialRun`)."""
+        return TrialRun(trial, claim, self.book, resume=resume, adopted=adopted,
+                        park_at=lambda epoch: epoch == self.barrier and not barrier.decided(self.rep_studies),
+                        on_epoch=self.cpu_share.adjust if self.cpu_share is not None else None)
+
     def _train(self, claim: Claim, study: optuna.Study, r: int, attempt: int,
                adopted: FrozenTrial | None) -> bool:
         """One training of (θ, r) recorded as a trial; True when it failed (retry), else False.
@@ -296,99 +316,55 @@ class Worker:
         adopted trial first (same numbers): :meth:`_rep` keeps that one.
         """
         key, theta = claim.key, self.thetas[claim.key]
-        if adopted is not None:
-            trial = adopt(study, adopted)
-            reported = set(adopted.intermediate_values)
-        else:
-            self.fixed.key = key
-            trial = study.ask()
-            trial.suggest_categorical("theta", self.keys)
-            reported = set()
-            for k, v in (("theta", theta.as_dict()), ("rep", r), ("attempt", attempt),
-                         ("device", describe(self.device))):
-                trial.set_user_attr(k, v)
-            if r == 0 and self.strategy.picks and not within_budget(
-                    study, key, self.strategy.budget_count(len(self.keys))):
-                for k, v in (("epochs_run", 0), (SKIPPED, f"not chosen by {self.strategy.spec()}: other "
-                                                           f"workers took its budget first")):
-                    trial.set_user_attr(k, v)
-                self._tell(claim, study, trial, key, r, state=TrialState.PRUNED, trained=False)
-                raise NotChosen()
+        trial = adopt(study, adopted) if adopted is not None else self._new_trial(claim, study, r, attempt)
         resume = self.checkpoints.load(key, r) if self.checkpoints else None
-        history: list[float] = [h["val_wa"] for h in resume.history] if resume else []
-        # Test metrics of every checkpoint that improved validation: [epoch, test WA, test UA].
-        improved = [[h["epoch"], h["test"]["wa"], h["test"]["ua"]]
-                    for h in (resume.history if resume else []) if "test" in h]
-        if resume is not None:
-            # Every resumption is kept: the epochs this trial went on from after each stop.
-            before = adopted.user_attrs.get("resumed_from", []) if adopted is not None else []
-            trial.set_user_attr("resumed_from", [*before, resume.epoch])
-            for epoch, value in enumerate(history, start=1):
-                if epoch not in reported:            # a new trial: the pruner sees the epochs before the stop
-                    trial.report(value, epoch)
-                    reported.add(epoch)
+        run = self._run(claim, trial, resume, adopted)
+        stopping = lambda: self.stop_requested() or self._parent_gone()  # noqa: E731
 
         def on_epoch(epoch: int, loss: float, val_wa: float) -> None:
-            history.append(val_wa)
-            if self.cpu_share is not None:
-                self.cpu_share.adjust()
-            claim.progress += 1
-            if not self.book.beat(claim):
-                raise ClaimLost()
-            if epoch not in reported:
-                trial.report(val_wa, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-            if epoch == self.barrier and not barrier.decided(self.rep_studies):
-                park[0] = True                               # the snapshot hook saves, then parks
+            run.on_epoch(epoch, loss, val_wa)
             if self.checkpoints is None and stopping():      # nothing to save: stop now
                 raise WorkerStopped()
 
-        stopping = lambda: self.stop_requested() or self._parent_gone()  # noqa: E731
-        park = [False]
-
-        def on_improve(epoch: int, test: dict) -> None:
-            improved.append([epoch, test["wa"], test["ua"]])
-
         def saved(epoch: int) -> None:
-            if park[0]:
+            if run.park:
                 raise Parked()
             if stopping():
                 raise WorkerStopped()
 
-        start = time.perf_counter()
         try:
             data = self.features.get(claim, theta)
             trial.set_user_attr("feature_store", data.mode)
-            force = lambda: park[0] or stopping()  # noqa: E731
+            force = lambda: run.park or stopping()  # noqa: E731
             snapshot = self.checkpoints.hook(key, r, force=force, saved=saved) if self.checkpoints else None
             result = fit(data, self.splits[r], n_classes=len(self.meta["classes"]), config=self.config,
                          seed=rep_seed(int(self.meta["settings"]["seed"]), r), unit="utterance",
-                         on_epoch=on_epoch, resume=resume, on_snapshot=snapshot, on_improve=on_improve)
+                         on_epoch=on_epoch, resume=resume, on_snapshot=snapshot, on_improve=run.on_improve)
         except Parked:                 # stays RUNNING; barrier.decide prunes it or a worker resumes it
-            for k, v in ((TEST_CURVE, improved), ("epochs_run", len(history)),
-                         ("seconds", time.perf_counter() - start)):
-                trial.set_user_attr(k, v)
+            run.leave()
             self._parked = True
             return False
         except optuna.TrialPruned:
-            trial.set_user_attr(TEST_CURVE, improved)
-            trial.set_user_attr("epochs_run", len(history))
-            trial.set_user_attr("seconds", time.perf_counter() - start)
+            run.leave()
             self._tell(claim, study, trial, key, r, state=TrialState.PRUNED)
             return False
         except (ClaimLost, WorkerStopped, UpdateFinishedTrialError):
             raise
         except Exception as exc:  # any training error is recorded with the trial, then retried once
-            trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            self._tell(claim, study, trial, key, r, state=TrialState.FAIL)
-            self.log(f"worker {os.getpid()}: {key} rep {r} failed (attempt {attempt}): {exc}")
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
+            self._failed(claim, study, trial, r, attempt, exc)
             return True
-        trial.set_user_attr(TEST_CURVE, improved)
+        trial.set_user_attr(TEST_CURVE, run.improved)
         self._record(claim, study, trial, r, result)
         return False
+
+    def _failed(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, r: int, attempt: int,
+                exc: Exception) -> None:
+        """Record a training error with its trial (FAIL); the caller retries it one at a time."""
+        trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        self._tell(claim, study, trial, claim.key, r, state=TrialState.FAIL)
+        self.log(f"worker {os.getpid()}: {claim.key} rep {r} failed (attempt {attempt}): {exc}")
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def _record(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, r: int, result) -> None:
         """Metrics of a finished training as trial attrs, its model if best so far, then the value."""

@@ -1,0 +1,135 @@
+"""Fused repetitions in a search: the numbers of one-at-a-time training, a stop that loses no epoch,
+a failed stack retried one at a time, and --fuse's choices."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sertune.cli import main
+from sertune.corpora import load_corpus
+from sertune.errors import ConfigError
+from sertune.prepared import prepare
+from sertune.study import fused_reps, runner
+from sertune.study.create import create_or_resume
+from sertune.study.curves import TEST_CURVE
+from sertune.study.epoch_checkpoints import saved_epoch
+from sertune.study.grids import toml_grid
+from sertune.study.settings import SearchConfig
+from sertune.study.storage import open_storage, rep_name
+from sertune.train import TrainConfig
+
+GRID = "n_mels = [24, 40]\nwin_length = [400]\nhop_length = [160, 320]\nsegment = [1.0]\n"
+TRAIN = TrainConfig(epochs=3, batch_size=8, lr=1e-3, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def corpus(synth_savee, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fused-reps")
+    (tmp / "grid.toml").write_text(GRID)
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp / "cache", progress=False)
+    return tmp, prepared
+
+
+def new_search(corpus, folder: str, *, strategy: str | None = None) -> str:
+    tmp, prepared = corpus
+    url = f"sqlite:///{tmp / folder}.db"
+    create_or_resume(url, folder, prepared=prepared, grid=toml_grid(tmp / "grid.toml"), grid_name="g",
+                     settings=SearchConfig(strategy=strategy, train=TRAIN).settings(), reps=2, heartbeat=1)
+    return url
+
+
+def worker(corpus, url: str, name: str, **kwargs) -> runner.Worker:
+    tmp, _ = corpus
+    return runner.Worker(url, name, device="cpu", heartbeat=1, cache_dir=str(tmp / "cache"), **kwargs)
+
+
+def trials(url: str, name: str) -> dict:
+    """{(θ key, rep): [trials, in order]}."""
+    found = {}
+    for r in range(2):
+        for t in optuna.load_study(study_name=rep_name(name, r), storage=open_storage(url)).get_trials():
+            found.setdefault((t.params["theta"], r), []).append(t)
+    return found
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time(corpus):
+    url = new_search(corpus, "single")
+    assert worker(corpus, url, "single", fuse="off").run() == 8
+    return trials(url, "single")
+
+
+def same_numbers(got, want) -> None:
+    """A fused member and its one-at-a-time training: equal to float rounding, so the same predictions."""
+    assert got.state == want.state == TrialState.COMPLETE
+    assert got.intermediate_values == want.intermediate_values
+    assert got.value == want.value
+    for key in ("test", "val", "best_epoch", "epochs_run", TEST_CURVE):
+        assert got.user_attrs[key] == want.user_attrs[key], key
+
+
+def test_a_fused_search_records_each_repetition_with_the_numbers_of_one_at_a_time(corpus, one_at_a_time):
+    url = new_search(corpus, "fused")
+    assert worker(corpus, url, "fused", fuse="on").run() == 8
+    fused = trials(url, "fused")
+    assert fused.keys() == one_at_a_time.keys()
+    for key, [t] in fused.items():
+        same_numbers(t, one_at_a_time[key][0])
+        assert t.user_attrs["fused"] == 2 and "fused" not in one_at_a_time[key][0].user_attrs
+        assert t.user_attrs["seconds"] > 0          # its share of the stack's time
+
+
+def test_a_stop_saves_every_member_and_the_next_worker_resumes_them(corpus, one_at_a_time, tmp_path):
+    """Stopped in the first epoch of the first stack: both members save that epoch and stay running;
+    the next worker goes on from there (one at a time: their trials exist) to the same numbers."""
+    url = new_search(corpus, "stopped")
+    calls = []
+    stop = lambda: calls.append(1) or len(calls) > 1   # noqa: E731  the worker's first look says go on
+    with pytest.raises(runner.WorkerStopped):
+        worker(corpus, url, "stopped", fuse="on", out=tmp_path, stop=stop).run()
+    running = trials(url, "stopped")
+    key = next(iter(running))[0]
+    assert set(running) == {(key, 0), (key, 1)}
+    assert all(t.state == TrialState.RUNNING for [t] in running.values())
+    for r in range(2):
+        assert saved_epoch(tmp_path / "checkpoints" / f"rep{r}" / f"{key}.pt") == 1
+        assert list(running[(key, r)][0].intermediate_values) == [1]
+    assert worker(corpus, url, "stopped", fuse="on", out=tmp_path).run() == 8
+    for k, [t] in trials(url, "stopped").items():
+        same_numbers(t, one_at_a_time[k][0])
+        assert t.user_attrs.get("resumed_from") == ([1] if k in running else None)
+    assert not list((tmp_path / "checkpoints").rglob("*.pt"))
+
+
+def test_a_stack_that_fails_is_recorded_and_retried_one_at_a_time(corpus, one_at_a_time, monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory with 2 members (simulated)")
+
+    monkeypatch.setattr(fused_reps, "fit_fused", out_of_memory)
+    url = new_search(corpus, "failed")
+    assert worker(corpus, url, "failed", fuse="on").run() == 8
+    for key, ts in trials(url, "failed").items():
+        assert [t.state for t in ts] == [TrialState.FAIL, TrialState.COMPLETE]
+        assert "out of memory with 2 members" in ts[0].user_attrs["error"] and ts[0].user_attrs["fused"] == 2
+        assert ts[1].user_attrs["attempt"] == 2 and "fused" not in ts[1].user_attrs
+        same_numbers(ts[1], one_at_a_time[key][0])
+
+
+def test_auto_never_fuses_on_a_cpu(corpus, monkeypatch):
+    monkeypatch.setattr(fused_reps, "fit_fused", lambda *a, **k: pytest.fail("fused on a CPU under auto"))
+    monkeypatch.setattr(fused_reps, "fused_is_faster", lambda *a, **k: pytest.fail("probed on a CPU"))
+    url = new_search(corpus, "auto")
+    w = worker(corpus, url, "auto")
+    assert w.fuse == "auto" and w.run() == 8
+
+
+def test_a_bad_fuse_mode_is_refused(corpus, tmp_path, capsys):
+    url = new_search(corpus, "bad")
+    with pytest.raises(ConfigError, match=r"fuse='yes' is unknown; choose one of: auto, on, off"):
+        worker(corpus, url, "bad", fuse="yes")
+    tmp, _ = corpus
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", str(tmp), "--grid", str(tmp / "grid.toml"), "--out", str(tmp_path), "--fuse", "always"])
+    assert exit_.value.code == 2 and "invalid choice: 'always'" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.study.progress import cost, eta_seconds, format_duration
+from sertune.study.progress import cost, epochs_left, eta_seconds, expected_fraction, format_duration
 from sertune.theta import Theta
 
 SMALL = Theta(40, 400, 160, 3.0)      # 40 mels x 301 frames
@@ -43,3 +43,18 @@ def test_eta_pools_every_finished_training_and_waits_for_the_first():
 ])
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("reported, fraction, left", [
+    (0, 1.0, 30), (10, 1.0, 20), (30, 1.0, 0),       # brute force: to the last epoch
+    (0, 0.1, 3), (2, 0.1, 1),                        # a cheap strategy: its share of the epochs on average
+    (3, 0.1, 27), (29, 0.1, 1), (30, 0.1, 0),         # past that share: a survivor, to the last epoch
+])
+def test_epochs_left_expects_a_strategy_to_spend_its_share(reported, fraction, left):
+    assert epochs_left(reported, epochs=30, fraction=fraction) == pytest.approx(left)
+
+
+def test_expected_fraction_is_the_plans_estimate():
+    assert expected_fraction("brute", settings=63, reps=6, epochs=30) == 1.0
+    cheap = expected_fraction("topk:n=1,k=0.05", settings=63, reps=6, epochs=30)
+    assert 0.05 < cheap < 0.15             # n=1 of 30 epochs for all, the rest for the top 5 %

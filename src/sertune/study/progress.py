@@ -7,16 +7,21 @@ a failed cell, and finished trials of a cell beyond the first are duplicates.
 The ETA is not a rate of polls: settings differ in cost by 30x and more, so it
 is the remaining work, costed per setting by its input size (M x frames per
 epoch), at the seconds per unit that finished trainings measured (:func:`eta_seconds`).
+Brute force trains every remaining (θ, r) to the last epoch; a cheaper strategy
+is expected to spend the share of the epochs that ``--plan`` estimates for it
+(:func:`epochs_left`), so a ``--budget 10%`` search does not show ten times its ETA.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..theta import Theta
+from .pruners import strategy_of
 from .results import TrialRecord, best_per_rep, cell_states, coverage, coverage_by_rep, load_results
 
 SAMPLE_RATE = 16000
@@ -111,6 +116,27 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def epochs_left(reported: int, *, epochs: int, fraction: float = 1.0) -> float:
+    """Expected epochs still to train for a (θ, r) that has ``reported`` epochs so far.
+
+    A strategy that spends ``fraction`` of brute force's epochs trains ``fraction x
+    epochs`` per setting on average; a training already past that survived its
+    strategy's cuts and is expected to go on to the last epoch. Brute force
+    (``fraction=1``): ``epochs - reported``.
+    """
+    expected = fraction * epochs
+    return expected - reported if reported < expected else float(max(0, epochs - reported))
+
+
+@functools.lru_cache(maxsize=16)
+def expected_fraction(strategy: str, *, settings: int, reps: int, epochs: int) -> float:
+    """The share of brute force's epochs ``strategy`` is expected to spend (``--plan``'s estimate:
+    replayed on synthesized curves of this size; cached, as the live bar asks at every poll)."""
+    from .plan import strategy_fraction
+
+    return strategy_fraction(strategy, settings=settings, reps=reps, epochs=epochs)
+
+
 def read_progress(url: str, name: str, *, workers: int | None = None) -> Progress:
     """The search's progress from its storage (``workers``: for the ETA; default: trainings running)."""
     results = load_results(url, name)
@@ -121,7 +147,9 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
                      skipped=cov["skipped"], failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
                      duplicates=cov["duplicates"])
     state.waiting = sum(1 for t in results.trials if t.parked)
-    state.eta = _eta(results.trials, cell_states(results), epochs,
+    fraction = expected_fraction(strategy_of(results.settings), settings=len(results.grid),
+                                 reps=results.reps, epochs=epochs)
+    state.eta = _eta(results.trials, cell_states(results), epochs, fraction=fraction,
                      workers=workers if workers is not None else cov["running"])
     for row in coverage_by_rep(results):
         r = row["rep"]
@@ -135,11 +163,12 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     return state
 
 
-def _eta(trials: tuple[TrialRecord, ...], cells: dict, epochs: int, *, workers: int) -> float | None:
+def _eta(trials: tuple[TrialRecord, ...], cells: dict, epochs: int, *, workers: int,
+         fraction: float = 1.0) -> float | None:
     finished = [(t.theta, t.epochs_run or epochs, t.seconds) for t in trials
                 if t.finished and t.theta is not None and t.seconds]
     reported = {(t.rep, t.theta): len(t.intermediate) for t in trials if t.state in ("running", "interrupted")}
-    remaining = [(theta, max(0, epochs - reported.get((rep, theta), 0)))
+    remaining = [(theta, epochs_left(reported.get((rep, theta), 0), epochs=epochs, fraction=fraction))
                  for (rep, theta), s in cells.items() if s in ("running", "interrupted", "waiting", "missing")]
     return eta_seconds(finished, remaining, workers=workers)
 

@@ -297,3 +297,21 @@ def test_a_study_with_no_finished_trial_reports_what_is_missing(tmp_path):
     assert not list((tmp_path / "r").glob("*.png"))
     page = (tmp_path / "r" / "report.html").read_text()
     assert "not available yet" in page and "In progress" in page
+
+
+def test_trainings_at_chance_are_named_in_the_report_and_the_status():
+    """Two complete trainings of rep 1 that never learned (val UA 25 % of 4 classes): a coverage note
+    in the report, a warning line in `sertune status`; both still count as trainings."""
+    from sertune.cli.search import format_status
+    from sertune.study.progress import Progress
+
+    grid = small_grid()
+    trials = [FakeTrial(r, th, 60.0 + i, 58.0, val=metrics(25.0) if r == 1 and i < 2 else None)
+              for r in range(2) for i, th in enumerate(grid)]
+    doc = build_report(fake_results(grid, trials, reps=2))
+    note, = [n for n in doc["coverage_notes"] if "at chance" in n]
+    assert note.startswith("2 complete trainings ended at chance") and "25.0 %" in note and "rep 1 (2)" in note
+    status = Progress(planned=18, complete=18, at_chance=2).as_json()
+    assert status["at_chance"] == 2
+    assert "warning: 2 of the 18 complete trainings ended at chance" in format_status(status, "s")
+    assert "at chance" not in format_status(Progress(planned=18, complete=18).as_json(), "s")

@@ -79,8 +79,7 @@ def test_counts(results):
     cov = sr.coverage(results)
     assert cov == {"planned": 27, "finished": 26, "complete": 25, "pruned": 1, "failed": 1, "running": 0,
                    "interrupted": 0, "waiting": 0, "missing": 0, "skipped": 0, "failed_trials": 2, "duplicates": 1,
-                   "off_grid": 0,
-                   "unassigned": 0}
+                   "off_grid": 0, "unassigned": 0, "at_chance": 0}
     states = sr.cell_states(results)
     assert states[(1, G[7])] == "pruned" and states[(2, G[2])] == "failed" and states[(2, G[3])] == "complete"
     assert sr.coverage_by_rep(results)[2] == {"rep": 2, "complete": 8, "pruned": 0, "failed": 1, "running": 0,
@@ -156,3 +155,17 @@ def test_errors_name_the_problem_and_the_fix(tmp_path):
     (tmp_path / "empty" / "study.db").write_bytes(b"")
     with pytest.raises(ConfigError):
         sr.find_storage(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("val_ua, at_chance", [(25.0, True), (27.0, True), (27.5, False), (60.0, False)])
+def test_a_complete_training_at_chance_is_flagged_and_still_counts(val_ua, at_chance):
+    """4 classes: chance is 25 % UA (one class for everything); within CHANCE_MARGIN (2) of it: at chance."""
+    from study_fixtures import fake_results, metrics
+
+    trials = [FakeTrial(0, G[0], 30.0, 30.0, val=metrics(30.0, ua=val_ua)),
+              FakeTrial(0, G[1], 20.0, state="pruned", val=metrics(20.0, ua=20.0)),   # pruned: partial, never flagged
+              *(FakeTrial(0, G[i], 60.0, 60.0) for i in range(2, 9))]
+    res = fake_results(GRID, trials, reps=1)
+    assert [t.theta for t in sr.at_chance(res)] == ([G[0]] if at_chance else [])
+    assert sr.coverage(res)["at_chance"] == int(at_chance)
+    assert len(sr.complete_trials(res)) == 8              # flagged, not dropped

@@ -285,6 +285,17 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chance_line(doc: dict) -> list[str]:
+    """The warning about complete trainings that never learned (none: no line)."""
+    n = doc.get("at_chance") or 0
+    if not n:
+        return []
+    from ..study.results import CHANCE_MARGIN
+    return [f"warning: {n} of the {doc['complete']} complete trainings ended at chance (validation UA within "
+            f"{CHANCE_MARGIN:g} points of 100 / classes %): they never learned; they still count, as every "
+            f"training does. Many of them point at a learning rate too high (--lr) for some starts."]
+
+
 def format_status(doc: dict, name: str) -> str:
     pct = 100 * (doc["complete"] + doc["pruned"] + doc["failed"]) / max(doc["planned"], 1)
     interrupted = f", {doc['interrupted']} interrupted (re-run to resume)" if doc.get("interrupted") else ""
@@ -294,7 +305,7 @@ def format_status(doc: dict, name: str) -> str:
                if doc.get("waiting") else "")
     lines = [f"search {name}: {doc['complete']} complete, {doc['pruned']} pruned{skipped}, {doc['failed']} failed, "
              f"{doc['running']} running{waiting}{interrupted} of {doc['planned']} planned ({pct:.0f} % done); "
-             f"{doc['duplicates']} duplicates{eta}", "",
+             f"{doc['duplicates']} duplicates{eta}", *_chance_line(doc), "",
              f"{'rep':>3}  {'done':>9}  {'best val WA':>11}  best θ"]
     for r in doc["reps"]:
         best = r["best"]

@@ -45,6 +45,14 @@ def _coverage_notes(results: sr.StudyResults, cov: dict) -> list[str]:
                      f"finished, and left out of θ_r*, the means and the ranking")
     if cov["failed"]:
         notes.append(f"{cov['failed']} cells failed and were not retried successfully (errors below)")
+    if cov.get("at_chance"):
+        chance = sr.at_chance(results)
+        by_rep = sorted({t.rep for t in chance})
+        notes.append(f"{len(chance)} complete trainings ended at chance (validation UA within "
+                     f"{sr.CHANCE_MARGIN:g} points of {100 / max(1, len(results.classes)):.1f} %, one class for "
+                     f"everything), in rep {', '.join(f'{r} ({sum(t.rep == r for t in chance)})' for r in by_rep)}"
+                     f": they never learned, and count like every other training; many point at a learning "
+                     f"rate too high for some starts")
     if cov["duplicates"]:
         notes.append(f"{cov['duplicates']} duplicate trials (same θ, same repetition) are ignored: "
                      f"the first by trial number counts")

@@ -40,6 +40,8 @@ class Progress:
     waiting: int = 0
     interrupted: int = 0
     duplicates: int = 0
+    #: Of the complete: trainings that ended at chance (never learned; results.at_chance).
+    at_chance: int = 0
     reps: list[dict] = field(default_factory=list)
     #: Estimated seconds of work left (None until a training finished).
     eta: float | None = None
@@ -52,8 +54,8 @@ class Progress:
         """The ``sertune status --json`` object."""
         return {"planned": self.planned, "complete": self.complete, "pruned": self.pruned,
                 "skipped": self.skipped, "failed": self.failed, "running": self.running, "waiting": self.waiting,
-                "interrupted": self.interrupted, "duplicates": self.duplicates, "eta_seconds": self.eta,
-                "reps": self.reps}
+                "interrupted": self.interrupted, "duplicates": self.duplicates, "at_chance": self.at_chance,
+                "eta_seconds": self.eta, "reps": self.reps}
 
     def postfix(self) -> str:
         """Short live summary: ETA, running and failed counts, the best θ so far."""
@@ -145,7 +147,7 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     epochs = int(results.settings.get("epochs", 1))
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
                      skipped=cov["skipped"], failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
-                     duplicates=cov["duplicates"])
+                     duplicates=cov["duplicates"], at_chance=cov["at_chance"])
     state.waiting = sum(1 for t in results.trials if t.parked)
     fraction = expected_fraction(strategy_of(results.settings), settings=len(results.grid),
                                  reps=results.reps, epochs=epochs)

@@ -283,7 +283,8 @@ def coverage(results: StudyResults) -> dict[str, int]:
 
     Keys: ``planned``, ``finished`` (complete + pruned), one per
     :data:`CELL_STATES`, ``skipped`` (the pruned cells the strategy recorded without
-    training them: 0 epochs), ``failed_trials`` (every FAIL, retried or not),
+    training them: 0 epochs), ``at_chance`` (complete cells that never learned:
+    :func:`at_chance`), ``failed_trials`` (every FAIL, retried or not),
     ``duplicates``, ``off_grid`` (finished trials of a θ outside the grid or of
     a repetition ≥ K) and ``unassigned`` (running/waiting trials with no θ yet).
     """
@@ -301,7 +302,22 @@ def coverage(results: StudyResults) -> dict[str, int]:
     counts["duplicates"] = len(duplicates(results))
     counts["off_grid"] = sum(1 for cell in first_finished(results) if cell not in cells)
     counts["unassigned"] = sum(1 for t in results.trials if t.theta is None)
+    counts["at_chance"] = len(at_chance(results))
     return counts
+
+
+#: Points of validation UA above chance (100 / classes %) within which a training "did not learn".
+CHANCE_MARGIN = 2.0
+
+
+def at_chance(results: StudyResults) -> list[TrialRecord]:
+    """The complete trainings that ended at chance: validation UA of their best epoch within
+    :data:`CHANCE_MARGIN` points of 100 / classes %, what predicting one class for everything
+    gives. They never learned (e.g. a learning rate too high for that start), and they still
+    count as candidates and in the means, as the paper's study counts every training."""
+    chance = 100.0 / max(1, len(results.classes))
+    return [t for t in complete_trials(results)
+            if t.val is not None and t.val.get("ua") is not None and t.val["ua"] <= chance + CHANCE_MARGIN]
 
 
 def coverage_by_rep(results: StudyResults) -> list[dict]:

@@ -8,6 +8,7 @@ import time
 import pytest
 import torch
 
+from sertune import devices
 from sertune.devices import CpuShare, resolve_device, threads_for, usable_cpus
 from sertune.errors import ConfigError
 
@@ -42,3 +43,19 @@ def test_cpu_share_does_not_count_this_process_as_another():
 def test_bad_devices_say_what_to_use(name, match):
     with pytest.raises(ConfigError, match=match):
         resolve_device(name)
+
+
+@pytest.mark.parametrize("flags, auto, explicit", [
+    ("fpu avx512_bf16 amx_bf16 amx_tile", True, True),    # AMX: bf16 is faster, auto picks it
+    ("fpu avx512_bf16", False, True),                      # AVX512-BF16 alone: measured slower, auto stays fp32
+    ("fpu avx2", False, None),                             # no bf16 instructions: --precision bf16 is refused
+])
+def test_auto_precision_picks_bf16_on_a_cpu_only_where_it_is_faster(monkeypatch, flags, auto, explicit):
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: flags)
+    cpu = torch.device("cpu")
+    assert devices.use_bf16(cpu, "auto") is auto and devices.use_bf16(cpu, "fp32") is False
+    if explicit:
+        assert devices.use_bf16(cpu, "bf16") is True
+    else:
+        with pytest.raises(ConfigError, match="precision='bf16' but cpu has no bf16 support; use --precision fp32"):
+            devices.use_bf16(cpu, "bf16")

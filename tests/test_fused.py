@@ -85,7 +85,7 @@ def _same_result(a, b):
 def _close(a: dict, b: dict, atol: float = ATOL):
     assert a.keys() == b.keys()
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=atol, msg=k)
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=atol, msg=lambda m: f"{k}: {m}")
 
 
 def _same_state(a, b):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.study.progress import cost, epochs_left, eta_seconds, expected_fraction, format_duration
+from sertune.study.progress import busy_workers, cost, epochs_left, eta_seconds, expected_fraction, format_duration
 from sertune.theta import Theta
 
 SMALL = Theta(40, 400, 160, 3.0)      # 40 mels x 301 frames
@@ -58,3 +58,13 @@ def test_expected_fraction_is_the_plans_estimate():
     assert expected_fraction("brute", settings=63, reps=6, epochs=30) == 1.0
     cheap = expected_fraction("topk:n=1,k=0.05", settings=63, reps=6, epochs=30)
     assert 0.05 < cheap < 0.15             # n=1 of 30 epochs for all, the rest for the top 5 %
+
+
+def test_busy_workers_counts_settings_in_training_not_trials():
+    """A worker fusing 3 repetitions of SMALL is one worker; a parked trial is nobody's work."""
+    from sertune.study.results import TrialRecord
+    trials = [TrialRecord(rep=r, number=r, theta=SMALL, state="running") for r in range(3)]
+    trials += [TrialRecord(rep=0, number=9, theta=BIG, state="running"),
+               TrialRecord(rep=1, number=10, theta=Theta(64, 400, 160, 3.0), state="running", parked=True),
+               TrialRecord(rep=1, number=11, theta=Theta(80, 400, 160, 3.0), state="complete")]
+    assert busy_workers(trials) == 2

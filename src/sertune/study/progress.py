@@ -130,6 +130,16 @@ def epochs_left(reported: int, *, epochs: int, fraction: float = 1.0) -> float:
     return expected - reported if reported < expected else float(max(0, epochs - reported))
 
 
+def busy_workers(trials: Iterable[TrialRecord]) -> int:
+    """Workers training now: distinct settings with a running trial that is not parked at a barrier.
+
+    A worker trains one θ at a time, its repetitions one after another or fused
+    (then all of them are running at once, and each finished member's ``seconds``
+    is its share of the stack's time), so counting trials would count a fused
+    worker K times over."""
+    return len({t.theta for t in trials if t.state == "running" and not t.parked and t.theta is not None})
+
+
 @functools.lru_cache(maxsize=16)
 def expected_fraction(strategy: str, *, settings: int, reps: int, epochs: int) -> float:
     """The share of brute force's epochs ``strategy`` is expected to spend (``--plan``'s estimate:
@@ -140,7 +150,7 @@ def expected_fraction(strategy: str, *, settings: int, reps: int, epochs: int) -
 
 
 def read_progress(url: str, name: str, *, workers: int | None = None) -> Progress:
-    """The search's progress from its storage (``workers``: for the ETA; default: trainings running)."""
+    """The search's progress from its storage (``workers``: for the ETA; default: :func:`busy_workers`)."""
     results = load_results(url, name)
     cov = coverage(results)
     best = best_per_rep(results)
@@ -152,7 +162,7 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     fraction = expected_fraction(strategy_of(results.settings), settings=len(results.grid),
                                  reps=results.reps, epochs=epochs)
     state.eta = _eta(results.trials, cell_states(results), epochs, fraction=fraction,
-                     workers=workers if workers is not None else cov["running"])
+                     workers=workers if workers is not None else busy_workers(results.trials))
     for row in coverage_by_rep(results):
         r = row["rep"]
         top = best.get(r)

@@ -145,7 +145,15 @@ def _scatter(orders: np.ndarray, by_arrival: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Asha(Strategy):
     """Asynchronous successive halving (Optuna's ``SuccessiveHalvingPruner``): rungs at
-    min x eta^k epochs; at each, a trial goes on when it is in the top 1/eta so far."""
+    min x eta^k epochs; at each, a trial goes on when it is in the top 1/eta so far.
+
+    ``bootstrap`` is Optuna's ``bootstrap_count``, which is harsher than its name
+    suggests: the first ``bootstrap`` trials to reach each rung are pruned there (they
+    only set the bar for the later ones), so they are stopped at the first rung
+    instead of being let through. On the H100 record
+    (``benchmarks/data``) ``asha:bootstrap=3`` lost about 52 points of test WA; keep
+    the default 0 unless you want exactly Optuna's behaviour.
+    """
 
     name: ClassVar[str] = "asha"
     live: ClassVar[bool] = True

@@ -133,3 +133,28 @@ def test_a_bad_fuse_mode_is_refused(corpus, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["search", str(tmp), "--grid", str(tmp / "grid.toml"), "--out", str(tmp_path), "--fuse", "always"])
     assert exit_.value.code == 2 and "invalid choice: 'always'" in capsys.readouterr().err
+
+
+def test_auto_asks_the_probe_once_per_shape_and_a_failed_probe_means_one_at_a_time(corpus, monkeypatch):
+    """What a GPU worker does under auto (the probe itself is tested in test_fused.py)."""
+    from types import SimpleNamespace
+
+    from sertune.theta import Theta
+
+    url = new_search(corpus, "probe")
+    logged, asked = [], []
+    w = worker(corpus, url, "probe", log=logged.append)
+
+    def probe(shape, k, device, **kwargs):
+        asked.append((shape, k))
+        if shape[0] == 40:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+        return True
+
+    monkeypatch.setattr(fused_reps, "fused_is_faster", probe)
+    small, big = (SimpleNamespace(theta=Theta(m, 400, 160, 1.0), sample_rate=16000) for m in (24, 40))
+    assert [w._fuses(small, 2), w._fuses(small, 2), w._fuses(big, 2), w._fuses(big, 2)] == [True, True, False, False]
+    assert asked == [((24, 101), 2), ((40, 101), 2)]
+    assert "24 x 101 inputs, 2 repetitions: fused on cpu (measured faster)" in logged[0]
+    assert logged[1].endswith("40 x 101 inputs, 2 repetitions: one at a time on cpu (the probe failed: "
+                              "CUDA out of memory. Tried to allocate 2.00 GiB)")

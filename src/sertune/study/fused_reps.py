@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 
 import optuna
+import torch
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
@@ -46,7 +47,8 @@ def check_fuse(fuse: str) -> str:
 
 class FusedReps:
     """Mixin of :class:`~sertune.study.runner.Worker`: its fused path (uses the worker's
-    trials, claim book, checkpoints and features; ``self.fuse`` is one of :data:`FUSE_MODES`)."""
+    trials, claim book, checkpoints and features; ``self.fuse`` is one of :data:`FUSE_MODES`,
+    ``self._probed`` maps (input shape, K) to auto's decision)."""
 
     def _fusable(self, claim: Claim, *, until: int, decided: bool, go_on) -> list[int]:
         """The repetitions of θ that :meth:`_work` would train now and that have no trial yet.
@@ -66,13 +68,19 @@ class FusedReps:
         if self.fuse == "on":
             return True
         shape = (data.theta.n_mels, data.theta.frames(data.sample_rate))
-        faster = fused_is_faster(shape, k, self.device, precision=self.config.precision,
-                                 batch_size=self.config.batch_size)
         if (shape, k) not in self._probed:
-            self._probed.add((shape, k))
+            try:
+                faster, why = fused_is_faster(shape, k, self.device, precision=self.config.precision,
+                                              batch_size=self.config.batch_size), "measured faster"
+            except RuntimeError as exc:     # e.g. K members do not fit in the device's memory
+                first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                faster, why = False, f"the probe failed: {first_line}"
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+            self._probed[(shape, k)] = faster
             self.log(f"worker {os.getpid()}: {shape[0]} x {shape[1]} inputs, {k} repetitions: "
-                     f"{'fused' if faster else 'one at a time'} (measured faster on {self.device})")
-        return faster
+                     f"{'fused' if faster else 'one at a time'} on {self.device} ({why})")
+        return self._probed[(shape, k)]
 
     def _train_fused(self, claim: Claim, reps: list[int]) -> None:
         """Train θ on the fresh repetitions ``reps`` as one stack when :meth:`_fuses` says so.

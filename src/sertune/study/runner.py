@@ -114,7 +114,7 @@ class Worker(FusedReps):
                  heartbeat: float = 10.0, cache_dir: str | None = None, parent: int | None = None,
                  checkpoint_dir: Path | None = None, checkpoint_seconds: float = EVERY_SECONDS,
                  checkpoint_epochs: int = 0, stop=None, log=None, cpu_share=None, fuse: str = "auto") -> None:
-        self.fuse, self._probed = check_fuse(fuse), set()
+        self.fuse, self._probed = check_fuse(fuse), {}
         self.storage = open_storage(url, heartbeat=heartbeat)
         self.name = name
         self.heartbeat = max(float(heartbeat), 0.1)

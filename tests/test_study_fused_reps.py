@@ -158,3 +158,27 @@ def test_auto_asks_the_probe_once_per_shape_and_a_failed_probe_means_one_at_a_ti
     assert "24 x 101 inputs, 2 repetitions: fused on cpu (measured faster)" in logged[0]
     assert logged[1].endswith("40 x 101 inputs, 2 repetitions: one at a time on cpu (the probe failed: "
                               "CUDA out of memory. Tried to allocate 2.00 GiB)")
+
+
+def test_features_that_fail_are_recorded_by_the_one_at_a_time_path(corpus, monkeypatch):
+    """Computing a θ's features fails twice: nothing is fused for it, its first training records
+    the error and the retry trains; the other settings are fused."""
+    from sertune.study.worker_data import FeatureCache
+
+    real, calls = FeatureCache.get, []
+
+    def flaky(self, claim, theta):
+        calls.append(claim.key)
+        if len(calls) <= 2:
+            raise RuntimeError("out of memory while computing features (simulated)")
+        return real(self, claim, theta)
+
+    monkeypatch.setattr(FeatureCache, "get", flaky)
+    url = new_search(corpus, "features")
+    assert worker(corpus, url, "features", fuse="on").run() == 8
+    found = trials(url, "features")
+    first = calls[0]
+    assert [t.state for t in found[(first, 0)]] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert "computing features (simulated)" in found[(first, 0)][0].user_attrs["error"]
+    assert [len(found[(first, 1)]), "fused" in found[(first, 1)][0].user_attrs] == [1, False]
+    assert all(ts[0].user_attrs["fused"] == 2 for (key, _), ts in found.items() if key != first)

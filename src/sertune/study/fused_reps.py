@@ -90,8 +90,10 @@ class FusedReps:
         stops. A training error fails every member's trial (recorded), and
         :meth:`_rep` then trains them one at a time (its one retry).
         """
-        theta = self.thetas[claim.key]
-        data = self.features.get(claim, theta)
+        try:
+            data = self.features.get(claim, self.thetas[claim.key])
+        except Exception:     # noqa: BLE001  one at a time computes them again and records the error
+            return            # with each trial, as for any training error
         if not self._fuses(data, len(reps)):
             return
         runs = []

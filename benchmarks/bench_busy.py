@@ -2,9 +2,10 @@
 
 On a 2-core machine, two torch processes with 2 threads each used to make each
 other 10-30x slower (threads spinning at every parallel region for a core the
-other process holds). sertune's CLI now lets finished OpenMP threads sleep
-(``OMP_WAIT_POLICY=PASSIVE`` unless set) and its search workers lower their
-thread count after each epoch while other processes keep the cores busy
+other process holds). sertune's CLI lets finished OpenMP threads spin only
+briefly before they sleep (``GOMP_SPINCOUNT=10000`` unless ``OMP_WAIT_POLICY`` or
+``GOMP_SPINCOUNT`` is set) and its search workers lower their thread count after
+each epoch while other processes keep the cores busy
 (:class:`sertune.devices.CpuShare`). This runs ``sertune demo`` (fewer epochs with
 ``--epochs``) alone, then two demos started at the same time into different
 folders, and prints each wall time. Two demos cannot beat 2x on 2 cores; the
@@ -43,12 +44,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15, help="epochs of each demo (the demo's default: 15)")
     parser.add_argument("--wait-policy", default=None,
                         help="OMP_WAIT_POLICY to give the demos (default: sertune's own choice)")
+    parser.add_argument("--spin-count", default=None,
+                        help="GOMP_SPINCOUNT to give the demos (default: sertune's own choice, 10000)")
     args = parser.parse_args()
     env = dict(os.environ)
-    if args.wait_policy:
-        env["OMP_WAIT_POLICY"] = args.wait_policy
+    for name, value in (("OMP_WAIT_POLICY", args.wait_policy), ("GOMP_SPINCOUNT", args.spin_count)):
+        if value:
+            env[name] = value
     print(f"CPU: {cpu_model()}, {usable_cpus()} usable cores; load before: {os.getloadavg()[0]:.2f}; "
-          f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', '(sertune default: PASSIVE)')}")
+          f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', '(unset)')}, "
+          f"GOMP_SPINCOUNT={env.get('GOMP_SPINCOUNT', '(sertune default: 10000)')}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()

@@ -15,10 +15,16 @@ import sys
 import warnings
 from typing import Sequence
 
-# Before torch loads OpenMP: threads that finish a parallel region sleep instead of spinning.
-# Spinning threads steal the cores from the working ones as soon as another process needs
-# them too (two trainings on 2 cores were 10-30x slower, not 2x). An explicit setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before torch loads OpenMP (libgomp): a thread that finishes a parallel region spins this many
+# times, then sleeps. libgomp's default (300,000) lets spinning threads steal the cores from the
+# working ones as soon as another process needs them too (two trainings with 2 threads on 2
+# cores: 20x slower); sleeping at once (OMP_WAIT_POLICY=PASSIVE) made a training alone 1.6x
+# slower, since every operation then waits for its threads to wake. 10,000 spins is within 4 %
+# of the default alone; on a shared CPU, search workers drop to one thread (CpuShare), which
+# has no waits at all. Measured on a 2-core Xeon: benchmarks/bench_busy.py. An explicit
+# OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from .. import __version__  # noqa: E402
 from ..errors import SertuneError, SertuneWarning  # noqa: E402

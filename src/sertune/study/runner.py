@@ -1,7 +1,9 @@
 """A search worker: claim a θ, train it on every repetition, record each (θ, r) as a trial.
 
 Why θ-major: the log-Mel features of θ are the expensive input every repetition
-shares, so a worker computes them once and trains all K repetitions on them.
+shares, so a worker computes them once and trains all K repetitions on them, one
+after another or, with ``--fuse``, the fresh ones as one stack (:mod:`.fused_reps`);
+each epoch's bookkeeping is :class:`.trial_run.TrialRun`'s either way.
 
 Ownership (:mod:`~sertune.study.claims`): a θ is held by one worker at a time,
 decided by a compare-and-set in the database and kept with a heartbeat thread.

@@ -35,3 +35,27 @@ def test_experiment_re_exports_the_moved_names():
         for name in set(old.__all__) & set(vars(module)):
             assert getattr(old, name) is getattr(module, name)
     assert all(hasattr(old, name) for name in old.__all__)
+
+
+def test_run_theta_adjusts_cpu_threads_after_every_epoch(synth_savee, tmp_path):
+    """``sertune train`` on a CPU: the thread count follows the machine's load, as a search worker's."""
+    import torch
+
+    from sertune.corpora import load_corpus
+    from sertune.prepared import prepare
+    from sertune.repetitions import run_theta
+    from sertune.theta import Theta
+    from sertune.train import TrainConfig
+
+    class Share:
+        calls = 0
+
+        def adjust(self) -> int:
+            Share.calls += 1
+            return torch.get_num_threads()
+
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
+    run_theta(prepared, Theta(24, 400, 320, 1.0), splits=None, config=TrainConfig(epochs=2, precision="fp32"),
+              protocol="shuffle-split", unit="utterance", reps=2, seed=0, device=torch.device("cpu"),
+              progress=False, cpu_share=Share())
+    assert Share.calls == 2 * 2                   # 2 repetitions x 2 epochs

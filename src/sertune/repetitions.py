@@ -37,10 +37,12 @@ def summarize(results: Sequence[RunResult], *, level: str = "utterance") -> dict
 
 def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | None, config: TrainConfig,
               protocol: str, unit: str, reps: int | None, seed: int, device: torch.device,
-              remainder: str = "drop", out: Path | None = None,
-              progress: bool = True) -> tuple[dict, list[Split]]:
+              remainder: str = "drop", out: Path | None = None, progress: bool = True,
+              cpu_share=None) -> tuple[dict, list[Split]]:
     """Train and evaluate θ on every split; write checkpoints and split files under ``out``.
 
+    ``cpu_share`` (a :class:`~sertune.devices.CpuShare`, on a CPU) adjusts the thread
+    count after every epoch to the cores other processes leave, as search workers do.
     Returns the ``metrics.json`` document (``{"theta", "summary", "reps", ...}``) and the splits used.
     """
     data = build_segments(prepared.waves, prepared.labels, prepared.ids, theta, device=device,
@@ -54,7 +56,8 @@ def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | Non
                    disable=not progress, file=sys.stderr, leave=True)
         with bar:
             result = fit(data, split, n_classes=len(prepared.classes), config=config,
-                         seed=rep_seed(seed, r), unit=unit, progress=bar)
+                         seed=rep_seed(seed, r), unit=unit, progress=bar,
+                         on_epoch=None if cpu_share is None else lambda *_: cpu_share.adjust())
         results.append(result)
         if out is not None:
             _save_rep(out / f"rep{r}" / "model.pt", result, rep=r, split=split, theta=theta,

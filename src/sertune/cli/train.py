@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import add_flags, read_toml, resolve
 from ..corpora.marker import synthetic_label
 from ..dataset import Theta
-from ..devices import describe, prepare_device, resolve_device
+from ..devices import CpuShare, describe, prepare_device, resolve_device
 from ..environment import environment
 from ..errors import ConfigError
 from ..metrics import METRICS
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare(corpus_from_args(args), cache_dir=args.cache_dir, progress=not args.json)
     doc, splits = run_theta(prepared, theta, splits=splits, config=config, protocol=s["protocol"],
                             unit=s["split_unit"], reps=s["reps"], seed=int(s["seed"]),
-                            device=device, remainder=s["remainder"], out=out, progress=not args.json)
+                            device=device, remainder=s["remainder"], out=out, progress=not args.json,
+                            cpu_share=CpuShare() if device.type == "cpu" else None)
     write_splits(out / "splits.json", splits, protocol=s["protocol"], unit=s["split_unit"],
                  seed=s["seed"], corpus=prepared.corpus.name)
     synthetic = dict(prepared.corpus.synthetic) if prepared.corpus.synthetic is not None else None

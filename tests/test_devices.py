@@ -51,7 +51,7 @@ def test_bad_devices_say_what_to_use(name, match):
     ("fpu avx2", False, None),                             # no bf16 instructions: --precision bf16 is refused
 ])
 def test_auto_precision_picks_bf16_on_a_cpu_only_where_it_is_faster(monkeypatch, flags, auto, explicit):
-    monkeypatch.setattr(devices, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(devices, "_cpuinfo", lambda: flags)
     cpu = torch.device("cpu")
     assert devices.use_bf16(cpu, "auto") is auto and devices.use_bf16(cpu, "fp32") is False
     if explicit:

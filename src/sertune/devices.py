@@ -54,7 +54,8 @@ def usable_cpus() -> int:
 
 
 @lru_cache(maxsize=None)
-def _cpu_flags() -> str:
+def _cpuinfo() -> str:
+    """``/proc/cpuinfo`` ("" where there is none): flags and model name."""
     try:
         with open("/proc/cpuinfo") as f:
             return f.read()
@@ -64,7 +65,7 @@ def _cpu_flags() -> str:
 
 def _cpu_has_bf16() -> bool:
     """AMX or AVX512-BF16: the CPU has bf16 instructions (``--precision bf16`` runs natively)."""
-    return "amx_bf16" in _cpu_flags() or "avx512_bf16" in _cpu_flags()
+    return "amx_bf16" in _cpuinfo() or "avx512_bf16" in _cpuinfo()
 
 
 def _cpu_bf16_is_faster() -> bool:
@@ -75,7 +76,7 @@ def _cpu_bf16_is_faster() -> bool:
     4-10 % longer than in fp32 at 40 x 301, 80 x 150 and 128 x 301 (the casts cost
     more than the dot products gain), so ``auto`` trains in fp32 there.
     """
-    return "amx_bf16" in _cpu_flags()
+    return "amx_bf16" in _cpuinfo()
 
 
 #: Precisions a training or an inference can ask for (``--precision``).
@@ -116,9 +117,9 @@ def free_memory_bytes(device: torch.device) -> int:
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), for benchmarks that say where they ran."""
     try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+        return next(line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines()
+                    if line.startswith("model name"))
+    except StopIteration:
         import platform
         return platform.processor() or platform.machine() or "unknown CPU"
 

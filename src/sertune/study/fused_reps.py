@@ -24,7 +24,6 @@ import os
 import optuna
 import torch
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.trial import TrialState
 
 from ..dataset import SegmentData
 from ..errors import ConfigError
@@ -107,7 +106,7 @@ class FusedReps:
 
         def on_epoch(i: int, epoch: int, loss: float, val_wa: float) -> None:
             if epoch != current[0]:            # one stop decision per epoch, for every member alike
-                current[0], halt[0] = epoch, self.stop_requested() or self._parent_gone()
+                current[0], halt[0] = epoch, self._stopping()
             try:
                 runs[i].on_epoch(epoch, loss, val_wa)
             except optuna.TrialPruned:
@@ -150,13 +149,3 @@ class FusedReps:
                 self._record(claim, self.rep_studies[r], runs[i].trial, r, result)
             else:
                 self._settle(claim, r, runs[i], left[i], result.seconds)
-
-    def _settle(self, claim: Claim, r: int, run, left: str | None, seconds: float | None) -> None:
-        """Write what a member that left the stack leaves: pruned, told; parked, RUNNING with its curve."""
-        if left is None:
-            return
-        run.leave(seconds)
-        if left == "parked":
-            self._parked = True
-        else:
-            self._tell(claim, self.rep_studies[r], run.trial, claim.key, r, state=TrialState.PRUNED)

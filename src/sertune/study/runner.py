@@ -321,7 +321,7 @@ class Worker(FusedReps):
         trial = adopt(study, adopted) if adopted is not None else self._new_trial(claim, study, r, attempt)
         resume = self.checkpoints.load(key, r) if self.checkpoints else None
         run = self._run(claim, trial, resume, adopted)
-        stopping = lambda: self.stop_requested() or self._parent_gone()  # noqa: E731
+        stopping = self._stopping
 
         def on_epoch(epoch: int, loss: float, val_wa: float) -> None:
             run.on_epoch(epoch, loss, val_wa)
@@ -343,12 +343,10 @@ class Worker(FusedReps):
                          seed=rep_seed(int(self.meta["settings"]["seed"]), r), unit="utterance",
                          on_epoch=on_epoch, resume=resume, on_snapshot=snapshot, on_improve=run.on_improve)
         except Parked:                 # stays RUNNING; barrier.decide prunes it or a worker resumes it
-            run.leave()
-            self._parked = True
+            self._settle(claim, r, run, "parked")
             return False
         except optuna.TrialPruned:
-            run.leave()
-            self._tell(claim, study, trial, key, r, state=TrialState.PRUNED)
+            self._settle(claim, r, run, "pruned")
             return False
         except (ClaimLost, WorkerStopped, UpdateFinishedTrialError):
             raise
@@ -358,6 +356,17 @@ class Worker(FusedReps):
         trial.set_user_attr(TEST_CURVE, run.improved)
         self._record(claim, study, trial, r, result)
         return False
+
+    def _settle(self, claim: Claim, r: int, run: TrialRun, left: str | None, seconds: float | None = None) -> None:
+        """What a training that stopped early leaves (``left``; None: nothing, it did not stop early):
+        "pruned", told; "parked" at a barrier, RUNNING with its curve. ``seconds``: see TrialRun.leave."""
+        if left is None:
+            return
+        run.leave(seconds)
+        if left == "parked":
+            self._parked = True
+        else:
+            self._tell(claim, self.rep_studies[r], run.trial, claim.key, r, state=TrialState.PRUNED)
 
     def _failed(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, r: int, attempt: int,
                 exc: Exception) -> None:
@@ -395,9 +404,10 @@ class Worker(FusedReps):
             self.checkpoints.remove(key, r)
         self.trained += trained and state != TrialState.FAIL      # trainings run here: complete or pruned
 
-    def _parent_gone(self) -> bool:
-        return self.parent is not None and os.getppid() != self.parent
+    def _stopping(self) -> bool:
+        """Asked to stop (SIGTERM), or the process that started this worker is gone."""
+        return self.stop_requested() or (self.parent is not None and os.getppid() != self.parent)
 
     def _check_stop(self) -> None:
-        if self.stop_requested() or self._parent_gone():
+        if self._stopping():
             raise WorkerStopped()

@@ -48,7 +48,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from sertune.devices import cpu_model, resolve_device, use_bf16
-from sertune.fused import graphed_steps, probe_steps
+from sertune.fused_probe import graphed_steps, probe_steps
 
 SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
 

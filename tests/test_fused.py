@@ -21,7 +21,8 @@ from sertune.corpora import load_corpus
 from sertune.corpus_splits import utterance_splits
 from sertune.dataset import build_segments
 from sertune.errors import ConfigError
-from sertune.fused import MemberStopped, fit_fused, fused_is_faster
+from sertune.fused import MemberStopped, fit_fused
+from sertune.fused_probe import fused_is_faster
 from sertune.prepared import prepare
 from sertune.theta import Theta
 from sertune.train import TrainConfig, fit, rep_seed
@@ -184,7 +185,7 @@ def test_other_exceptions_end_the_run(setup):
 
 
 def test_the_probe_decides_once_per_shape(monkeypatch):
-    import sertune.fused as fused_module
+    import sertune.fused_probe as fused_module
     decision = fused_is_faster((24, 51), 2, torch.device("cpu"), precision="fp32", batch_size=4, steps=1)
     assert isinstance(decision, bool)
     monkeypatch.setattr(fused_module, "probe_steps", lambda *a, **k: pytest.fail("measured twice"))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 from sertune.cli import main
 from sertune.corpora import load_corpus
+from sertune import fused_probe
 from sertune.errors import ConfigError
 from sertune.prepared import prepare
 from sertune.study import fused_reps, runner
@@ -119,7 +121,7 @@ def test_a_stack_that_fails_is_recorded_and_retried_one_at_a_time(corpus, one_at
 
 def test_auto_never_fuses_on_a_cpu(corpus, monkeypatch):
     monkeypatch.setattr(fused_reps, "fit_fused", lambda *a, **k: pytest.fail("fused on a CPU under auto"))
-    monkeypatch.setattr(fused_reps, "fused_is_faster", lambda *a, **k: pytest.fail("probed on a CPU"))
+    monkeypatch.setattr(fused_probe, "fused_is_faster", lambda *a, **k: pytest.fail("probed on a CPU"))
     url = new_search(corpus, "auto")
     w = worker(corpus, url, "auto")
     assert w.fuse == "auto" and w.run() == 8
@@ -145,19 +147,23 @@ def test_auto_asks_the_probe_once_per_shape_and_a_failed_probe_means_one_at_a_ti
     logged, asked = [], []
     w = worker(corpus, url, "probe", log=logged.append)
 
+    w.device = torch.device("cuda")       # as a GPU worker (the probe is faked: no CUDA is touched)
+
     def probe(shape, k, device, **kwargs):
         asked.append((shape, k))
         if shape[0] == 40:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
-        return True
+        return shape[0] == 24
 
-    monkeypatch.setattr(fused_reps, "fused_is_faster", probe)
-    small, big = (SimpleNamespace(theta=Theta(m, 400, 160, 1.0), sample_rate=16000) for m in (24, 40))
-    assert [w._fuses(small, 2), w._fuses(small, 2), w._fuses(big, 2), w._fuses(big, 2)] == [True, True, False, False]
-    assert asked == [((24, 101), 2), ((40, 101), 2)]
-    assert "24 x 101 inputs, 2 repetitions: fused on cpu (measured faster)" in logged[0]
-    assert logged[1].endswith("40 x 101 inputs, 2 repetitions: one at a time on cpu (the probe failed: "
+    monkeypatch.setattr(fused_probe, "fused_is_faster", probe)
+    small, big, other = (SimpleNamespace(theta=Theta(m, 400, 160, 1.0), sample_rate=16000) for m in (24, 40, 32))
+    assert [w._fuses(small, 2), w._fuses(small, 2), w._fuses(big, 2), w._fuses(big, 2), w._fuses(other, 2)] == [
+        True, True, False, False, False]
+    assert asked == [((24, 101), 2), ((40, 101), 2), ((32, 101), 2)]
+    assert "24 x 101 inputs, 2 repetitions: fused on cuda (measured faster)" in logged[0]
+    assert logged[1].endswith("40 x 101 inputs, 2 repetitions: one at a time on cuda (the probe failed: "
                               "CUDA out of memory. Tried to allocate 2.00 GiB)")
+    assert logged[2].endswith("32 x 101 inputs, 2 repetitions: one at a time on cuda (measured slower)")
 
 
 def test_features_that_fail_are_recorded_by_the_one_at_a_time_path(corpus, monkeypatch):

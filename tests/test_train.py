@@ -152,16 +152,42 @@ def test_cli_train_end_to_end(synth_savee, tmp_path, capsys):
     assert again == splits
 
 
+def test_cli_train_fused_with_fixed_threads(synth_savee, tmp_path, capsys, monkeypatch):
+    """--threads N: that many threads, kept (no adjusting to the load); --fuse on: one stack, said so."""
+    import sertune.cli.train as cli_train
+
+    monkeypatch.setattr(cli_train, "CpuShare", lambda *a, **k: pytest.fail("--threads was not kept"))
+    before = torch.get_num_threads()
+    try:
+        assert main(["train", str(synth_savee), "--n-mels", "24", "--win-length", "400", "--hop-length", "320",
+                     "--segment", "1", "--reps", "2", "--epochs", "1", "--threads", "1", "--fuse", "on",
+                     "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    out, err = capsys.readouterr()
+    assert "2 repetitions fused on cpu (--fuse on)" in err
+    assert "2 repetitions (fused), utterance level" in out
+    doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert doc["fused"] == 2 and doc["config"]["threads"] == 1 and doc["config"]["fuse"] == "on"
+
+
 @pytest.mark.parametrize("extra,match", [
     (["--win-length", "400", "--hop-length", "160", "--segment", "1"], "--n-mels is required"),
     (["--n-mels", "40", "--win-length", "400", "--hop-length", "0", "--segment", "1"], "hop"),
     (["--n-mels", "40", "--win-length", "400", "--hop-length", "160", "--segment", "1",
       "--protocol", "loso", "--split-unit", "segment"], "only goes with"),
     (["--config", "CONFIG"], "unknown key 'n_mel'"),
+    (["--n-mels", "40", "--win-length", "400", "--hop-length", "160", "--segment", "1", "--config", "FUSE"],
+     r"fuse='always' is unknown; choose one of: auto, on, off"),
+    (["--n-mels", "40", "--win-length", "400", "--hop-length", "160", "--segment", "1", "--threads", "0"],
+     r"threads=0 must be a positive integer \(e.g. --threads 2\)"),
 ])
 def test_cli_train_bad_settings(synth_savee, tmp_path, capsys, extra, match):
     (tmp_path / "c.toml").write_text("n_mel = 40\n")
-    extra = [str(tmp_path / "c.toml") if e == "CONFIG" else e for e in extra]
+    (tmp_path / "f.toml").write_text('fuse = "always"\n')
+    extra = [str(tmp_path / "c.toml") if e == "CONFIG" else str(tmp_path / "f.toml") if e == "FUSE" else e
+             for e in extra]
     assert main(["train", str(synth_savee), "--out", str(tmp_path / "o")] + extra) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err

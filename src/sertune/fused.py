@@ -7,21 +7,24 @@ grouped convolutions (``groups=K``): member k's activations are channel group k,
 its weights rows k of each stacked weight ``(K * out, in, kh, kw)``. No layer
 mixes samples or channel groups, so each member's forward and backward are its
 own (the stacked network and its Adam: :mod:`sertune.fused_stack`). Where the
-step is compute-bound (a CPU) fusing gains little or loses: :func:`fused_is_faster`
+step is compute-bound (a CPU) fusing gains little or loses: :mod:`sertune.fused_probe`
 measures it per input shape against what fit runs there. On a GPU,
 :func:`sertune.train.fit` replays each step as a CUDA graph, which removes the
 launches too: measured on an H200 at 40 x 301, 10 members one at a time with
 graphs trained 9,234 samples/s, this eager stack 5,220. A search fuses a θ's
 fresh repetitions where that probe says so, or always with ``--fuse on``
-(:mod:`sertune.study.fused_reps`); the stack is not captured as a CUDA graph yet.
+(:mod:`sertune.study.fused_reps`), and so does ``sertune train``; the stack is not captured as a CUDA graph yet.
 
 Every member keeps what :func:`sertune.train.fit` gives a run, so its numbers do
 not depend on what else is fused: its normaliser, initial weights, batch-order
 generator, dropout generator (masks of SeededDropout's shape, dtype, memory format
 and order), Adam state with its own step count, and best-validation checkpoint.
 In fp32 on the CPU a member equals its ``fit`` to float rounding (~1e-6 after
-3 epochs: grouped convolutions sum their weight gradients in another order);
-a member fused alone equals it bit for bit.
+3 epochs in tests/test_fused.py: grouped convolutions sum their weight gradients
+in another order); a member fused alone equals it bit for bit. Rounding is all
+that differs, but a training can amplify it: on synthetic EmoDB at 32 x 51,
+``fit`` itself with 1 thread and with 2 differed by 1e-3 in weights after one
+epoch, and a fused member by as much.
 """
 
 from __future__ import annotations
@@ -34,9 +37,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .cuda_graphs import graphed_batch_step, use_graphs
 from .dataset import SegmentData
 from .devices import use_bf16
 from .errors import ConfigError
@@ -295,96 +296,3 @@ def _result(member: _Member, template: SqueezeNet, data: SegmentData, n_classes:
                      best_epoch=member.best_epoch, epochs_run=len(member.history), seconds=member.seconds,
                      history=member.history, mean=member.mean, std=member.std,
                      state_dict={k: v.to("cpu", torch.float32) for k, v in member.best_state.items()})
-
-
-#: (device, (n_mels, frames), k, precision, batch size) -> whether fused training was measured faster.
-_FASTER: dict[tuple, bool] = {}
-
-
-def fused_is_faster(shape: tuple[int, int], k: int, device: torch.device, *, precision: str = "auto",
-                    batch_size: int = 16, steps: int = 3) -> bool:
-    """Whether training ``k`` members fused beats ``k`` one at a time at input ``shape`` (n_mels, frames).
-
-    Measured, not modelled (it depends on the device, its kernels and its load), and
-    once per (device, shape, k, precision, batch size) in a process, as
-    ``cudnn.benchmark`` picks a kernel: ``steps`` training steps of each on random
-    inputs after a warm-up step, twice in alternation (the best of each counts, so
-    a burst of other load hurts both alike); a few seconds at small shapes. The
-    one-at-a-time side is what :func:`sertune.train.fit` runs on the device: on CUDA
-    a replay of each member's captured step (:func:`graphed_steps`).
-    """
-    key = (str(device), tuple(shape), k, precision, batch_size)
-    if key not in _FASTER:
-        bf16 = use_bf16(device, precision)
-        fused, single = probe_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
-        if use_graphs(device):      # fit replays a CUDA graph per step there: that is what to beat
-            single = graphed_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
-        times = [(step_seconds(fused, device, steps=steps), step_seconds(single, device, steps=steps))
-                 for _ in range(2)]
-        _FASTER[key] = min(f for f, _ in times) < min(s for _, s in times)
-    return _FASTER[key]
-
-
-def probe_steps(shape: tuple[int, int], k: int, device: torch.device, *, bf16: bool, batch_size: int = 16,
-                n_classes: int = 7) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Two closures on the same random batch (``batch_size`` x ``shape`` per member): one training
-    step of ``k`` members fused, and ``k`` steps of fit's model and Adam, one member at a time."""
-    if not (len(shape) == 2 and all(isinstance(n, int) and n >= 17 for n in shape)) or not (
-            isinstance(k, int) and k >= 1):
-        raise ConfigError(f"shape={shape!r}, k={k!r}: the shape must be (n_mels, frames), each >= 17 "
-                          f"(SqueezeNet's minimum input), and k >= 1")
-    gen = torch.Generator().manual_seed(0)
-    inputs = [torch.randn((batch_size, 1, *shape), generator=gen).to(device).contiguous(memory_format=CL)
-              for _ in range(k)]                                         # as fit's _inputs lays them out
-    labels = [torch.randint(0, n_classes, (batch_size,), generator=gen).to(device) for _ in range(k)]
-    models = [build_model(n_classes, seed=i).to(device=device, memory_format=CL).train() for i in range(k)]
-    dropouts = [torch.Generator(device=device).manual_seed(i) for i in range(k)]
-    for model, g in zip(models, dropouts):
-        model.classifier[0].generator = g
-    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-4, capturable=device.type == "cuda")   # as fit
-                  for m in models]
-    stack = _Stack(models[0], [m.state_dict() for m in models], lr=1e-4, device=device)
-
-    def fused() -> None:
-        stack.train_step(inputs, labels, dropouts, bf16=bf16)
-
-    def one_at_a_time() -> None:          # sertune.train.train_step, member after member
-        for i, (model, optimizer) in enumerate(zip(models, optimizers)):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = model(inputs[i])
-            loss = F.cross_entropy(logits.float(), labels[i])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-    return fused, one_at_a_time
-
-
-def graphed_steps(shape: tuple[int, int], k: int, device: torch.device, *, bf16: bool, batch_size: int = 16,
-                  n_classes: int = 7) -> Callable[[], None]:
-    """``k`` members one after the other as fit trains them on a CUDA device: each step a replay
-    of the member's CUDA graph (:mod:`sertune.cuda_graphs`) on its own random batch."""
-    gen = torch.Generator().manual_seed(0)
-    steps = []
-    for i in range(k):
-        features = torch.randn((batch_size, *shape), generator=gen).to(device)
-        labels = torch.randint(0, n_classes, (batch_size,), generator=gen).to(device)
-        model = build_model(n_classes, seed=i).to(device=device, memory_format=CL).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=True)
-        steps.append(graphed_batch_step(model, optimizer, features, labels, bf16=bf16, seed=i))
-
-    def one_at_a_time() -> None:
-        for step in steps:
-            step()
-    return one_at_a_time
-
-
-def step_seconds(step: Callable[[], None], device: torch.device, *, steps: int = 3) -> float:
-    """Seconds per call of ``step``: one warm-up call, then the mean of ``steps`` (device synchronised)."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    step()
-    sync()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync()
-    return (time.perf_counter() - start) / steps

@@ -21,7 +21,9 @@ from tqdm.auto import tqdm
 from .audio import SAMPLE_RATE
 from .checkpoint import save_checkpoint
 from .corpus_splits import segment_splits, utterance_splits
-from .dataset import build_segments
+from .dataset import SegmentData, build_segments
+from .fused import fit_fused
+from .fused_probe import check_fuse, choose_fusion
 from .metrics import METRICS, mean_std
 from .prepared import Prepared
 from .splits import Split
@@ -38,28 +40,33 @@ def summarize(results: Sequence[RunResult], *, level: str = "utterance") -> dict
 def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | None, config: TrainConfig,
               protocol: str, unit: str, reps: int | None, seed: int, device: torch.device,
               remainder: str = "drop", out: Path | None = None, progress: bool = True,
-              cpu_share=None) -> tuple[dict, list[Split]]:
+              cpu_share=None, fuse: str = "auto", log=None) -> tuple[dict, list[Split]]:
     """Train and evaluate θ on every split; write checkpoints and split files under ``out``.
 
     ``cpu_share`` (a :class:`~sertune.devices.CpuShare`, on a CPU) adjusts the thread
     count after every epoch to the cores other processes leave, as search workers do.
+    ``fuse`` (``auto``, ``on`` or ``off``, see :func:`sertune.fused_probe.choose_fusion`)
+    trains the repetitions as one stacked network (:func:`sertune.fused.fit_fused`);
+    each keeps its own seed, batch order and dropout masks, so only float rounding
+    differs from training them one at a time. ``log`` (a callable taking a line)
+    is told what was chosen and why.
     Returns the ``metrics.json`` document (``{"theta", "summary", "reps", ...}``) and the splits used.
     """
+    check_fuse(fuse)
     data = build_segments(prepared.waves, prepared.labels, prepared.ids, theta, device=device,
                           remainder=remainder)
     if splits is None:
         splits = (segment_splits(data, prepared, reps=reps, seed=seed) if unit == "segment"
                   else utterance_splits(prepared, protocol=protocol, reps=reps, seed=seed))
-    results = []
-    for r, split in enumerate(splits):
-        bar = tqdm(total=config.epochs, desc=f"rep {r + 1}/{len(splits)} [{theta}]", unit="epoch",
-                   disable=not progress, file=sys.stderr, leave=True)
-        with bar:
-            result = fit(data, split, n_classes=len(prepared.classes), config=config,
-                         seed=rep_seed(seed, r), unit=unit, progress=bar,
-                         on_epoch=None if cpu_share is None else lambda *_: cpu_share.adjust())
-        results.append(result)
-        if out is not None:
+    fused, why = choose_fusion(fuse, shape=(theta.n_mels, theta.frames(SAMPLE_RATE)), k=len(splits),
+                               device=device, precision=config.precision, batch_size=config.batch_size)
+    if log is not None and len(splits) > 1:
+        log(f"{len(splits)} repetitions {'fused' if fused else 'one at a time'} on {device} ({why})")
+    train = _fused if fused else _one_at_a_time
+    results = train(data, splits, n_classes=len(prepared.classes), config=config, seed=seed, unit=unit,
+                    progress=progress, cpu_share=cpu_share, label=str(theta))
+    if out is not None:
+        for r, (split, result) in enumerate(zip(splits, results)):
             _save_rep(out / f"rep{r}" / "model.pt", result, rep=r, split=split, theta=theta,
                       prepared=prepared, remainder=remainder)
     level = "segment" if unit == "segment" else "utterance"
@@ -68,10 +75,46 @@ def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | Non
         "summary": summarize(results, level=level),
         "reps": [r.summary() | {"rep": i} for i, r in enumerate(results)],
         "segments": {"count": len(data), "mode": data.mode},
+        "fused": len(splits) if fused else 1,
     }
     if out is not None:
         doc["selected_rep"] = _select_best(out, results, level=level)
     return doc, list(splits)
+
+
+def _one_at_a_time(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
+                   seed: int, unit: str, progress: bool, cpu_share, label: str) -> list[RunResult]:
+    """Repetition r is ``fit(seed=rep_seed(seed, r))``, one after the other, a bar each."""
+    results = []
+    for r, split in enumerate(splits):
+        bar = tqdm(total=config.epochs, desc=f"rep {r + 1}/{len(splits)} [{label}]", unit="epoch",
+                   disable=not progress, file=sys.stderr, leave=True)
+        with bar:
+            results.append(fit(data, split, n_classes=n_classes, config=config, seed=rep_seed(seed, r),
+                               unit=unit, progress=bar,
+                               on_epoch=None if cpu_share is None else lambda *_: cpu_share.adjust()))
+    return results
+
+
+def _fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
+           seed: int, unit: str, progress: bool, cpu_share, label: str) -> list[RunResult]:
+    """Every repetition in one stack (the same seeds as :func:`_one_at_a_time`), one bar for all."""
+    bar = tqdm(total=config.epochs, desc=f"{len(splits)} reps fused [{label}]", unit="epoch",
+               disable=not progress, file=sys.stderr, leave=True)
+    best: dict[int, float] = {}
+
+    def on_epoch(i: int, epoch: int, loss: float, val_wa: float) -> None:
+        best[i] = max(val_wa, best.get(i, val_wa))
+
+    def after_epoch(epoch: int) -> None:
+        bar.set_postfix(best_val_wa=f"{min(best.values()):.1f}-{max(best.values()):.1f}", refresh=False)
+        bar.update(1)
+        if cpu_share is not None:
+            cpu_share.adjust()
+    with bar:
+        return fit_fused(data, splits, n_classes=n_classes, config=config,
+                         seeds=[rep_seed(seed, r) for r in range(len(splits))], unit=unit,
+                         on_epoch=on_epoch, after_epoch=after_epoch)
 
 
 def _save_rep(path: Path, result: RunResult, *, rep: int, split: Split, theta: Theta, prepared: Prepared,

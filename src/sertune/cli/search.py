@@ -14,11 +14,11 @@ from pathlib import Path
 from ..config import add_flags, flat_fields, read_toml
 from ..devices import resolve_device, usable_cpus
 from ..errors import ConfigError, SertuneWarning
+from ..fused_probe import FUSE_MODES
 from ..outputs import write_json
 from ..prepared import prepare
 from ..study.backends import BACKENDS, WorkerOptions
 from ..study.epoch_checkpoints import EVERY_SECONDS
-from ..study.fused_reps import FUSE_MODES
 from ..study.grids import resolve_grid
 from ..study.progress import format_duration, read_progress
 from ..study.locate import find_storage
@@ -40,7 +40,8 @@ def add_parser(sub) -> None:
     g.add_argument("--devices", default="auto",
                    help="comma-separated devices for the workers, round-robin: cpu or cuda:0,cuda:1 "
                         "(default auto: every visible GPU, else cpu)")
-    g.add_argument("--threads", type=int, help="CPU threads per worker (default: cores / workers)")
+    g.add_argument("--threads", type=int, help="CPU threads per worker, kept (default: cores / workers, fewer "
+                                                 "while other processes keep them busy; a fixed N reruns bit for bit)")
     g.add_argument("--backend", choices=tuple(BACKENDS), default="local",
                    help="start workers as local processes (default) or as Ray tasks")
     g.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray instance)")

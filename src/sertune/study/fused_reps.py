@@ -7,14 +7,11 @@ a one-at-a-time training writes it (:class:`.trial_run.TrialRun`). Only fresh
 repetitions are fused (no trial yet: nothing to adopt or resume); the rest, and a
 fused training that failed, go on one at a time in :meth:`Worker._rep`.
 
-``--fuse``: ``on`` fuses whenever two or more repetitions are fresh; ``off``
-never; ``auto`` (the default) fuses on a GPU when a short probe on the device
-measures the stack faster than fit's CUDA-graphed steps one at a time
-(:func:`sertune.fused.fused_is_faster`, once per input shape and K), and never on
-a CPU: there it gained at most 1.1x (``benchmarks/bench_fused.py``), and since a
-fused member equals its one-at-a-time training only to float rounding, a
-timing-dependent choice would make a CPU search's numbers depend on the
-machine's load, where they are otherwise reproducible bit for bit.
+``--fuse`` (:func:`sertune.fused_probe.choose_fusion`): ``on`` fuses whenever two
+or more repetitions are fresh; ``off`` never; ``auto`` (the default) fuses on a GPU
+when a short probe on the device measures the stack faster than fit's
+CUDA-graphed steps one at a time, decided once per input shape and K and
+logged, and never on a CPU (why: :func:`~sertune.fused_probe.choose_fusion`).
 """
 
 from __future__ import annotations
@@ -22,31 +19,20 @@ from __future__ import annotations
 import os
 
 import optuna
-import torch
 from optuna.exceptions import UpdateFinishedTrialError
 
 from ..dataset import SegmentData
-from ..errors import ConfigError
-from ..fused import fit_fused, fused_is_faster
+from ..fused import fit_fused
+from ..fused_probe import choose_fusion
 from ..train import rep_seed
 from .claims import Claim
 from .curves import TEST_CURVE
 from .trial_run import ClaimLost, Parked, WorkerStopped
 
-#: Values of ``--fuse``.
-FUSE_MODES = ("auto", "on", "off")
-
-
-def check_fuse(fuse: str) -> str:
-    if fuse not in FUSE_MODES:
-        raise ConfigError(f"fuse={fuse!r} is unknown; choose one of: {', '.join(FUSE_MODES)} "
-                          f"(auto: on a GPU when a probe measures it faster)")
-    return fuse
-
 
 class FusedReps:
     """Mixin of :class:`~sertune.study.runner.Worker`: its fused path (uses the worker's
-    trials, claim book, checkpoints and features; ``self.fuse`` is one of :data:`FUSE_MODES`,
+    trials, claim book, checkpoints and features; ``self.fuse`` is one of :data:`~sertune.fused_probe.FUSE_MODES`,
     ``self._probed`` maps (input shape, K) to auto's decision)."""
 
     def _fusable(self, claim: Claim, *, until: int, decided: bool, go_on) -> list[int]:
@@ -56,7 +42,7 @@ class FusedReps:
         ``go_on``: a barrier's state (before it, only the screening repetitions train).
         """
         if self.fuse == "off" or (self.fuse == "auto" and self.device.type != "cuda") or self.reps < 2:
-            return []
+            return []           # choose_fusion would say no: skip the features and the trial scan
         reps = [r for r in range(until) if (decided or r in self.before_barrier)
                 and (go_on is None or claim.key in go_on[r])]
         return [r for r in reps if not any(t.params.get("theta") == claim.key
@@ -64,21 +50,14 @@ class FusedReps:
 
     def _fuses(self, data: SegmentData, k: int) -> bool:
         """Whether to train ``k`` fresh repetitions of ``data``'s θ fused (``--fuse on``, or auto's probe)."""
-        if self.fuse == "on":
-            return True
         shape = (data.theta.n_mels, data.theta.frames(data.sample_rate))
         if (shape, k) not in self._probed:
-            try:
-                faster, why = fused_is_faster(shape, k, self.device, precision=self.config.precision,
-                                              batch_size=self.config.batch_size), "measured faster"
-            except RuntimeError as exc:     # e.g. K members do not fit in the device's memory
-                first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                faster, why = False, f"the probe failed: {first_line}"
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-            self._probed[(shape, k)] = faster
-            self.log(f"worker {os.getpid()}: {shape[0]} x {shape[1]} inputs, {k} repetitions: "
-                     f"{'fused' if faster else 'one at a time'} on {self.device} ({why})")
+            fused, why = choose_fusion(self.fuse, shape=shape, k=k, device=self.device,
+                                       precision=self.config.precision, batch_size=self.config.batch_size)
+            self._probed[(shape, k)] = fused
+            if self.fuse == "auto":
+                self.log(f"worker {os.getpid()}: {shape[0]} x {shape[1]} inputs, {k} repetitions: "
+                         f"{'fused' if fused else 'one at a time'} on {self.device} ({why})")
         return self._probed[(shape, k)]
 
     def _train_fused(self, claim: Claim, reps: list[int]) -> None:

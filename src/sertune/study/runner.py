@@ -38,6 +38,7 @@ from ..train import TrainConfig, fit, rep_seed
 from .curves import TEST_CURVE
 from .claims import Claim, ClaimBook, Heartbeat, make_engine
 from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
+from ..fused_probe import check_fuse
 from ..theta import Theta, theta_key
 from . import barrier
 from .models import save_if_best
@@ -46,7 +47,7 @@ from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from .pruners import strategy_of
 from .strategies import parse_strategy
 from .storage import load_meta, open_storage, rep_name
-from .fused_reps import FusedReps, check_fuse
+from .fused_reps import FusedReps
 from .trial_run import ClaimLost, Parked, TrialRun, WorkerStopped
 from .worker_data import FeatureCache, load_search_corpus
 

@@ -33,9 +33,13 @@ ATOL = 1e-5
 
 
 @pytest.fixture(scope="module")
-def setup(synth_savee, tmp_path_factory):
-    prepared = prepare(load_corpus(synth_savee, "savee"), cache_dir=tmp_path_factory.mktemp("cache"),
-                       progress=False)
+def savee(synth_savee, tmp_path_factory):
+    return prepare(load_corpus(synth_savee, "savee"), cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def setup(savee):
+    prepared = savee
     data = build_segments(prepared.waves, prepared.labels, prepared.ids, Theta(24, 400, 320, 1.0),
                           device=torch.device("cpu"))
     splits = utterance_splits(prepared, protocol="shuffle-split", reps=3, seed=0)
@@ -221,3 +225,29 @@ def test_a_split_of_another_corpus_is_an_error(setup):
     foreign = dataclasses.replace(splits[0], name="foreign", val=("nope",))
     with pytest.raises(ConfigError, match="'foreign': the val part matches no segment"):
         fit_fused(data, [splits[0], foreign], n_classes=7, config=CONFIG, seeds=seeds[:2])
+
+
+def test_settings_of_one_input_shape_fuse_each_with_its_own_features(savee, setup, single):
+    """Two window lengths of one (M, H, T) in one stack: each member equals fit on its own θ's
+    features (rounding only), and the member of the first θ its fit from the fixture."""
+    data, splits, seeds = setup
+    theta = dataclasses.replace(data.theta, win_length=640)             # same n_mels and frames
+    other = build_segments(savee.waves, savee.labels, savee.ids, theta, device=torch.device("cpu"))
+    alone = fit(other, splits[1], n_classes=7, config=CONFIG, seed=seeds[1])
+    results = fit_fused([data, other], splits[:2], n_classes=7, config=CONFIG, seeds=seeds[:2])
+    _same_result(results[0], single[0][0])
+    _same_result(results[1], alone)
+    assert results[1].test != single[1][0].test or results[1].history != single[1][0].history   # its own features
+
+
+@pytest.mark.parametrize("datas,match", [
+    ("TWO_SHAPES", r"fused members need inputs of one shape on one device; got shapes \(n_mels, frames\) "
+                   r"\[\(24, 51\), \(32, 51\)\]"),
+    ("ONE_OF_TWO", r"data must be one SegmentData or a list of 2 \(one per split\), not list of 1"),
+])
+def test_members_of_other_shapes_are_refused(savee, setup, datas, match):
+    data, splits, seeds = setup
+    other = build_segments(savee.waves, savee.labels, savee.ids, dataclasses.replace(data.theta, n_mels=32), device=torch.device("cpu"))
+    datas = {"TWO_SHAPES": [data, other], "ONE_OF_TWO": [data]}[datas]
+    with pytest.raises(ConfigError, match=match):
+        fit_fused(datas, splits[:2], n_classes=7, config=CONFIG, seeds=seeds[:2])

@@ -1,6 +1,8 @@
 """Fused repetitions: K trainings of one θ as one stacked SqueezeNet, one optimizer step for all.
 
-A search trains one θ on K repetitions (own split, own seed). At small inputs
+A search trains one θ on K repetitions (own split, own seed), and every window
+length L of one (M, H, T) gives inputs of one shape: all of these can be members
+of one stack (each with its own features). At small inputs
 (e.g. 40 mels x 301 frames) a step is a few hundred small kernels, and on a GPU
 their launches dominate; :func:`fit_fused` runs the K members as ONE network of
 grouped convolutions (``groups=K``): member k's activations are channel group k,
@@ -81,6 +83,7 @@ class _Member:
     """One repetition's own state beside the stack (what fit keeps in local variables)."""
 
     index: int                                  # position in fit_fused's ``splits``
+    data: SegmentData                           # its θ's segments (one input shape for all members)
     split: Split
     seed: int
     rows: dict[str, np.ndarray]                 # train / val / test segment rows
@@ -115,31 +118,34 @@ def _inputs(data: SegmentData, idx: torch.Tensor, member: _Member) -> torch.Tens
     return normalize(data.batch(idx), member.mean, member.std).unsqueeze(1).contiguous(memory_format=CL)
 
 
-def _train_epoch(stack: _Stack, data: SegmentData, members: Sequence[_Member], perms: Sequence[torch.Tensor],
+def _train_epoch(stack: _Stack, members: Sequence[_Member], perms: Sequence[torch.Tensor],
                  *, bf16: bool, batch_size: int) -> list[float]:
     """One epoch of every member (``perms[k]``: its shuffled train rows); their mean losses, as fit's.
 
     Step s takes batch s of every member; a member whose epoch has fewer batches sits
     the last steps out (loss weight 0, no Adam step, no dropout draw).
     """
-    loss_sum = torch.zeros(stack.k, device=data.device)
+    device = members[0].data.device
+    loss_sum = torch.zeros(stack.k, device=device)
     for s in range(max(math.ceil(len(p) / batch_size) for p in perms)):
         idx = [p[s * batch_size:(s + 1) * batch_size] for p in perms]
-        loss = stack.train_step([_inputs(data, i, m) for i, m in zip(idx, members)], [data.labels[i] for i in idx],
+        loss = stack.train_step([_inputs(m.data, i, m) for i, m in zip(idx, members)],
+                                [m.data.labels[i] for i, m in zip(idx, members)],
                                 [m.dropout for m in members], bf16=bf16)
-        loss_sum += loss * torch.tensor([len(i) for i in idx], dtype=torch.float32, device=data.device)
+        loss_sum += loss * torch.tensor([len(i) for i in idx], dtype=torch.float32, device=device)
     return [float(v) / len(p) for v, p in zip(loss_sum.tolist(), perms)]
 
 
 @torch.inference_mode()
-def _log_probs(stack: _Stack, data: SegmentData, members: Sequence[_Member], rows: Sequence[np.ndarray],
+def _log_probs(stack: _Stack, members: Sequence[_Member], rows: Sequence[np.ndarray],
                *, bf16: bool, batch_size: int) -> list[np.ndarray]:
     """Each member's segment log-probabilities (n, n_classes) on its ``rows``: train.log_probs, fused."""
     out = [[] for _ in members]
-    rows = [torch.as_tensor(r, device=data.device) for r in rows]
+    device = members[0].data.device
+    rows = [torch.as_tensor(r, device=device) for r in rows]
     for b in range(0, max(len(r) for r in rows), batch_size):
-        inputs = [_inputs(data, r[b:b + batch_size], m) for r, m in zip(rows, members)]
-        with torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=bf16):
+        inputs = [_inputs(m.data, r[b:b + batch_size], m) for r, m in zip(rows, members)]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = _forward(stack.template, stack.w, inputs, None)
         lp = torch.log_softmax(logits.float(), dim=2).cpu().double().numpy()
         for i, x in enumerate(inputs):
@@ -147,17 +153,20 @@ def _log_probs(stack: _Stack, data: SegmentData, members: Sequence[_Member], row
     return [np.concatenate(o) for o in out]
 
 
-def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
+def fit_fused(data: SegmentData | Sequence[SegmentData], splits: Sequence[Split], *, n_classes: int,
+              config: TrainConfig,
               seeds: Sequence[int], unit: str = "utterance", on_epoch: MemberHook | None = None,
               stop_on: tuple[type[BaseException], ...] = (MemberStopped,),
               on_snapshot: MemberSnapshotHook | None = None, on_improve: MemberImproveHook | None = None,
               after_epoch: Callable[[int], None] | None = None) -> list[RunResult]:
-    """Train K = len(splits) repetitions of one θ together; member i is ``fit(data, splits[i], seed=seeds[i])``.
+    """Train K = len(splits) trainings together; member i is ``fit(data[i], splits[i], seed=seeds[i])``.
 
     Parameters
     ----------
-    data : SegmentData
-        All segments of the one θ (one input shape), on the training device.
+    data : SegmentData, or a sequence of K of them
+        All segments of the one θ of every member (K repetitions of one θ), or of
+        member i: settings whose inputs have one shape (n_mels, frames), e.g. every
+        window length L of one (M, H, T). On the training device.
     splits, seeds : sequences of Split and of int, of one length K >= 1
         Member i's split, and its seed (weights, dropout masks, batch order).
     n_classes, config, unit
@@ -188,31 +197,32 @@ def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, con
     """
     _check(splits, seeds, unit, stop_on, {"on_epoch": on_epoch, "on_snapshot": on_snapshot,
                                           "on_improve": on_improve, "after_epoch": after_epoch})
-    mark, device = time.perf_counter(), data.device     # setup counts as the first epoch's time
+    datas = _per_member(data, len(splits))
+    mark, device = time.perf_counter(), datas[0].device     # setup counts as the first epoch's time
     members, states = [], []
-    for i, (split, seed) in enumerate(zip(splits, seeds)):
-        rows = _member_rows(data, split, unit)
-        mean, std = _normaliser(data, rows["train"])
+    for i, (d, split, seed) in enumerate(zip(datas, splits, seeds)):
+        rows = _member_rows(d, split, unit)
+        mean, std = _normaliser(d, rows["train"])
         template = build_model(n_classes, init=config.init, weights=config.weights, seed=seed)
         states.append(template.state_dict())
-        members.append(_Member(i, split, int(seed), rows, mean, std, torch.Generator().manual_seed(seed),
+        members.append(_Member(i, d, split, int(seed), rows, mean, std, torch.Generator().manual_seed(seed),
                                torch.Generator(device=device).manual_seed(seed)))
     bf16, level = use_bf16(device, config.precision), ("segment" if unit == "segment" else "utterance")
     stack, finished = _Stack(template, states, lr=config.lr, device=device), []
     for epoch in range(1, config.epochs + 1):
         perms = [torch.as_tensor(m.rows["train"])[torch.randperm(len(m.rows["train"]), generator=m.order)]
                  .to(device) for m in members]          # fit's draw, from each member's own generator
-        losses = _train_epoch(stack, data, members, perms, bf16=bf16, batch_size=config.batch_size)
-        val = _log_probs(stack, data, members, [m.rows["val"] for m in members], bf16=bf16,
+        losses = _train_epoch(stack, members, perms, bf16=bf16, batch_size=config.batch_size)
+        val = _log_probs(stack, members, [m.rows["val"] for m in members], bf16=bf16,
                          batch_size=config.eval_batch_size)
         stopped = []
         for i, (member, loss, lp) in enumerate(zip(members, losses, val)):
-            val_wa = _evaluate(data, member.rows["val"], lp, n_classes)[level]["wa"]
+            val_wa = _evaluate(member.data, member.rows["val"], lp, n_classes)[level]["wa"]
             member.history.append({"epoch": epoch, "loss": loss, "val_wa": val_wa})
             if val_wa > member.best_wa:
                 member.best_wa, member.best_epoch, member.best_state = val_wa, epoch, stack.state(i)
                 if on_improve is not None:
-                    test = _metrics(_single(template, member.best_state, device), data, member.rows["test"],
+                    test = _metrics(_single(template, member.best_state, device), member.data, member.rows["test"],
                                     member.mean, member.std, bf16, n_classes, config)[level]
                     member.history[-1]["test"] = {"wa": test["wa"], "ua": test["ua"]}
                     on_improve(member.index, epoch, member.history[-1]["test"])
@@ -238,7 +248,7 @@ def fit_fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, con
             after_epoch(epoch)
         if not members:
             break
-    return [_result(m, template, data, n_classes, config, bf16)
+    return [_result(m, template, n_classes, config, bf16)
             for m in sorted(finished + members, key=lambda m: m.index)]
 
 
@@ -252,6 +262,20 @@ def _snapshot(stack: _Stack, member: _Member, i: int, epoch: int, config: TrainC
                       order_rng=member.order.get_state(), dropout_rng=member.dropout.get_state(),
                       best_wa=member.best_wa, best_epoch=member.best_epoch,
                       best_model=_on_cpu(member.best_state), history=list(member.history))
+
+
+def _per_member(data: SegmentData | Sequence[SegmentData], k: int) -> list[SegmentData]:
+    """Member i's SegmentData: ``data`` for all, or ``data[i]``; all of one input shape, on one device."""
+    datas = [data] * k if isinstance(data, SegmentData) else list(data)
+    if len(datas) != k or not all(isinstance(d, SegmentData) for d in datas):
+        raise ConfigError(f"data must be one SegmentData or a list of {k} (one per split), "
+                          f"not {type(data).__name__} of {len(datas)}")
+    shapes = {(d.theta.n_mels, d.theta.frames(d.sample_rate)) for d in datas}
+    devices = {str(d.device) for d in datas}
+    if len(shapes) > 1 or len(devices) > 1:
+        raise ConfigError(f"fused members need inputs of one shape on one device; got shapes (n_mels, frames) "
+                          f"{sorted(shapes)} on {sorted(devices)}: fuse settings that share M, H and T")
+    return datas
 
 
 def _check(splits, seeds, unit, stop_on, hooks: dict) -> None:
@@ -286,11 +310,10 @@ def _single(template: SqueezeNet, state: dict, device: torch.device) -> SqueezeN
     return model
 
 
-def _result(member: _Member, template: SqueezeNet, data: SegmentData, n_classes: int, config: TrainConfig,
-            bf16: bool) -> RunResult:
+def _result(member: _Member, template: SqueezeNet, n_classes: int, config: TrainConfig, bf16: bool) -> RunResult:
     """fit's final evaluation: the best epoch's weights in a single model, val and test."""
-    model = _single(template, member.best_state, data.device)
-    val, test = (_metrics(model, data, member.rows[part], member.mean, member.std, bf16, n_classes, config)
+    model = _single(template, member.best_state, member.data.device)
+    val, test = (_metrics(model, member.data, member.rows[part], member.mean, member.std, bf16, n_classes, config)
                  for part in ("val", "test"))
     return RunResult(split=member.split.name, seed=member.seed, val=val, test=test,
                      best_epoch=member.best_epoch, epochs_run=len(member.history), seconds=member.seconds,

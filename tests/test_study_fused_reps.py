@@ -14,6 +14,7 @@ from sertune import fused_probe
 from sertune.errors import ConfigError
 from sertune.prepared import prepare
 from sertune.study import fused_reps, runner
+from sertune.study.claims import make_engine, read_rows
 from sertune.study.create import create_or_resume
 from sertune.study.curves import TEST_CURVE
 from sertune.study.epoch_checkpoints import saved_epoch
@@ -23,6 +24,8 @@ from sertune.study.storage import open_storage, rep_name
 from sertune.train import TrainConfig
 
 GRID = "n_mels = [24, 40]\nwin_length = [400]\nhop_length = [160, 320]\nsegment = [1.0]\n"
+#: Two window lengths per (M, H, T): settings in pairs of one input shape.
+PAIRS = "n_mels = [24]\nwin_length = [400, 640]\nhop_length = [160, 320]\nsegment = [1.0]\n"
 TRAIN = TrainConfig(epochs=3, batch_size=8, lr=1e-3, precision="fp32")
 
 
@@ -30,14 +33,15 @@ TRAIN = TrainConfig(epochs=3, batch_size=8, lr=1e-3, precision="fp32")
 def corpus(synth_savee, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fused-reps")
     (tmp / "grid.toml").write_text(GRID)
+    (tmp / "pairs.toml").write_text(PAIRS)
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp / "cache", progress=False)
     return tmp, prepared
 
 
-def new_search(corpus, folder: str, *, strategy: str | None = None) -> str:
+def new_search(corpus, folder: str, *, strategy: str | None = None, grid: str = "grid.toml") -> str:
     tmp, prepared = corpus
     url = f"sqlite:///{tmp / folder}.db"
-    create_or_resume(url, folder, prepared=prepared, grid=toml_grid(tmp / "grid.toml"), grid_name="g",
+    create_or_resume(url, folder, prepared=prepared, grid=toml_grid(tmp / grid), grid_name="g",
                      settings=SearchConfig(strategy=strategy, train=TRAIN).settings(), reps=2, heartbeat=1)
     return url
 
@@ -139,8 +143,6 @@ def test_a_bad_fuse_mode_is_refused(corpus, tmp_path, capsys):
 
 def test_auto_asks_the_probe_once_per_shape_and_a_failed_probe_means_one_at_a_time(corpus, monkeypatch):
     """What a GPU worker does under auto (the probe itself is tested in test_fused.py)."""
-    from types import SimpleNamespace
-
     from sertune.theta import Theta
 
     url = new_search(corpus, "probe")
@@ -156,7 +158,7 @@ def test_auto_asks_the_probe_once_per_shape_and_a_failed_probe_means_one_at_a_ti
         return shape[0] == 24
 
     monkeypatch.setattr(fused_probe, "fused_is_faster", probe)
-    small, big, other = (SimpleNamespace(theta=Theta(m, 400, 160, 1.0), sample_rate=16000) for m in (24, 40, 32))
+    small, big, other = ((m, Theta(m, 400, 160, 1.0).frames(16000)) for m in (24, 40, 32))
     assert [w._fuses(small, 2), w._fuses(small, 2), w._fuses(big, 2), w._fuses(big, 2), w._fuses(other, 2)] == [
         True, True, False, False, False]
     assert asked == [((24, 101), 2), ((40, 101), 2), ((32, 101), 2)]
@@ -173,11 +175,11 @@ def test_features_that_fail_are_recorded_by_the_one_at_a_time_path(corpus, monke
 
     real, calls = FeatureCache.get, []
 
-    def flaky(self, claim, theta):
+    def flaky(self, claim, theta, **kwargs):
         calls.append(claim.key)
         if len(calls) <= 2:
             raise RuntimeError("out of memory while computing features (simulated)")
-        return real(self, claim, theta)
+        return real(self, claim, theta, **kwargs)
 
     monkeypatch.setattr(FeatureCache, "get", flaky)
     url = new_search(corpus, "features")
@@ -188,3 +190,79 @@ def test_features_that_fail_are_recorded_by_the_one_at_a_time_path(corpus, monke
     assert "computing features (simulated)" in found[(first, 0)][0].user_attrs["error"]
     assert [len(found[(first, 1)]), "fused" in found[(first, 1)][0].user_attrs] == [1, False]
     assert all(ts[0].user_attrs["fused"] == 2 for (key, _), ts in found.items() if key != first)
+
+
+# -- settings of one input shape in one stack ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pairs_one_at_a_time(corpus):
+    url = new_search(corpus, "pairs-single", grid="pairs.toml")
+    assert worker(corpus, url, "pairs-single", fuse="off").run() == 8
+    return trials(url, "pairs-single")
+
+
+def test_brute_force_stacks_the_settings_of_one_input_shape(corpus, pairs_one_at_a_time):
+    """Both window lengths of an (M, H, T) and both repetitions: one stack of 4, the same numbers."""
+    url = new_search(corpus, "pairs", grid="pairs.toml")
+    assert worker(corpus, url, "pairs", fuse="on").run() == 8
+    fused = trials(url, "pairs")
+    assert fused.keys() == pairs_one_at_a_time.keys()
+    for key, [t] in fused.items():
+        same_numbers(t, pairs_one_at_a_time[key][0])
+        assert t.user_attrs["fused"] == 4
+    rows = read_rows(make_engine(url), "pairs")
+    assert [r.state for r in rows] == ["done"] * 4 and all(r.progress == 2 * TRAIN.epochs for r in rows)
+
+
+@pytest.mark.parametrize("strategy,max_members", [("asha:eta=2", 40), (None, 3)])
+def test_only_order_free_strategies_stack_settings_and_at_most_max_members(corpus, monkeypatch, strategy,
+                                                                           max_members):
+    """ASHA's rungs depend on which settings reported first: each θ alone (its repetitions fused).
+    With room for fewer than two settings' repetitions, no θ takes a sibling either."""
+    monkeypatch.setattr(fused_reps, "MAX_MEMBERS", max_members)
+    name = f"pairs-{strategy or 'brute'}-{max_members}".replace(":", "-").replace("=", "-")
+    url = new_search(corpus, name, grid="pairs.toml", strategy=strategy)
+    worker(corpus, url, name, fuse="on").run()
+    stacks = {t.user_attrs.get("fused") for ts in trials(url, name).values() for t in ts
+              if t.user_attrs.get("epochs_run", 0) > 0}
+    assert stacks == {2}
+
+
+def test_a_stopped_stack_of_settings_gives_every_setting_back(corpus, pairs_one_at_a_time, tmp_path):
+    """Stopped in the first epoch: all 4 members save epoch 1 and stay running, both θs go back to
+    the queue, and the next worker finishes every member to the same numbers."""
+    url = new_search(corpus, "pairs-stopped", grid="pairs.toml")
+    calls = []
+    stop = lambda: calls.append(1) or len(calls) > 1   # noqa: E731  the worker's first look says go on
+    with pytest.raises(runner.WorkerStopped):
+        worker(corpus, url, "pairs-stopped", fuse="on", out=tmp_path, stop=stop).run()
+    running = trials(url, "pairs-stopped")
+    assert len(running) == 4 and all(t.state == TrialState.RUNNING for [t] in running.values())
+    assert len({key for key, _ in running}) == 2
+    for key, r in running:
+        assert saved_epoch(tmp_path / "checkpoints" / f"rep{r}" / f"{key}.pt") == 1
+    assert [r.state for r in read_rows(make_engine(url), "pairs-stopped")] == ["open"] * 4
+    assert worker(corpus, url, "pairs-stopped", fuse="on", out=tmp_path).run() == 8
+    for k, [t] in trials(url, "pairs-stopped").items():
+        same_numbers(t, pairs_one_at_a_time[k][0])
+        assert t.user_attrs.get("resumed_from") == ([1] if k in running else None)
+
+
+@pytest.mark.parametrize("faster_at,siblings", [({2, 4}, 1), ({2}, 0)])
+def test_auto_takes_siblings_only_where_the_probe_measures_their_stack_faster(corpus, monkeypatch, faster_at,
+                                                                             siblings):
+    """A GPU worker under auto: the probe of all the settings' repetitions decides before any sibling
+    is claimed, so a worker never holds settings it would then train one at a time."""
+    name = f"pairs-auto-{siblings}"
+    url = new_search(corpus, name, grid="pairs.toml")
+    w = worker(corpus, url, name, log=lambda line: None)
+    w.device = torch.device("cuda")       # as a GPU worker (the probe is faked: no CUDA is touched)
+    asked = []
+    monkeypatch.setattr(fused_probe, "fused_is_faster",
+                        lambda shape, k, device, **kw: asked.append(k) or k in faster_at)
+    claim = w.book.acquire()
+    got = w._siblings(claim)
+    assert asked == [4] and len(got) == siblings
+    held = {r.key for r in read_rows(make_engine(url), name) if r.state == "held"}
+    assert held == {claim.key, *(c.key for c in got)} and len(held) == 1 + siblings
+    assert all(w._shape(c.key) == w._shape(claim.key) for c in got)

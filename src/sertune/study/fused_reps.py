@@ -17,17 +17,21 @@ logged, and never on a CPU (why: :func:`~sertune.fused_probe.choose_fusion`).
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 
-from ..dataset import SegmentData
+from ..audio import SAMPLE_RATE
 from ..fused import fit_fused
 from ..fused_probe import choose_fusion
 from ..train import rep_seed
-from .claims import Claim
+from .claims import Claim, Heartbeat
 from .curves import TEST_CURVE
 from .trial_run import ClaimLost, Parked, WorkerStopped
+
+#: At most this many trainings in one stack of several settings (see :meth:`FusedReps._siblings`).
+MAX_MEMBERS = 40
 
 
 class FusedReps:
@@ -48,9 +52,8 @@ class FusedReps:
         return [r for r in reps if not any(t.params.get("theta") == claim.key
                                            for t in self.rep_studies[r].get_trials(deepcopy=False))]
 
-    def _fuses(self, data: SegmentData, k: int) -> bool:
-        """Whether to train ``k`` fresh repetitions of ``data``'s θ fused (``--fuse on``, or auto's probe)."""
-        shape = (data.theta.n_mels, data.theta.frames(data.sample_rate))
+    def _fuses(self, shape: tuple[int, int], k: int) -> bool:
+        """Whether to train ``k`` fresh trainings at input ``shape`` fused (``--fuse on``, or auto's probe)."""
         if (shape, k) not in self._probed:
             fused, why = choose_fusion(self.fuse, shape=shape, k=k, device=self.device,
                                        precision=self.config.precision, batch_size=self.config.batch_size)
@@ -60,27 +63,76 @@ class FusedReps:
                          f"{'fused' if fused else 'one at a time'} on {self.device} ({why})")
         return self._probed[(shape, k)]
 
-    def _train_fused(self, claim: Claim, reps: list[int]) -> None:
-        """Train θ on the fresh repetitions ``reps`` as one stack when :meth:`_fuses` says so.
+    def _shape(self, key: str) -> tuple[int, int]:
+        theta = self.thetas[key]
+        return theta.n_mels, theta.frames(SAMPLE_RATE)
+
+    # -- settings of one input shape side by side ---------------------------------------------
+    def _siblings(self, claim: Claim) -> list[Claim]:
+        """Open settings with θ's input shape, claimed now to train beside it in one stack.
+
+        Only under a strategy whose decisions do not depend on the order settings train in
+        (brute force: the numbers are those of one setting at a time), only where the
+        stack of every repetition of them all would be fused (:meth:`_fuses`), and at most
+        :data:`MAX_MEMBERS` trainings in all (more hold claims other workers could train).
+        """
+        if (not self.strategy.order_free or claim.stuck or self.fuse == "off"
+                or (self.fuse == "auto" and self.device.type != "cuda")):
+            return []
+        shape = self._shape(claim.key)
+        room = max(0, MAX_MEMBERS // self.reps - 1)
+        keys = [r.key for r in self.book.rows()
+                if r.state == "open" and r.key != claim.key and self._shape(r.key) == shape][:room]
+        if not keys or not self._fuses(shape, self.reps * (1 + len(keys))):
+            return []
+        return [c for c in map(self.book.acquire_open, keys) if c is not None]
+
+    def _work_group(self, claims: list[Claim]) -> None:
+        """Train the fresh repetitions of ``claims`` (θs of one input shape) as one stack, then finish
+        each θ as :meth:`_work` does: what the stack left undone goes on one at a time there."""
+        with ExitStack() as beats:
+            for claim in claims:
+                beats.enter_context(Heartbeat(self.book, claim, self.heartbeat, log=self.log))
+            try:
+                try:
+                    members = [(c, r) for c in claims
+                               for r in self._fusable(c, until=self.reps, decided=True, go_on=None)]
+                    if len(members) > 1:
+                        self._train_fused(members)
+                except (ClaimLost, UpdateFinishedTrialError):
+                    self.log(f"worker {os.getpid()}: another worker took over one of {[c.key for c in claims]}; "
+                             f"the others go on one at a time from their checkpoints")
+                for claim in claims:
+                    if not claim.lost:
+                        self._work(claim)
+            except WorkerStopped:       # a stopped stack saved every member: give every θ back
+                for claim in claims:
+                    self.book.give_back(claim)
+                raise
+
+    # -- one stack ------------------------------------------------------------------------------
+    def _train_fused(self, members: list[tuple[Claim, int]]) -> None:
+        """Train the fresh (θ, r) ``members`` as one stack when :meth:`_fuses` says so.
 
         Each member reports, prunes, saves and parks as its own trial. A stop request
         is decided once per epoch, so every member saves that epoch before the worker
         stops. A training error fails every member's trial (recorded), and
         :meth:`_rep` then trains them one at a time (its one retry).
         """
+        claims = list({c.key: c for c, _ in members}.values())
         try:
-            data = self.features.get(claim, self.thetas[claim.key])
+            data = {c.key: self.features.get(c, self.thetas[c.key], alongside=i > 0) for i, c in enumerate(claims)}
         except Exception:     # noqa: BLE001  one at a time computes them again and records the error
             return            # with each trial, as for any training error
-        if not self._fuses(data, len(reps)):
+        if not self._fuses(self._shape(claims[0].key), len(members)):
             return
         runs = []
-        for r in reps:       # the first repetition's trial may raise NotChosen: nothing trained yet
+        for claim, r in members:     # a first repetition's trial may raise NotChosen: nothing trained yet
             trial = self._new_trial(claim, self.rep_studies[r], r, 1)
-            trial.set_user_attr("feature_store", data.mode)
-            trial.set_user_attr("fused", len(reps))
+            trial.set_user_attr("feature_store", data[claim.key].mode)
+            trial.set_user_attr("fused", len(members))
             runs.append(self._run(claim, trial))
-        left: list[str | None] = [None] * len(reps)       # "pruned" or "parked", for members that left
+        left: list[str | None] = [None] * len(members)       # "pruned" or "parked", for members that left
         halt, current = [False], [0]
 
         def on_epoch(i: int, epoch: int, loss: float, val_wa: float) -> None:
@@ -97,9 +149,10 @@ class FusedReps:
                 if runs[i].park:
                     left[i] = "parked"
                     raise Parked()
-            return self.checkpoints.hook(claim.key, reps[i], force=lambda: runs[i].park or halt[0], saved=saved)
+            claim, r = members[i]
+            return self.checkpoints.hook(claim.key, r, force=lambda: runs[i].park or halt[0], saved=saved)
 
-        hooks = [hook(i) for i in range(len(reps))] if self.checkpoints is not None else None
+        hooks = [hook(i) for i in range(len(members))] if self.checkpoints is not None else None
 
         def after_epoch(epoch: int) -> None:
             if halt[0] and epoch < self.config.epochs:
@@ -107,24 +160,25 @@ class FusedReps:
 
         seed = int(self.meta["settings"]["seed"])
         try:
-            results = fit_fused(data, [self.splits[r] for r in reps], n_classes=len(self.meta["classes"]),
-                                config=self.config, seeds=[rep_seed(seed, r) for r in reps], on_epoch=on_epoch,
+            results = fit_fused([data[c.key] for c, _ in members], [self.splits[r] for _, r in members],
+                                n_classes=len(self.meta["classes"]), config=self.config,
+                                seeds=[rep_seed(seed, r) for _, r in members], on_epoch=on_epoch,
                                 stop_on=(optuna.TrialPruned, Parked),
                                 on_snapshot=(lambda i, e, snap: hooks[i](e, snap)) if hooks else None,
                                 on_improve=lambda i, e, test: runs[i].on_improve(e, test), after_epoch=after_epoch)
         except WorkerStopped:     # the members that left before the stop are settled; the rest saved
-            for i, r in enumerate(reps):
-                self._settle(claim, r, runs[i], left[i], None)
+            for (claim, r), run, why in zip(members, runs, left):
+                self._settle(claim, r, run, why, None)
             raise
         except (ClaimLost, UpdateFinishedTrialError):
             raise
         except Exception as exc:  # e.g. out of memory with K members: each fails, then one at a time
-            for r, run in zip(reps, runs):
+            for (claim, r), run in zip(members, runs):
                 self._failed(claim, self.rep_studies[r], run.trial, r, 1, exc)
             return
-        for i, (r, result) in enumerate(zip(reps, results)):
-            if left[i] is None:
-                runs[i].trial.set_user_attr(TEST_CURVE, runs[i].improved)
-                self._record(claim, self.rep_studies[r], runs[i].trial, r, result)
+        for (claim, r), run, why, result in zip(members, runs, left, results):
+            if why is None:
+                run.trial.set_user_attr(TEST_CURVE, run.improved)
+                self._record(claim, self.rep_studies[r], run.trial, r, result)
             else:
-                self._settle(claim, r, runs[i], left[i], result.seconds)
+                self._settle(claim, r, run, why, result.seconds)

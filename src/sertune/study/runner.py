@@ -2,8 +2,9 @@
 
 Why θ-major: the log-Mel features of θ are the expensive input every repetition
 shares, so a worker computes them once and trains all K repetitions on them, one
-after another or, with ``--fuse``, the fresh ones as one stack (:mod:`.fused_reps`);
-each epoch's bookkeeping is :class:`.trial_run.TrialRun`'s either way.
+after another or, with ``--fuse``, the fresh ones as one stack (:mod:`.fused_reps`;
+under brute force also with those of the other open settings of θ's input shape,
+claimed beside it); each epoch's bookkeeping is :class:`.trial_run.TrialRun`'s either way.
 
 Ownership (:mod:`~sertune.study.claims`): a θ is held by one worker at a time,
 decided by a compare-and-set in the database and kept with a heartbeat thread.
@@ -175,7 +176,11 @@ class Worker(FusedReps):
                 self.book.give_back(claim)
                 time.sleep(0.05)
                 continue
-            self._work(claim, train=train)
+            siblings = self._siblings(claim) if train else []
+            if siblings:                          # settings of one input shape, side by side
+                self._work_group([claim, *siblings])
+            else:
+                self._work(claim, train=train)
 
     def _acquire(self) -> tuple[Claim | None, bool | None]:
         """The next claim, and whether to train it (see :func:`.picking.acquire_chosen`)."""
@@ -202,8 +207,8 @@ class Worker(FusedReps):
                 go_on = barrier.going_on(self.rep_studies) if self.barrier and decided else None
                 try:
                     fresh = self._fusable(claim, until=screen or self.reps, decided=decided, go_on=go_on)
-                    if len(fresh) > 1:
-                        self._train_fused(claim, fresh)    # what it leaves undone goes on one at a time
+                    if len(fresh) > 1:     # what the stack leaves undone goes on one at a time
+                        self._train_fused([(claim, r) for r in fresh])
                     for r in range(self.reps):
                         if not decided and r not in self.before_barrier:
                             self._parked = True           # starts once the barrier is decided

@@ -1,4 +1,4 @@
-"""What a search worker trains on: the search's corpus, checked, and one θ's features at a time."""
+"""What a search worker trains on: the search's corpus, checked, and the features of the θs it holds."""
 
 from __future__ import annotations
 
@@ -31,21 +31,26 @@ def load_search_corpus(meta: dict, splits: Sequence[Split], *, cache_dir) -> Pre
 
 
 class FeatureCache:
-    """The SegmentData of the θ a worker holds, computed once for all its repetitions."""
+    """The SegmentData of the θs a worker holds, computed once for all their repetitions."""
 
     def __init__(self, prepared: Prepared, book: ClaimBook, *, device, remainder: str) -> None:
         self.prepared, self.book, self.device, self.remainder = prepared, book, device, remainder
-        self._held: tuple[str, object] | None = None
+        self._held: dict[str, object] = {}
 
-    def get(self, claim: Claim, theta: Theta):
+    def get(self, claim: Claim, theta: Theta, *, alongside: bool = False):
         """θ's SegmentData in the feature store the first holder of θ chose (recorded with the
-        claim, so that every (θ, r) of a search computes the same numbers)."""
-        if self._held is None or self._held[0] != claim.key:
-            self._held = None                    # free the previous θ first
+        claim, so that every (θ, r) of a search computes the same numbers).
+
+        A θ not held yet frees the others first, unless ``alongside`` (a fused stack of
+        several θs of one input shape needs them all at once).
+        """
+        if claim.key not in self._held:
+            if not alongside:
+                self._held.clear()               # free the previous θs first
             p = self.prepared
             data = build_segments(p.waves, p.labels, p.ids, theta, device=self.device,
                                   remainder=self.remainder, mode=claim.store or "auto")
             if claim.store is None:
                 self.book.set_store(claim, data.mode)
-            self._held = (claim.key, data)
-        return self._held[1]
+            self._held[claim.key] = data
+        return self._held[claim.key]

@@ -124,6 +124,33 @@ def test_a_fused_snapshot_resumes_in_fit(setup, single, fused):
     _same_result(resumed, single[1][0])
 
 
+@pytest.mark.parametrize("source", ["fit", "fused"])
+def test_a_stack_resumes_from_snapshots_of_fit_or_of_a_stack(setup, single, fused, source):
+    """Every member goes on from its epoch-SNAP state, fit's or a fused member's, to the numbers
+    of the run that never stopped; the history before the stop is kept."""
+    data, splits, seeds = setup
+    states = [copy.deepcopy(state) for _, state in single] if source == "fit" else \
+        [copy.deepcopy(fused[1][i]) for i in range(len(splits))]
+    epochs = []
+    results = fit_fused(data, splits, n_classes=7, config=CONFIG, seeds=seeds, resume=states,
+                        on_epoch=lambda i, e, loss, wa: epochs.append(e))
+    assert set(epochs) == {SNAP + 1}
+    for i, (result, _) in enumerate(single):
+        _same_result(results[i], result)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda states: states[:1], r"resume must be a list of 2 TrainState \(one per split\), or None"),
+    (lambda states: [states[0], dataclasses.replace(states[1], epoch=2)],
+     r"resume states are after epochs \[2, 3\]: a stack goes on from one epoch"),
+])
+def test_resume_states_must_fit_the_stack(setup, single, change, match):
+    data, splits, seeds = setup
+    with pytest.raises(ConfigError, match=match):
+        fit_fused(data, splits[:2], n_classes=7, config=CONFIG, seeds=seeds[:2],
+                  resume=change([state for _, state in single[:2]]))
+
+
 def test_a_member_does_not_depend_on_what_else_is_fused(setup, single, fused):
     data, splits, seeds = setup
     alone, alone_snaps = _train(data, splits[3:], seeds[3:])

@@ -158,7 +158,8 @@ def fit_fused(data: SegmentData | Sequence[SegmentData], splits: Sequence[Split]
               seeds: Sequence[int], unit: str = "utterance", on_epoch: MemberHook | None = None,
               stop_on: tuple[type[BaseException], ...] = (MemberStopped,),
               on_snapshot: MemberSnapshotHook | None = None, on_improve: MemberImproveHook | None = None,
-              after_epoch: Callable[[int], None] | None = None) -> list[RunResult]:
+              after_epoch: Callable[[int], None] | None = None,
+              resume: Sequence[TrainState] | None = None) -> list[RunResult]:
     """Train K = len(splits) trainings together; member i is ``fit(data[i], splits[i], seed=seeds[i])``.
 
     Parameters
@@ -185,6 +186,9 @@ def fit_fused(data: SegmentData | Sequence[SegmentData], splits: Sequence[Split]
         Called with the epoch once every member's hooks of that epoch ran and the
         stopped members left; whatever it raises ends the whole run (e.g. a worker
         asked to stop, once every member saved its state).
+    resume : sequence of K TrainState, optional
+        Member i goes on from ``resume[i]`` as ``fit(resume=resume[i])`` would: a
+        snapshot of fit's or of a fused member's, all after the same epoch.
 
     Returns
     -------
@@ -197,6 +201,7 @@ def fit_fused(data: SegmentData | Sequence[SegmentData], splits: Sequence[Split]
     """
     _check(splits, seeds, unit, stop_on, {"on_epoch": on_epoch, "on_snapshot": on_snapshot,
                                           "on_improve": on_improve, "after_epoch": after_epoch})
+    first = _first_epoch(resume, len(splits))
     datas = _per_member(data, len(splits))
     mark, device = time.perf_counter(), datas[0].device     # setup counts as the first epoch's time
     members, states = [], []
@@ -208,8 +213,17 @@ def fit_fused(data: SegmentData | Sequence[SegmentData], splits: Sequence[Split]
         members.append(_Member(i, d, split, int(seed), rows, mean, std, torch.Generator().manual_seed(seed),
                                torch.Generator(device=device).manual_seed(seed)))
     bf16, level = use_bf16(device, config.precision), ("segment" if unit == "segment" else "utterance")
+    if resume is not None:
+        states = [state.model for state in resume]
     stack, finished = _Stack(template, states, lr=config.lr, device=device), []
-    for epoch in range(1, config.epochs + 1):
+    for i, state in enumerate(resume or []):       # what fit(resume=state) restores
+        stack.load_adam(i, state.optimizer)
+        m = members[i]
+        m.order.set_state(state.order_rng)
+        m.dropout.set_state(state.dropout_rng)
+        m.best_wa, m.best_epoch, m.history = state.best_wa, state.best_epoch, list(state.history)
+        m.best_state = None if state.best_model is None else {k: v.to(device) for k, v in state.best_model.items()}
+    for epoch in range(first, config.epochs + 1):
         perms = [torch.as_tensor(m.rows["train"])[torch.randperm(len(m.rows["train"]), generator=m.order)]
                  .to(device) for m in members]          # fit's draw, from each member's own generator
         losses = _train_epoch(stack, members, perms, bf16=bf16, batch_size=config.batch_size)
@@ -276,6 +290,19 @@ def _per_member(data: SegmentData | Sequence[SegmentData], k: int) -> list[Segme
         raise ConfigError(f"fused members need inputs of one shape on one device; got shapes (n_mels, frames) "
                           f"{sorted(shapes)} on {sorted(devices)}: fuse settings that share M, H and T")
     return datas
+
+
+def _first_epoch(resume: Sequence[TrainState] | None, k: int) -> int:
+    """The epoch the members start at: 1, or one after the epoch of their ``resume`` states."""
+    if resume is None:
+        return 1
+    if isinstance(resume, TrainState) or len(resume) != k or not all(isinstance(s, TrainState) for s in resume):
+        raise ConfigError(f"resume must be a list of {k} TrainState (one per split), or None")
+    epochs = sorted({s.epoch for s in resume})
+    if len(epochs) > 1:
+        raise ConfigError(f"resume states are after epochs {epochs}: a stack goes on from one epoch; "
+                          f"fuse the members of each epoch apart (or resume them with fit)")
+    return epochs[0] + 1
 
 
 def _check(splits, seeds, unit, stop_on, hooks: dict) -> None:

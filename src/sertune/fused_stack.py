@@ -107,6 +107,15 @@ class _Stack:
         """A copy of member i's weights (a state dict of the single model)."""
         return {n: p.clone() for n, p in zip(self.w, self.views[i][0])}
 
+    @torch.no_grad()
+    def load_adam(self, i: int, optimizer: dict) -> None:
+        """Member i's Adam state from fit's ``optimizer.state_dict()`` (a TrainState's, on any device)."""
+        _, m, v = self.views[i]
+        for j, state in optimizer["state"].items():
+            m[j].copy_(state["exp_avg"])
+            v[j].copy_(state["exp_avg_sq"])
+            self.steps[i][j] = torch.tensor(float(state["step"]))
+
     def keep(self, keep: list[int]) -> None:
         """Only the members at ``keep`` stay (new, smaller stacks: the rest no longer cost anything)."""
         pick = lambda t: _layout(t.detach().unflatten(0, (self.k, -1))[keep].flatten(0, 1))  # noqa: E731

@@ -76,6 +76,17 @@ def same_numbers(got, want) -> None:
         assert got.user_attrs[key] == want.user_attrs[key], key
 
 
+def spy_stacks(monkeypatch) -> list:
+    """Every fit_fused call of the workers from now on: the epochs its members resume from (None: fresh)."""
+    calls, real = [], fused_reps.fit_fused
+
+    def spy(*args, resume=None, **kwargs):
+        calls.append(None if resume is None else [state.epoch for state in resume])
+        return real(*args, resume=resume, **kwargs)
+    monkeypatch.setattr(fused_reps, "fit_fused", spy)
+    return calls
+
+
 def test_a_fused_search_records_each_repetition_with_the_numbers_of_one_at_a_time(corpus, one_at_a_time):
     url = new_search(corpus, "fused")
     assert worker(corpus, url, "fused", fuse="on").run() == 8
@@ -87,7 +98,8 @@ def test_a_fused_search_records_each_repetition_with_the_numbers_of_one_at_a_tim
         assert t.user_attrs["seconds"] > 0          # its share of the stack's time
 
 
-def test_a_stop_saves_every_member_and_the_next_worker_resumes_them(corpus, one_at_a_time, tmp_path):
+def test_a_stop_saves_every_member_and_the_next_worker_resumes_them(corpus, one_at_a_time, tmp_path,
+                                                                      monkeypatch):
     """Stopped in the first epoch of the first stack: both members save that epoch and stay running;
     the next worker goes on from there (one at a time: their trials exist) to the same numbers."""
     url = new_search(corpus, "stopped")
@@ -102,7 +114,9 @@ def test_a_stop_saves_every_member_and_the_next_worker_resumes_them(corpus, one_
     for r in range(2):
         assert saved_epoch(tmp_path / "checkpoints" / f"rep{r}" / f"{key}.pt") == 1
         assert list(running[(key, r)][0].intermediate_values) == [1]
+    stacks = spy_stacks(monkeypatch)
     assert worker(corpus, url, "stopped", fuse="on", out=tmp_path).run() == 8
+    assert stacks[0] == [1, 1]                      # both members went on from epoch 1 in one stack
     for k, [t] in trials(url, "stopped").items():
         same_numbers(t, one_at_a_time[k][0])
         assert t.user_attrs.get("resumed_from") == ([1] if k in running else None)
@@ -228,7 +242,8 @@ def test_only_order_free_strategies_stack_settings_and_at_most_max_members(corpu
     assert stacks == {2}
 
 
-def test_a_stopped_stack_of_settings_gives_every_setting_back(corpus, pairs_one_at_a_time, tmp_path):
+def test_a_stopped_stack_of_settings_gives_every_setting_back(corpus, pairs_one_at_a_time, tmp_path,
+                                                             monkeypatch):
     """Stopped in the first epoch: all 4 members save epoch 1 and stay running, both θs go back to
     the queue, and the next worker finishes every member to the same numbers."""
     url = new_search(corpus, "pairs-stopped", grid="pairs.toml")
@@ -242,7 +257,9 @@ def test_a_stopped_stack_of_settings_gives_every_setting_back(corpus, pairs_one_
     for key, r in running:
         assert saved_epoch(tmp_path / "checkpoints" / f"rep{r}" / f"{key}.pt") == 1
     assert [r.state for r in read_rows(make_engine(url), "pairs-stopped")] == ["open"] * 4
+    stacks = spy_stacks(monkeypatch)
     assert worker(corpus, url, "pairs-stopped", fuse="on", out=tmp_path).run() == 8
+    assert stacks == [[1, 1, 1, 1], None]           # the 4 went on in one stack; then the fresh pair
     for k, [t] in trials(url, "pairs-stopped").items():
         same_numbers(t, pairs_one_at_a_time[k][0])
         assert t.user_attrs.get("resumed_from") == ([1] if k in running else None)

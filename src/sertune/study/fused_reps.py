@@ -1,14 +1,18 @@
-"""Fused repetitions in a search: a worker trains the fresh repetitions of its θ as one stack.
+"""Fused training in a search: a worker trains the repetitions of its θ as one stack.
 
-:func:`sertune.fused.fit_fused` trains K repetitions of one θ as one stacked
-network, each member with its own seed, batch order, dropout masks, checkpoint
-and pruning decision; here each member is still its own (θ, r) trial, written as
-a one-at-a-time training writes it (:class:`.trial_run.TrialRun`). Only fresh
-repetitions are fused (no trial yet: nothing to adopt or resume); the rest, and a
-fused training that failed, go on one at a time in :meth:`Worker._rep`.
+:func:`sertune.fused.fit_fused` trains K trainings as one stacked network, each
+member with its own seed, batch order, dropout masks, checkpoint and pruning
+decision; here each member is still its own (θ, r) trial, written as a
+one-at-a-time training writes it (:class:`.trial_run.TrialRun`). A stack holds
+the repetitions with no trial yet, or those a stopped worker left RUNNING with
+an epoch checkpoint (a stack per epoch they go on from, in their own trials).
+Under brute force (a strategy that is ``order_free``) a worker also claims the
+other open settings of its θ's input shape and stacks their repetitions beside
+its own (:meth:`FusedReps._siblings`). The rest, and a stack that failed, go on
+one at a time in :meth:`Worker._rep`.
 
 ``--fuse`` (:func:`sertune.fused_probe.choose_fusion`): ``on`` fuses whenever two
-or more repetitions are fresh; ``off`` never; ``auto`` (the default) fuses on a GPU
+or more trainings can share a stack; ``off`` never; ``auto`` (the default) fuses on a GPU
 when a short probe on the device measures the stack faster than fit's
 CUDA-graphed steps one at a time, decided once per input shape and K and
 logged, and never on a CPU (why: :func:`~sertune.fused_probe.choose_fusion`).
@@ -18,16 +22,19 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
 
 from ..audio import SAMPLE_RATE
 from ..fused import fit_fused
 from ..fused_probe import choose_fusion
-from ..train import rep_seed
+from ..train import TrainState, rep_seed
 from .claims import Claim, Heartbeat
 from .curves import TEST_CURVE
+from .optuna_private import adopt
 from .trial_run import ClaimLost, Parked, WorkerStopped
 
 #: At most this many trainings in one stack of several settings (see :meth:`FusedReps._siblings`).
@@ -39,18 +46,49 @@ class FusedReps:
     trials, claim book, checkpoints and features; ``self.fuse`` is one of :data:`~sertune.fused_probe.FUSE_MODES`,
     ``self._probed`` maps (input shape, K) to auto's decision)."""
 
-    def _fusable(self, claim: Claim, *, until: int, decided: bool, go_on) -> list[int]:
-        """The repetitions of θ that :meth:`_work` would train now and that have no trial yet.
+    def _stacks(self, claims: list[Claim], *, until: int, decided: bool, go_on) -> None:
+        """Train what can be fused of the repetitions :meth:`_work` would train now of ``claims``:
+        those a stopped worker left with an epoch checkpoint, a stack per epoch they go on from,
+        then those with no trial yet. What is left (or failed) goes on one at a time.
 
         ``until``: past a screening repetition the rest wait for its verdict; ``decided``,
         ``go_on``: a barrier's state (before it, only the screening repetitions train).
         """
         if self.fuse == "off" or (self.fuse == "auto" and self.device.type != "cuda") or self.reps < 2:
-            return []           # choose_fusion would say no: skip the features and the trial scan
-        reps = [r for r in range(until) if (decided or r in self.before_barrier)
-                and (go_on is None or claim.key in go_on[r])]
-        return [r for r in reps if not any(t.params.get("theta") == claim.key
-                                           for t in self.rep_studies[r].get_trials(deepcopy=False))]
+            return              # choose_fusion would say no: skip the features and the trial scan
+        fresh, resumed = [], {}
+        for claim in claims:
+            for r in range(until):
+                if not (decided or r in self.before_barrier) or (go_on is not None and claim.key not in go_on[r]):
+                    continue
+                member = self._member(claim, r, decided=decided)
+                if member is not None and member.state is None:
+                    fresh.append(member)
+                elif member is not None:
+                    resumed.setdefault(member.state.epoch, []).append(member)
+        for members in [*(resumed[e] for e in sorted(resumed)), fresh]:
+            if len(members) > 1:
+                try:
+                    self._train_fused(members)
+                except UpdateFinishedTrialError:   # a paused former holder finished one first: the
+                    pass                           # others go on one at a time from their checkpoints
+
+    def _member(self, claim: Claim, r: int, *, decided: bool) -> "_Member | None":
+        """(θ, r) as a member of a stack: fresh (no trial yet), or going on from the checkpoint of
+        the one RUNNING trial a stopped worker left; None when it is done, has nothing to go
+        on from, or waits parked at an undecided barrier (:meth:`_rep` has the same rules)."""
+        mine = [t for t in self.rep_studies[r].get_trials(deepcopy=False) if t.params.get("theta") == claim.key]
+        if not mine:
+            return _Member(claim, r)
+        running = [t for t in mine if t.state == TrialState.RUNNING]
+        if len(running) != 1 or len(mine) > 1 + sum(t.state == TrialState.FAIL for t in mine) \
+                or self.checkpoints is None:
+            return None
+        parked = 0 < self.barrier < self.config.epochs and len(running[0].intermediate_values) >= self.barrier
+        state = None if parked and not decided else self.checkpoints.load(claim.key, r)
+        if state is None:
+            return None
+        return _Member(claim, r, running[0], state, attempt=len(mine))
 
     def _fuses(self, shape: tuple[int, int], k: int) -> bool:
         """Whether to train ``k`` fresh trainings at input ``shape`` fused (``--fuse on``, or auto's probe)."""
@@ -95,11 +133,8 @@ class FusedReps:
                 beats.enter_context(Heartbeat(self.book, claim, self.heartbeat, log=self.log))
             try:
                 try:
-                    members = [(c, r) for c in claims
-                               for r in self._fusable(c, until=self.reps, decided=True, go_on=None)]
-                    if len(members) > 1:
-                        self._train_fused(members)
-                except (ClaimLost, UpdateFinishedTrialError):
+                    self._stacks(claims, until=self.reps, decided=True, go_on=None)
+                except ClaimLost:
                     self.log(f"worker {os.getpid()}: another worker took over one of {[c.key for c in claims]}; "
                              f"the others go on one at a time from their checkpoints")
                 for claim in claims:
@@ -111,15 +146,16 @@ class FusedReps:
                 raise
 
     # -- one stack ------------------------------------------------------------------------------
-    def _train_fused(self, members: list[tuple[Claim, int]]) -> None:
-        """Train the fresh (θ, r) ``members`` as one stack when :meth:`_fuses` says so.
+    def _train_fused(self, members: list["_Member"]) -> None:
+        """Train ``members`` (all fresh, or all going on from one epoch) as one stack when
+        :meth:`_fuses` says so.
 
         Each member reports, prunes, saves and parks as its own trial. A stop request
         is decided once per epoch, so every member saves that epoch before the worker
         stops. A training error fails every member's trial (recorded), and
         :meth:`_rep` then trains them one at a time (its one retry).
         """
-        claims = list({c.key: c for c, _ in members}.values())
+        claims = list({m.claim.key: m.claim for m in members}.values())
         try:
             data = {c.key: self.features.get(c, self.thetas[c.key], alongside=i > 0) for i, c in enumerate(claims)}
         except Exception:     # noqa: BLE001  one at a time computes them again and records the error
@@ -127,11 +163,12 @@ class FusedReps:
         if not self._fuses(self._shape(claims[0].key), len(members)):
             return
         runs = []
-        for claim, r in members:     # a first repetition's trial may raise NotChosen: nothing trained yet
-            trial = self._new_trial(claim, self.rep_studies[r], r, 1)
-            trial.set_user_attr("feature_store", data[claim.key].mode)
+        for m in members:     # a fresh first repetition's trial may raise NotChosen: nothing trained yet
+            study = self.rep_studies[m.r]
+            trial = adopt(study, m.adopted) if m.adopted is not None else self._new_trial(m.claim, study, m.r, 1)
+            trial.set_user_attr("feature_store", data[m.claim.key].mode)
             trial.set_user_attr("fused", len(members))
-            runs.append(self._run(claim, trial))
+            runs.append(self._run(m.claim, trial, m.state, m.adopted))
         left: list[str | None] = [None] * len(members)       # "pruned" or "parked", for members that left
         halt, current = [False], [0]
 
@@ -149,8 +186,8 @@ class FusedReps:
                 if runs[i].park:
                     left[i] = "parked"
                     raise Parked()
-            claim, r = members[i]
-            return self.checkpoints.hook(claim.key, r, force=lambda: runs[i].park or halt[0], saved=saved)
+            return self.checkpoints.hook(members[i].claim.key, members[i].r,
+                                         force=lambda: runs[i].park or halt[0], saved=saved)
 
         hooks = [hook(i) for i in range(len(members))] if self.checkpoints is not None else None
 
@@ -160,25 +197,37 @@ class FusedReps:
 
         seed = int(self.meta["settings"]["seed"])
         try:
-            results = fit_fused([data[c.key] for c, _ in members], [self.splits[r] for _, r in members],
+            results = fit_fused([data[m.claim.key] for m in members], [self.splits[m.r] for m in members],
                                 n_classes=len(self.meta["classes"]), config=self.config,
-                                seeds=[rep_seed(seed, r) for _, r in members], on_epoch=on_epoch,
+                                seeds=[rep_seed(seed, m.r) for m in members], on_epoch=on_epoch,
                                 stop_on=(optuna.TrialPruned, Parked),
                                 on_snapshot=(lambda i, e, snap: hooks[i](e, snap)) if hooks else None,
-                                on_improve=lambda i, e, test: runs[i].on_improve(e, test), after_epoch=after_epoch)
+                                on_improve=lambda i, e, test: runs[i].on_improve(e, test), after_epoch=after_epoch,
+                                resume=[m.state for m in members] if members[0].state is not None else None)
         except WorkerStopped:     # the members that left before the stop are settled; the rest saved
-            for (claim, r), run, why in zip(members, runs, left):
-                self._settle(claim, r, run, why, None)
+            for m, run, why in zip(members, runs, left):
+                self._settle(m.claim, m.r, run, why, None)
             raise
         except (ClaimLost, UpdateFinishedTrialError):
             raise
         except Exception as exc:  # e.g. out of memory with K members: each fails, then one at a time
-            for (claim, r), run in zip(members, runs):
-                self._failed(claim, self.rep_studies[r], run.trial, r, 1, exc)
+            for m, run in zip(members, runs):
+                self._failed(m.claim, self.rep_studies[m.r], run.trial, m.r, m.attempt, exc)
             return
-        for (claim, r), run, why, result in zip(members, runs, left, results):
+        for m, run, why, result in zip(members, runs, left, results):
             if why is None:
                 run.trial.set_user_attr(TEST_CURVE, run.improved)
-                self._record(claim, self.rep_studies[r], run.trial, r, result)
+                self._record(m.claim, self.rep_studies[m.r], run.trial, m.r, result)
             else:
-                self._settle(claim, r, run, why, result.seconds)
+                self._settle(m.claim, m.r, run, why, result.seconds)
+
+
+@dataclass
+class _Member:
+    """One (θ, r) of a stack: fresh, or going on from ``state`` in the trial a stopped worker left."""
+
+    claim: Claim
+    r: int
+    adopted: FrozenTrial | None = None
+    state: TrainState | None = None
+    attempt: int = 1               # as :meth:`Worker._rep` counts: failed trials before, plus one

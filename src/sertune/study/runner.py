@@ -205,10 +205,8 @@ class Worker(FusedReps):
                 self._parked = False
                 decided = not self.barrier or barrier.decided(self.rep_studies)
                 go_on = barrier.going_on(self.rep_studies) if self.barrier and decided else None
-                try:
-                    fresh = self._fusable(claim, until=screen or self.reps, decided=decided, go_on=go_on)
-                    if len(fresh) > 1:     # what the stack leaves undone goes on one at a time
-                        self._train_fused([(claim, r) for r in fresh])
+                try:     # fused where it may; what the stacks leave undone goes on one at a time
+                    self._stacks([claim], until=screen or self.reps, decided=decided, go_on=go_on)
                     for r in range(self.reps):
                         if not decided and r not in self.before_barrier:
                             self._parked = True           # starts once the barrier is decided

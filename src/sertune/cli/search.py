@@ -155,7 +155,7 @@ def run_search(args: argparse.Namespace) -> int:
     threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
     if args.plan or not args.json:
-        text = _plan_text(config, grid, prepared, devices, threads, _worker_devices(args, devices))
+        text = _plan_text(config, grid, prepared, devices, threads, _worker_devices(args, devices), args.fuse)
         if args.plan:
             print(text)
             print("(--plan: nothing was trained or written)")
@@ -215,10 +215,10 @@ def _worker_devices(args, devices: list[str]) -> list[str]:
     return [devices[k % len(devices)] for k in range(args.workers)]
 
 
-def _plan_text(config, grid, prepared, devices, threads, worker_devices) -> str:
+def _plan_text(config, grid, prepared, devices, threads, worker_devices, fuse: str = "auto") -> str:
     """The cost estimate of ``--plan``, which a real search prints when it starts too."""
     from ..corpus_splits import utterance_splits
-    from ..study.plan import format_plan, plan_search
+    from ..study.plan import format_plan, fuse_note, plan_search
 
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
@@ -228,7 +228,8 @@ def _plan_text(config, grid, prepared, devices, threads, worker_devices) -> str:
         from ..study.budget import evidence_for
         text += (f"\n--budget {config.budget} runs {config.search_strategy()}: "
                  f"{evidence_for(config.budget).text()}")
-    return text
+    note = fuse_note(fuse, resolve_device(devices[0]).type)
+    return text if note is None else f"{text}\n{note}"
 
 
 def start_message(meta: dict, planned: int, state=None) -> str:

@@ -224,6 +224,7 @@ def test_brute_force_stacks_the_settings_of_one_input_shape(corpus, pairs_one_at
     for key, [t] in fused.items():
         same_numbers(t, pairs_one_at_a_time[key][0])
         assert t.user_attrs["fused"] == 4
+    assert len({t.user_attrs["worker"] for [t] in fused.values()}) == 1       # status counts one worker
     rows = read_rows(make_engine(url), "pairs")
     assert [r.state for r in rows] == ["done"] * 4 and all(r.progress == 2 * TRAIN.epochs for r in rows)
 

@@ -68,3 +68,16 @@ def test_busy_workers_counts_settings_in_training_not_trials():
                TrialRecord(rep=1, number=10, theta=Theta(64, 400, 160, 3.0), state="running", parked=True),
                TrialRecord(rep=1, number=11, theta=Theta(80, 400, 160, 3.0), state="complete")]
     assert busy_workers(trials) == 2
+
+
+def test_busy_workers_counts_a_stack_of_several_settings_once():
+    """One worker stacking 2 window lengths x 2 repetitions, another training alone: 2 workers.
+    Trials without a ``worker`` (older studies) still count by setting."""
+    from sertune.study.results import TrialRecord
+    other_l = Theta(40, 640, 160, 3.0)
+    trials = [TrialRecord(rep=r, number=r, theta=theta, state="running", worker="gpu-box:41")
+              for r in range(2) for theta in (SMALL, other_l)]
+    trials.append(TrialRecord(rep=0, number=7, theta=BIG, state="running", worker="gpu-box:42"))
+    assert busy_workers(trials) == 2
+    assert busy_workers(trials + [TrialRecord(rep=1, number=8, theta=Theta(64, 400, 160, 3.0),
+                                              state="running")]) == 3

@@ -60,6 +60,8 @@ class TrialRecord:
     best_epoch: int | None = None
     seconds: float | None = None
     device: str | None = None
+    #: ``host:pid`` of the worker that trains (or trained) it last.
+    worker: str | None = None
     model: str | None = None
     error: str | None = None
     intermediate: Mapping[int, float] = field(default_factory=dict)
@@ -141,7 +143,7 @@ def _record(rep: int, trial) -> TrialRecord:
         val=ua.get("val") if finished else None,
         test=ua.get("test") if finished else None,
         epochs_run=ua.get("epochs_run"), best_epoch=ua.get("best_epoch"),
-        seconds=ua.get("seconds"), device=ua.get("device"), model=ua.get("model"),
+        seconds=ua.get("seconds"), device=ua.get("device"), worker=ua.get("worker"), model=ua.get("model"),
         error=ua.get("error"),
         intermediate=dict(trial.intermediate_values),
     )

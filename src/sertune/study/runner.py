@@ -21,6 +21,7 @@ recorded as a FAIL trial with its error and retried once.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 import traceback
@@ -310,6 +311,7 @@ class Worker(FusedReps):
 
     def _run(self, claim: Claim, trial: optuna.Trial, resume=None, adopted: FrozenTrial | None = None) -> TrialRun:
         """The bookkeeping of one training of θ (see :class:`.trial_run.TrialRun`)."""
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")    # status counts workers so
         return TrialRun(trial, claim, self.book, resume=resume, adopted=adopted,
                         park_at=lambda epoch: epoch == self.barrier and not barrier.decided(self.rep_studies),
                         on_epoch=self.cpu_share.adjust if self.cpu_share is not None else None)

@@ -27,7 +27,7 @@ from sertune.devices import cpu_model, usable_cpus
 from sertune.study import curves as cv
 from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for
 from sertune.study.strategies import parse_strategy
-from sertune.study.replay import format_table, replay
+from sertune.study.replay import format_table, replay, runner_up_regret
 
 RECORDED = Path(__file__).parent / "data" / "synthetic-emodb-h100.curves.npz"
 
@@ -58,6 +58,8 @@ def main() -> None:
     for note in curves.notes:
         print(f"note: {note}")
     print(format_table(results))
+    print(f"scale: brute force's own runner-up by validation WA loses {runner_up_regret(curves):+.2f} points "
+          f"of test WA against θ_r* (a regret near 0 needs θ_r* itself)")
     print("\nevidence for --budget (the live strategy with the least regret within each budget):")
     for budget in BUDGETS:
         best = choose(results, budget)

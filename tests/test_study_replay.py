@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from sertune.cli import main
 from sertune.study import curves as cv
-from sertune.study.replay import make_orders, replay, select
+from sertune.study.replay import make_orders, replay, runner_up_regret, select
 from sertune.study.storage import open_storage, rep_name
 from sertune.study.strategies import Outcome, parse_strategy
 
@@ -212,6 +212,16 @@ def test_regret_and_selection_arithmetic_on_handmade_curves():
     assert result.regret.mean == pytest.approx(65.0 - 80.0)
     assert result.epoch_fraction.mean == pytest.approx((3 * 1 + 2 * 1) / 6)
     assert result.same_theta == 0 and result.selected == ["a"]
+
+
+def test_runner_up_regret_is_what_brute_forces_second_choice_loses_on_test():
+    # 2 repetitions. Rep 0: c best by validation (test 65), a second (test 80): -15. Rep 1: b then c: 90 - 60.
+    val = np.array([[[50.0, 60.0], [40.0, 55.0], [30.0, 70.0]], [[10.0, 20.0], [50.0, 90.0], [30.0, 80.0]]])
+    test = np.array([[[70.0, 80.0], [50.0, 50.0], [60.0, 65.0]], [[0.0, 10.0], [70.0, 90.0], [50.0, 60.0]]])
+    curves = cv.Curves(name="h", keys=("a", "b", "c"), val=val, test_wa=test, test_ua=test)
+    assert runner_up_regret(curves) == pytest.approx(((65.0 - 80.0) + (90.0 - 60.0)) / 2)
+    one = cv.Curves(name="one", keys=("a",), val=val[:, :1], test_wa=test[:, :1], test_ua=test[:, :1])
+    assert runner_up_regret(one) == 0.0
 
 
 def test_ties_in_selection_go_to_the_earliest_arrival():

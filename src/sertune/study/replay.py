@@ -125,6 +125,23 @@ def replay(curves: Curves, strategies: list[Strategy | str], *, orders: int = 10
     return results
 
 
+def runner_up_regret(curves: Curves) -> float:
+    """Test WA points lost, on average over repetitions, by brute force's own runner-up (the
+    second-best setting by final validation WA) against θ_r*: the scale of a regret.
+
+    A training's luck shows on its validation and its test set alike, so the runner-up
+    usually loses more than the gap in true quality (2.5 points on the H100 record):
+    a regret near 0 means choosing θ_r* itself in most repetitions.
+    """
+    if curves.n_settings < 2:
+        return 0.0
+    final = best_so_far(curves.val)[:, :, -1]                                    # (R, S)
+    first, second = np.argsort(-final, axis=1, kind="stable")[:, :2].T
+    reps = np.arange(curves.reps)
+    wa = curves.test_wa[:, :, -1]
+    return float((wa[reps, first] - wa[reps, second]).mean())
+
+
 def signed(x: float) -> str:
     """``+1.23`` / ``-0.45``, and ``+0.00`` rather than ``-0.00`` for a rounding error below zero."""
     return f"{(round(x, 2) or 0.0):+.2f}"

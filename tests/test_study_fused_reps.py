@@ -38,11 +38,11 @@ def corpus(synth_savee, tmp_path_factory):
     return tmp, prepared
 
 
-def new_search(corpus, folder: str, *, strategy: str | None = None, grid: str = "grid.toml") -> str:
+def new_search(corpus, folder: str, *, strategy: str | None = None, grid: str = "grid.toml", reps: int = 2) -> str:
     tmp, prepared = corpus
     url = f"sqlite:///{tmp / folder}.db"
     create_or_resume(url, folder, prepared=prepared, grid=toml_grid(tmp / grid), grid_name="g",
-                     settings=SearchConfig(strategy=strategy, train=TRAIN).settings(), reps=2, heartbeat=1)
+                     settings=SearchConfig(strategy=strategy, train=TRAIN).settings(), reps=reps, heartbeat=1)
     return url
 
 
@@ -51,10 +51,10 @@ def worker(corpus, url: str, name: str, **kwargs) -> runner.Worker:
     return runner.Worker(url, name, device="cpu", heartbeat=1, cache_dir=str(tmp / "cache"), **kwargs)
 
 
-def trials(url: str, name: str) -> dict:
+def trials(url: str, name: str, reps: int = 2) -> dict:
     """{(θ key, rep): [trials, in order]}."""
     found = {}
-    for r in range(2):
+    for r in range(reps):
         for t in optuna.load_study(study_name=rep_name(name, r), storage=open_storage(url)).get_trials():
             found.setdefault((t.params["theta"], r), []).append(t)
     return found
@@ -227,6 +227,15 @@ def test_brute_force_stacks_the_settings_of_one_input_shape(corpus, pairs_one_at
     assert len({t.user_attrs["worker"] for [t] in fused.values()}) == 1       # status counts one worker
     rows = read_rows(make_engine(url), "pairs")
     assert [r.state for r in rows] == ["done"] * 4 and all(r.progress == 2 * TRAIN.epochs for r in rows)
+
+
+def test_one_repetition_stacks_the_settings_of_one_shape(corpus, pairs_one_at_a_time):
+    """With K = 1 the settings of a shape are what there is to stack: 2 window lengths, one stack."""
+    url = new_search(corpus, "pairs-k1", grid="pairs.toml", reps=1)
+    assert worker(corpus, url, "pairs-k1", fuse="on").run() == 4
+    for key, [t] in trials(url, "pairs-k1", reps=1).items():
+        same_numbers(t, pairs_one_at_a_time[key][0])
+        assert t.user_attrs["fused"] == 2
 
 
 @pytest.mark.parametrize("strategy,max_members", [("asha:eta=2", 40), (None, 3)])

@@ -54,7 +54,7 @@ class FusedReps:
         ``until``: past a screening repetition the rest wait for its verdict; ``decided``,
         ``go_on``: a barrier's state (before it, only the screening repetitions train).
         """
-        if self.fuse == "off" or (self.fuse == "auto" and self.device.type != "cuda") or self.reps < 2:
+        if self.fuse == "off" or (self.fuse == "auto" and self.device.type != "cuda"):
             return              # choose_fusion would say no: skip the features and the trial scan
         fresh, resumed = [], {}
         for claim in claims:

@@ -293,3 +293,20 @@ def test_auto_takes_siblings_only_where_the_probe_measures_their_stack_faster(co
     held = {r.key for r in read_rows(make_engine(url), name) if r.state == "held"}
     assert held == {claim.key, *(c.key for c in got)} and len(held) == 1 + siblings
     assert all(w._shape(c.key) == w._shape(claim.key) for c in got)
+
+
+def test_two_workers_stack_settings_without_training_any_twice(corpus, synth_savee, tmp_path, capsys):
+    """`sertune search --workers 2 --fuse on` on pairs of one shape: every (θ, r) trained once, in
+    stacks of 4 (a sibling another worker holds is not taken), and status counts no θ twice."""
+    tmp, _ = corpus
+    out = tmp_path / "two"
+    assert main(["search", str(synth_savee), "--grid", str(tmp / "pairs.toml"), "--reps", "2", "--epochs", "2",
+                 "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--cache-dir", str(tmp / "cache"),
+                 "--devices", "cpu", "--threads", "1", "--workers", "2", "--fuse", "on", "--out", str(out)]) == 0
+    found = trials(f"sqlite:///{out / 'study.db'}", "two")
+    assert len(found) == 8 and all(len(ts) == 1 for ts in found.values())
+    assert all(t.state == TrialState.COMPLETE and t.user_attrs["fused"] == 4 for [t] in found.values())
+    capsys.readouterr()
+    assert main(["status", str(out), "--json"]) == 0
+    doc = __import__("json").loads(capsys.readouterr().out)
+    assert (doc["complete"], doc["duplicates"], doc["running"]) == (8, 0, 0)

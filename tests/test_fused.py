@@ -274,7 +274,8 @@ def test_settings_of_one_input_shape_fuse_each_with_its_own_features(savee, setu
 ])
 def test_members_of_other_shapes_are_refused(savee, setup, datas, match):
     data, splits, seeds = setup
-    other = build_segments(savee.waves, savee.labels, savee.ids, dataclasses.replace(data.theta, n_mels=32), device=torch.device("cpu"))
+    other = build_segments(savee.waves, savee.labels, savee.ids, dataclasses.replace(data.theta, n_mels=32),
+                           device=torch.device("cpu"))
     datas = {"TWO_SHAPES": [data, other], "ONE_OF_TWO": [data]}[datas]
     with pytest.raises(ConfigError, match=match):
         fit_fused(datas, splits[:2], n_classes=7, config=CONFIG, seeds=seeds[:2])

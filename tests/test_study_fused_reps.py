@@ -310,3 +310,17 @@ def test_two_workers_stack_settings_without_training_any_twice(corpus, synth_sav
     assert main(["status", str(out), "--json"]) == 0
     doc = __import__("json").loads(capsys.readouterr().out)
     assert (doc["complete"], doc["duplicates"], doc["running"]) == (8, 0, 0)
+
+
+def test_auto_takes_fewer_siblings_where_all_of_them_would_not_be_faster(corpus, monkeypatch):
+    """Three window lengths of one shape: 6 members measured slower (e.g. out of memory), 4 faster:
+    the worker takes one sibling, not two."""
+    tmp, _ = corpus
+    (tmp / "triples.toml").write_text("n_mels = [24]\nwin_length = [400, 512, 640]\nhop_length = [160]\n"
+                                      "segment = [1.0]\n")
+    url = new_search(corpus, "triples", grid="triples.toml")
+    w = worker(corpus, url, "triples", log=lambda line: None)
+    w.device = torch.device("cuda")       # as a GPU worker (the probe is faked: no CUDA is touched)
+    asked = []
+    monkeypatch.setattr(fused_probe, "fused_is_faster", lambda shape, k, device, **kw: asked.append(k) or k <= 4)
+    assert len(w._siblings(w.book.acquire())) == 1 and asked == [6, 4]

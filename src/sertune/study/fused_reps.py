@@ -111,8 +111,9 @@ class FusedReps:
 
         Only under a strategy whose decisions do not depend on the order settings train in
         (brute force: the numbers are those of one setting at a time), only where the
-        stack of every repetition of them all would be fused (:meth:`_fuses`), and at most
-        :data:`MAX_MEMBERS` trainings in all (more hold claims other workers could train).
+        stack of every repetition of them all would be fused (:meth:`_fuses`; fewer siblings,
+        halving, where it would not), and at most :data:`MAX_MEMBERS` trainings in all (more
+        hold claims other workers could train).
         """
         if (not self.strategy.order_free or claim.stuck or self.fuse == "off"
                 or (self.fuse == "auto" and self.device.type != "cuda")):
@@ -121,8 +122,8 @@ class FusedReps:
         room = max(0, MAX_MEMBERS // self.reps - 1)
         keys = [r.key for r in self.book.rows()
                 if r.state == "open" and r.key != claim.key and self._shape(r.key) == shape][:room]
-        if not keys or not self._fuses(shape, self.reps * (1 + len(keys))):
-            return []
+        while keys and not self._fuses(shape, self.reps * (1 + len(keys))):
+            keys = keys[:len(keys) // 2]        # e.g. 40 members do not fit in memory, 20 may
         return [c for c in map(self.book.acquire_open, keys) if c is not None]
 
     def _work_group(self, claims: list[Claim]) -> None:

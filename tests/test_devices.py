@@ -36,6 +36,23 @@ def test_cpu_share_does_not_count_this_process_as_another():
         torch.set_num_threads(before)
 
 
+def test_cpu_share_asked_again_at_once_keeps_what_it_measured(monkeypatch):
+    """Members of a fused stack adjust one after the other: a second call within 0.2 s answers the
+    last reading (it used to reset the thread count to the limit)."""
+    share = CpuShare(limit=2)
+    share.ticks = 100
+    # (busy ticks of the CPUs, this process's ticks, seconds): others kept one core busy for 1 s
+    clock = iter([(100.0, 10.0, 1.0), (250.0, 60.0, 2.0), (250.0, 60.0, 2.05)])
+    monkeypatch.setattr(share, "_sample", lambda: next(clock))
+    share._last = share._sample()
+    before = torch.get_num_threads()
+    try:
+        assert share.adjust() == 1 and torch.get_num_threads() == 1
+        assert share.adjust() == 1 and torch.get_num_threads() == 1      # 0.05 s later: not back to 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("name, match", [
     ("tpu", r"device='tpu' is not a device"),
     ("cuda:99", r"device='cuda:99' but"),

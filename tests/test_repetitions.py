@@ -50,15 +50,20 @@ def test_run_theta_adjusts_cpu_threads_after_every_epoch(synth_savee, tmp_path):
     class Share:
         calls = 0
 
-        def adjust(self) -> int:
+        def adjust(self) -> int:          # as if another process took a core for the second epochs
             Share.calls += 1
-            return torch.get_num_threads()
+            return 1 if Share.calls % 2 == 0 else 2
 
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
-    run_theta(prepared, Theta(24, 400, 320, 1.0), splits=None, config=TrainConfig(epochs=2, precision="fp32"),
-              protocol="shuffle-split", unit="utterance", reps=2, seed=0, device=torch.device("cpu"),
-              progress=False, cpu_share=Share())
+    doc, _ = run_theta(prepared, Theta(24, 400, 320, 1.0), splits=None,
+                       config=TrainConfig(epochs=2, precision="fp32"), protocol="shuffle-split", unit="utterance",
+                       reps=2, seed=0, device=torch.device("cpu"), progress=False, cpu_share=Share())
     assert Share.calls == 2 * 2                   # 2 repetitions x 2 epochs
+    assert doc["threads"] == [1, 2]               # metrics.json says the rounding followed the load
+    fixed, _ = run_theta(prepared, Theta(24, 400, 320, 1.0), splits=None,
+                         config=TrainConfig(epochs=1, precision="fp32"), protocol="shuffle-split",
+                         unit="utterance", reps=2, seed=0, device=torch.device("cpu"), progress=False)
+    assert fixed["threads"] == [torch.get_num_threads()]
 
 
 def test_run_theta_fused_gives_each_repetition_the_numbers_of_one_at_a_time(synth_savee, tmp_path):

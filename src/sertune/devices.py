@@ -155,6 +155,7 @@ class CpuShare:
         self.limit = max(1, limit or usable_cpus())
         self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._last = self._sample()
+        self._recent: float | None = None
 
     def _sample(self) -> tuple[float, float, float] | None:
         """(busy ticks of the usable CPUs, this process's ticks, wall time), or None."""
@@ -175,12 +176,18 @@ class CpuShare:
         return float(busy), float(own), time.monotonic()
 
     def others(self) -> float | None:
-        """Cores other processes kept busy since the last call (None where it cannot be known)."""
+        """Cores other processes kept busy since the last reading (None where it cannot be known).
+
+        A call under 0.2 s after the last reading is too soon to tell (a fused stack's
+        members ask one after the other): it answers what that reading said.
+        """
         now, last = self._sample(), self._last
+        if now is not None and last is not None and now[2] - last[2] < 0.2:
+            return self._recent
         self._last = now
-        if now is None or last is None or now[2] - last[2] < 0.2:
-            return None
-        return ((now[0] - last[0]) - (now[1] - last[1])) / self.ticks / (now[2] - last[2])
+        self._recent = (None if now is None or last is None
+                        else ((now[0] - last[0]) - (now[1] - last[1])) / self.ticks / (now[2] - last[2]))
+        return self._recent
 
     def adjust(self) -> int:
         """Set torch's thread count for what the other processes left; returns it."""

@@ -63,8 +63,9 @@ def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | Non
     if log is not None and len(splits) > 1:
         log(f"{len(splits)} repetitions {'fused' if fused else 'one at a time'} on {device} ({why})")
     train = _fused if fused else _one_at_a_time
+    adjust = None if cpu_share is None else _Threads(cpu_share)
     results = train(data, splits, n_classes=len(prepared.classes), config=config, seed=seed, unit=unit,
-                    progress=progress, cpu_share=cpu_share, label=str(theta))
+                    progress=progress, adjust=adjust, label=str(theta))
     if out is not None:
         for r, (split, result) in enumerate(zip(splits, results)):
             _save_rep(out / f"rep{r}" / "model.pt", result, rep=r, split=split, theta=theta,
@@ -77,13 +78,27 @@ def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | Non
         "segments": {"count": len(data), "mode": data.mode},
         "fused": len(splits) if fused else 1,
     }
+    if device.type == "cpu":      # the thread counts change the float rounding: say which ran
+        doc["threads"] = sorted(adjust.seen) if adjust is not None and adjust.seen else [torch.get_num_threads()]
     if out is not None:
         doc["selected_rep"] = _select_best(out, results, level=level)
     return doc, list(splits)
 
 
+class _Threads:
+    """``cpu_share.adjust`` after an epoch, remembering every thread count it set."""
+
+    def __init__(self, cpu_share) -> None:
+        self.cpu_share, self.seen = cpu_share, set()
+
+    def __call__(self, *_) -> None:
+        threads = self.cpu_share.adjust()
+        if isinstance(threads, int):
+            self.seen.add(threads)
+
+
 def _one_at_a_time(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
-                   seed: int, unit: str, progress: bool, cpu_share, label: str) -> list[RunResult]:
+                   seed: int, unit: str, progress: bool, adjust, label: str) -> list[RunResult]:
     """Repetition r is ``fit(seed=rep_seed(seed, r))``, one after the other, a bar each."""
     results = []
     for r, split in enumerate(splits):
@@ -91,13 +106,12 @@ def _one_at_a_time(data: SegmentData, splits: Sequence[Split], *, n_classes: int
                    disable=not progress, file=sys.stderr, leave=True)
         with bar:
             results.append(fit(data, split, n_classes=n_classes, config=config, seed=rep_seed(seed, r),
-                               unit=unit, progress=bar,
-                               on_epoch=None if cpu_share is None else lambda *_: cpu_share.adjust()))
+                               unit=unit, progress=bar, on_epoch=adjust))
     return results
 
 
 def _fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
-           seed: int, unit: str, progress: bool, cpu_share, label: str) -> list[RunResult]:
+           seed: int, unit: str, progress: bool, adjust, label: str) -> list[RunResult]:
     """Every repetition in one stack (the same seeds as :func:`_one_at_a_time`), one bar for all."""
     bar = tqdm(total=config.epochs, desc=f"{len(splits)} reps fused [{label}]", unit="epoch",
                disable=not progress, file=sys.stderr, leave=True)
@@ -109,8 +123,8 @@ def _fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config
     def after_epoch(epoch: int) -> None:
         bar.set_postfix(best_val_wa=f"{min(best.values()):.1f}-{max(best.values()):.1f}", refresh=False)
         bar.update(1)
-        if cpu_share is not None:
-            cpu_share.adjust()
+        if adjust is not None:
+            adjust()
     with bar:
         return fit_fused(data, splits, n_classes=n_classes, config=config,
                          seeds=[rep_seed(seed, r) for r in range(len(splits))], unit=unit,

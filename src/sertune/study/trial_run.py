@@ -49,7 +49,8 @@ class TrialRun:
     park_at : callable
         ``park_at(epoch)``: whether the training waits at the strategy's barrier after that epoch.
     on_epoch : callable, optional
-        Called first at every epoch (e.g. adjusting CPU threads to the machine's load).
+        Called first at every epoch (e.g. adjusting CPU threads to the machine's load); when it
+        returns thread counts and they change, the trial's ``threads`` attribute lists them.
     """
 
     def __init__(self, trial: optuna.Trial, claim: Claim, book: ClaimBook, *, resume: TrainState | None = None,
@@ -65,6 +66,8 @@ class TrialRun:
         self.improved = [[h["epoch"], h["test"]["wa"], h["test"]["ua"]] for h in past if "test" in h]
         #: Set at the barrier's epoch: the checkpoint hook saves, then the training parks.
         self.park = False
+        #: CPU thread counts ``on_epoch`` set (a worker following the machine's load).
+        self.threads: set[int] = set()
         self.start = time.perf_counter()
         if resume is not None:
             # Every resumption is kept: the epochs this trial went on from after each stop.
@@ -79,7 +82,11 @@ class TrialRun:
         """fit's ``on_epoch``: record, beat, report; raises ClaimLost or optuna.TrialPruned."""
         self.history.append(val_wa)
         if self.each_epoch is not None:
-            self.each_epoch()
+            threads = self.each_epoch()
+            if isinstance(threads, int) and threads not in self.threads:
+                self.threads.add(threads)
+                if len(self.threads) > 1:      # its float rounding followed the load: say so
+                    self.trial.set_user_attr("threads", sorted(self.threads))
         self.claim.progress += 1
         if not self.book.beat(self.claim):
             raise ClaimLost()

@@ -9,11 +9,18 @@ from .drawing import png
 
 def replay_figure(doc: dict) -> bytes:
     """Epochs spent (% of brute force, log scale) against regret in test WA points, one point per
-    strategy with its 95 % ranges over arrival orders on both axes. Brute force sits at (100 %, 0)."""
+    strategy with its 95 % ranges over arrival orders on both axes. Brute force sits at (100 %, 0);
+    a dotted line marks what brute force's own runner-up loses (``runner_up_regret``, when given)."""
     rows = doc["strategies"]
     fig = Figure(figsize=(8.5, 5.2), layout="constrained")
     ax = fig.add_subplot()
     ax.axhline(0, color="0.6", lw=0.8, zorder=0)
+    scale = doc.get("runner_up_regret")
+    if scale:      # the scale of a regret: what brute force's own second choice loses on test
+        ax.axhline(scale, color="0.45", lw=0.8, ls=":", zorder=0)
+        ax.annotate(f"brute force's runner-up by validation: {scale:+.1f}", (1, scale),
+                    xycoords=("axes fraction", "data"), xytext=(-4, 3), textcoords="offset points",
+                    ha="right", fontsize=7.5, color="0.35")
     budget = doc.get("budget")
     if budget:
         ax.axvline(100 * budget, color="tab:green", lw=0.8, ls="--", zorder=0)

@@ -22,9 +22,14 @@ barrier while the other is descheduled, which hurts the one-at-a-time side (10x
 the kernels, so 10x the barriers) far more: measure on a quiet machine.
 
 Measured on the 2-core Xeon (AVX-512, no AMX) this was written on, quiet, 2 threads,
-fp32: ratio_small 1.00, ratio_mid 0.82; bf16 autocast: 1.10 and 0.96. A CPU step
-is compute-bound (~0.11 TFLOP/s either way), so fusing saves little there; it is
-for GPUs, where the small shapes are launch-bound.
+fp32: ratio_small 1.00, ratio_mid 0.82 (1.05 and 0.82 on 2026-11-26); bf16 autocast:
+1.10 and 0.96. A CPU step is compute-bound (~0.1 TFLOP/s either way, a third of
+the 0.29 TFLOP/s a 2048 x 2048 matmul reaches there: SqueezeNet's convolutions
+are narrow, and stacking members does not widen them, since each member's weights
+meet only its own activations), so fusing saves little there; it is for GPUs,
+where the small shapes are launch-bound. A profile of one K = 10 step at 40 x 301
+shows the stack's grouped convolutions' forward taking 1.9x the time of the 10
+models' own (oneDNN, 169 vs 89 ms), which eats what the fewer launches save.
 
 On a CUDA device a third side trains the K members one at a time as
 :func:`sertune.train.fit` does there: each step one replay of the member's
@@ -107,6 +112,20 @@ def measure(shape, k: int, device: torch.device, args, bf16: bool, batch_size: i
     return {**{name: k * batch_size / t for name, t in best.items()}, "flops": useful}
 
 
+def matmul_peak(device: torch.device, bf16: bool, *, n: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of one large square matmul on ``device`` (what its BLAS reaches: near the hardware's peak)."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    a @ b
+    sync()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync()
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="cuda if available, else cpu")
@@ -132,6 +151,9 @@ def main() -> None:
     print(f"device: {device} ({device_name(device)}); threads: {torch.get_num_threads()}; "
           f"precision: {'bf16 autocast' if bf16 else 'fp32'} (--precision {args.precision}); "
           f"K = {args.k}; malloc keeps freed memory: {'yes' if kept else 'no'}; torch {torch.__version__}")
+    peak = matmul_peak(device, bf16)
+    print(f"matmul peak here (2048 x 2048, {'bf16' if bf16 else 'fp32'}): {peak / 1e12:.3f} TFLOP/s: the most "
+          f"any training step could reach; fusing does not widen a member's matmuls, it saves launches")
     ratios = {}
     for key in args.shapes.split(","):
         shape = SHAPES[key]
@@ -149,7 +171,8 @@ def main() -> None:
             f"{name} {v:7.1f} samples/s ({v * per_sample / 1e12:.3f} TFLOP/s)" for name, v in rows) +
             f" | fused x{speed['fused'] / speed['eager']:.2f} eager" +
             (f", x{ratios[key]:.2f} graphed" if "graphed" in speed else "") +
-            f" [{speed['flops'] / 1e9:.1f} GFLOP per K-member step; {time.perf_counter() - start:.0f} s]",
+            f" [{speed['flops'] / 1e9:.1f} GFLOP per K-member step; one at a time at "
+            f"{speed['eager'] * per_sample / peak:.0%} of the matmul peak; {time.perf_counter() - start:.0f} s]",
             flush=True)
     print(f"ratio_small: {ratios.get('small', float('nan')):.2f} ratio_mid: {ratios.get('mid', float('nan')):.2f}")
 

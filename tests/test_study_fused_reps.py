@@ -176,10 +176,10 @@ def test_auto_asks_the_probe_once_per_shape_and_a_failed_probe_means_one_at_a_ti
     assert [w._fuses(small, 2), w._fuses(small, 2), w._fuses(big, 2), w._fuses(big, 2), w._fuses(other, 2)] == [
         True, True, False, False, False]
     assert asked == [((24, 101), 2), ((40, 101), 2), ((32, 101), 2)]
-    assert "24 x 101 inputs, 2 repetitions: fused on cuda (measured faster)" in logged[0]
-    assert logged[1].endswith("40 x 101 inputs, 2 repetitions: one at a time on cuda (the probe failed: "
+    assert "24 x 101 inputs, 2 trainings: fused on cuda (measured faster)" in logged[0]
+    assert logged[1].endswith("40 x 101 inputs, 2 trainings: one at a time on cuda (the probe failed: "
                               "CUDA out of memory. Tried to allocate 2.00 GiB)")
-    assert logged[2].endswith("32 x 101 inputs, 2 repetitions: one at a time on cuda (measured slower)")
+    assert logged[2].endswith("32 x 101 inputs, 2 trainings: one at a time on cuda (measured slower)")
 
 
 def test_features_that_fail_are_recorded_by_the_one_at_a_time_path(corpus, monkeypatch):
@@ -324,3 +324,18 @@ def test_auto_takes_fewer_siblings_where_all_of_them_would_not_be_faster(corpus,
     asked = []
     monkeypatch.setattr(fused_probe, "fused_is_faster", lambda shape, k, device, **kw: asked.append(k) or k <= 4)
     assert len(w._siblings(w.book.acquire())) == 1 and asked == [6, 4]
+
+
+def test_a_bug_while_stacking_settings_gives_every_setting_back_with_the_error(corpus, monkeypatch):
+    """As for one θ: a bug in sertune (not a training error) is logged and each claim given back,
+    and after repeated failures marked failed with the error; the worker itself goes on."""
+    def broken(self, claim, r, **kwargs):
+        raise RuntimeError("stacking bug (simulated)")
+
+    monkeypatch.setattr(runner.Worker, "_member", broken)
+    url = new_search(corpus, "pairs-bug", grid="pairs.toml")
+    logged = []
+    assert worker(corpus, url, "pairs-bug", fuse="on", log=logged.append).run() == 0
+    rows = read_rows(make_engine(url), "pairs-bug")
+    assert [(r.state, r.failures) for r in rows] == [("failed", runner.MAX_CLAIM_FAILURES)] * 4
+    assert any("Traceback" in line and "RuntimeError: stacking bug (simulated)" in line for line in logged)

@@ -48,8 +48,8 @@ def choose_fusion(fuse: str, *, shape: tuple[int, int], k: int, device: torch.de
     and since a fused member equals its one-at-a-time training only to float
     rounding, a timing-dependent choice would make a CPU run's numbers depend on
     the machine's load, where with a fixed thread count they are reproducible bit
-    for bit. A probe
-    that fails (e.g. K members do not fit in the device's memory) means one at a time.
+    for bit. A probe that fails (e.g. K members do not fit in the device's memory)
+    means one at a time.
     """
     check_fuse(fuse)
     if fuse == "off" or k < 2:

@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     doc, splits = run_theta(prepared, theta, splits=splits, config=config, protocol=s["protocol"],
                             unit=s["split_unit"], reps=s["reps"], seed=int(s["seed"]),
                             device=device, remainder=s["remainder"], out=out, progress=not args.json,
-                            cpu_share=CpuShare() if device.type == "cpu" and not s["threads"] else None, fuse=s["fuse"],
-                            log=None if args.json else lambda line: print(line, file=sys.stderr))
+                            cpu_share=CpuShare() if device.type == "cpu" and not s["threads"] else None,
+                            fuse=s["fuse"], log=None if args.json else lambda line: print(line, file=sys.stderr))
     write_splits(out / "splits.json", splits, protocol=s["protocol"], unit=s["split_unit"],
                  seed=s["seed"], corpus=prepared.corpus.name)
     synthetic = dict(prepared.corpus.synthetic) if prepared.corpus.synthetic is not None else None

@@ -97,7 +97,7 @@ class FusedReps:
                                        precision=self.config.precision, batch_size=self.config.batch_size)
             self._probed[(shape, k)] = fused
             if self.fuse == "auto":
-                self.log(f"worker {os.getpid()}: {shape[0]} x {shape[1]} inputs, {k} repetitions: "
+                self.log(f"worker {os.getpid()}: {shape[0]} x {shape[1]} inputs, {k} trainings: "
                          f"{'fused' if fused else 'one at a time'} on {self.device} ({why})")
         return self._probed[(shape, k)]
 
@@ -127,8 +127,8 @@ class FusedReps:
         return [c for c in map(self.book.acquire_open, keys) if c is not None]
 
     def _work_group(self, claims: list[Claim]) -> None:
-        """Train the fresh repetitions of ``claims`` (θs of one input shape) as one stack, then finish
-        each θ as :meth:`_work` does: what the stack left undone goes on one at a time there."""
+        """Train what can be stacked of the repetitions of ``claims`` (θs of one input shape), then
+        finish each θ as :meth:`_work` does: what the stacks left undone goes on one at a time there."""
         with ExitStack() as beats:
             for claim in claims:
                 beats.enter_context(Heartbeat(self.book, claim, self.heartbeat, log=self.log))
@@ -145,6 +145,9 @@ class FusedReps:
                 for claim in claims:
                     self.book.give_back(claim)
                 raise
+            except Exception as exc:    # a bug in sertune, as in _work: log, give every θ back
+                for claim in claims:
+                    self._released_after(claim, exc)
 
     # -- one stack ------------------------------------------------------------------------------
     def _train_fused(self, members: list["_Member"]) -> None:

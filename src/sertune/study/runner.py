@@ -30,7 +30,6 @@ from pathlib import Path
 import optuna
 import torch
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from ..devices import describe, prepare_device, resolve_device
@@ -48,7 +47,7 @@ from .optuna_private import adopt
 from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from .pruners import strategy_of
 from .strategies import parse_strategy
-from .storage import load_meta, open_storage, rep_name
+from .storage import FixedSampler, load_meta, open_storage, rep_name
 from .fused_reps import FusedReps
 from .trial_run import ClaimLost, Parked, TrialRun, WorkerStopped
 from .worker_data import FeatureCache, load_search_corpus
@@ -68,22 +67,6 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 class NotChosen(Exception):
     """A choosing strategy's budget was taken by other workers claiming at the same moment."""
-
-
-class _Fixed(BaseSampler):
-    """Sampler of the repetition studies: returns the θ the claim holder is training."""
-
-    def __init__(self) -> None:
-        self.key: str | None = None
-
-    def infer_relative_search_space(self, study, trial):
-        return {}
-
-    def sample_relative(self, study, trial, search_space):
-        return {}
-
-    def sample_independent(self, study, trial, param_name, param_distribution):
-        return self.key
 
 
 class Worker(FusedReps):
@@ -139,7 +122,7 @@ class Worker(FusedReps):
         self.thetas = dict(zip(self.keys, self.grid))
         self.reps = int(self.meta["reps"])
         self.book = ClaimBook(make_engine(url), name, grace=3 * self.heartbeat)
-        self.fixed = _Fixed()
+        self.fixed = FixedSampler()
         self.strategy = parse_strategy(strategy_of(s))
         pruner = self.strategy.pruner(self.config.epochs)
         self.rep_studies = [optuna.load_study(study_name=rep_name(name, r), storage=self.storage,
@@ -232,8 +215,13 @@ class Worker(FusedReps):
                 self.book.give_back(claim)
                 raise
             except Exception as exc:  # a bug in sertune, not a training error: log, give θ back
-                self.log(f"worker {os.getpid()}: claim of {claim.key} failed:\n{traceback.format_exc()}")
-                self.book.release(claim, error=f"{type(exc).__name__}: {exc}", max_failures=MAX_CLAIM_FAILURES)
+                self._released_after(claim, exc)
+
+    def _released_after(self, claim: Claim, exc: Exception) -> None:
+        """A bug in sertune (not a training error) while holding θ: log it, give θ back (failed
+        after MAX_CLAIM_FAILURES such errors)."""
+        self.log(f"worker {os.getpid()}: claim of {claim.key} failed:\n{traceback.format_exc()}")
+        self.book.release(claim, error=f"{type(exc).__name__}: {exc}", max_failures=MAX_CLAIM_FAILURES)
 
     def _give_up(self, claim: Claim) -> None:
         """θ killed its workers MAX_ORPHANS times in a row: fail its open trials and the claim."""

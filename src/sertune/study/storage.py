@@ -69,3 +69,20 @@ def load_meta(storage: RDBStorage, name: str) -> dict:
                           + (f"; it holds: {', '.join(known)}" if known else " (it holds no search)"))
     study_id = storage.get_study_id_from_name(rep_name(name, 0))
     return dict(storage.get_study_user_attrs(study_id))
+
+
+class FixedSampler(optuna.samplers.BaseSampler):
+    """Sampler of the repetition studies: θ is not sampled, it is the one the claim holder trains
+    (set ``key`` before ``study.ask()``), recorded as the trial's categorical ``theta`` param."""
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+
+    def infer_relative_search_space(self, study, trial):
+        return {}
+
+    def sample_relative(self, study, trial, search_space):
+        return {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self.key

@@ -125,3 +125,29 @@ def test_run_theta_refuses_an_unknown_fuse_mode_before_computing_features(synth_
     with pytest.raises(ConfigError, match=r"fuse='yes' is unknown; choose one of: auto, on, off"):
         run_theta(None, Theta(24, 400, 320, 1.0), splits=None, config=TrainConfig(), protocol="shuffle-split",
                   unit="utterance", reps=2, seed=0, device=torch.device("cpu"), fuse="yes")
+
+
+def test_a_fused_training_that_fails_trains_one_at_a_time(synth_savee, tmp_path, monkeypatch):
+    """As a search worker: a stack that fails (e.g. out of memory) is said and replaced by the
+    repetitions one at a time, whose numbers the document then holds."""
+    import torch
+
+    import sertune.repetitions as repetitions
+    from sertune.corpora import load_corpus
+    from sertune.prepared import prepare
+    from sertune.theta import Theta
+    from sertune.train import TrainConfig
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory with 2 members (simulated)\ndetails")
+
+    monkeypatch.setattr(repetitions, "fit_fused", out_of_memory)
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
+    logged = []
+    doc, _ = repetitions.run_theta(prepared, Theta(24, 400, 320, 1.0), splits=None,
+                                   config=TrainConfig(epochs=1, precision="fp32"), protocol="shuffle-split",
+                                   unit="utterance", reps=2, seed=0, device=torch.device("cpu"), progress=False,
+                                   fuse="on", log=logged.append)
+    assert logged[-1] == ("the fused training failed (CUDA out of memory with 2 members (simulated)); "
+                          "training the 2 repetitions one at a time")
+    assert doc["fused"] == 1 and len(doc["reps"]) == 2 and all(r["epochs_run"] == 1 for r in doc["reps"])

@@ -62,10 +62,21 @@ def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | Non
                                device=device, precision=config.precision, batch_size=config.batch_size)
     if log is not None and len(splits) > 1:
         log(f"{len(splits)} repetitions {'fused' if fused else 'one at a time'} on {device} ({why})")
-    train = _fused if fused else _one_at_a_time
     adjust = None if cpu_share is None else _Threads(cpu_share)
-    results = train(data, splits, n_classes=len(prepared.classes), config=config, seed=seed, unit=unit,
-                    progress=progress, adjust=adjust, label=str(theta))
+    kwargs = dict(n_classes=len(prepared.classes), config=config, seed=seed, unit=unit, progress=progress,
+                  adjust=adjust, label=str(theta))
+    try:
+        results = (_fused if fused else _one_at_a_time)(data, splits, **kwargs)
+    except RuntimeError as exc:     # e.g. K members out of the device's memory: as a search worker does,
+        if not fused:               # train them one at a time (nothing of the stack is kept)
+            raise
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        fused = False
+        if log is not None:
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log(f"the fused training failed ({first_line}); training the {len(splits)} repetitions one at a time")
+        results = _one_at_a_time(data, splits, **kwargs)
     if out is not None:
         for r, (split, result) in enumerate(zip(splits, results)):
             _save_rep(out / f"rep{r}" / "model.pt", result, rep=r, split=split, theta=theta,

@@ -14,8 +14,9 @@ measures it per input shape against what fit runs there. On a GPU,
 :func:`sertune.train.fit` replays each step as a CUDA graph, which removes the
 launches too: measured on an H200 at 40 x 301, 10 members one at a time with
 graphs trained 9,234 samples/s, this eager stack 5,220. A search fuses a θ's
-fresh repetitions where that probe says so, or always with ``--fuse on``
-(:mod:`sertune.study.fused_reps`), and so does ``sertune train``; the stack is not captured as a CUDA graph yet.
+repetitions where that probe says so, or always with ``--fuse on``
+(:mod:`sertune.study.fused_reps`), and so does ``sertune train``; the stack is
+not captured as a CUDA graph yet.
 
 Every member keeps what :func:`sertune.train.fit` gives a run, so its numbers do
 not depend on what else is fused: its normaliser, initial weights, batch-order
@@ -154,8 +155,7 @@ def _log_probs(stack: _Stack, members: Sequence[_Member], rows: Sequence[np.ndar
 
 
 def fit_fused(data: SegmentData | Sequence[SegmentData], splits: Sequence[Split], *, n_classes: int,
-              config: TrainConfig,
-              seeds: Sequence[int], unit: str = "utterance", on_epoch: MemberHook | None = None,
+              config: TrainConfig, seeds: Sequence[int], unit: str = "utterance", on_epoch: MemberHook | None = None,
               stop_on: tuple[type[BaseException], ...] = (MemberStopped,),
               on_snapshot: MemberSnapshotHook | None = None, on_improve: MemberImproveHook | None = None,
               after_epoch: Callable[[int], None] | None = None,

@@ -2,9 +2,10 @@
 
 Why θ-major: the log-Mel features of θ are the expensive input every repetition
 shares, so a worker computes them once and trains all K repetitions on them, one
-after another or, with ``--fuse``, the fresh ones as one stack (:mod:`.fused_reps`;
-under brute force also with those of the other open settings of θ's input shape,
-claimed beside it); each epoch's bookkeeping is :class:`.trial_run.TrialRun`'s either way.
+after another or, with ``--fuse``, as one stack (:mod:`.fused_reps`: those with no
+trial yet, or those a stopped worker left with a checkpoint; under brute force
+also with those of the other open settings of θ's input shape, claimed beside
+it); each epoch's bookkeeping is :class:`.trial_run.TrialRun`'s either way.
 
 Ownership (:mod:`~sertune.study.claims`): a θ is held by one worker at a time,
 decided by a compare-and-set in the database and kept with a heartbeat thread.

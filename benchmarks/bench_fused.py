@@ -53,7 +53,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from sertune.devices import cpu_model, resolve_device, use_bf16
-from sertune.fused_probe import graphed_steps, probe_steps
+from sertune.fused_probe import graphed_steps, probe_steps, step_seconds
 
 SHAPES = {"small": (40, 301), "128x1001": (128, 1001), "mid": (128, 2501)}
 
@@ -116,14 +116,7 @@ def matmul_peak(device: torch.device, bf16: bool, *, n: int = 2048, repeats: int
     """FLOP/s of one large square matmul on ``device`` (what its BLAS reaches: near the hardware's peak)."""
     dtype = torch.bfloat16 if bf16 else torch.float32
     a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    a @ b
-    sync()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    sync()
-    return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+    return 2 * n ** 3 / step_seconds(lambda: a @ b, device, steps=repeats)
 
 
 def main() -> None:

@@ -38,6 +38,12 @@ def check_fuse(fuse: str) -> str:
     return fuse
 
 
+def may_fuse(fuse: str, device_type: str) -> bool:
+    """Whether ``--fuse fuse`` can fuse anything on a device of this type (``cuda``, ``cpu``):
+    ``on`` anywhere, ``auto`` on a GPU only (see :func:`choose_fusion`), ``off`` nowhere."""
+    return fuse == "on" or (fuse == "auto" and device_type == "cuda")
+
+
 def choose_fusion(fuse: str, *, shape: tuple[int, int], k: int, device: torch.device, precision: str = "auto",
                   batch_size: int = 16) -> tuple[bool, str]:
     """Whether to train ``k`` repetitions at input ``shape`` (n_mels, frames) fused, and why (for a log line).
@@ -56,7 +62,7 @@ def choose_fusion(fuse: str, *, shape: tuple[int, int], k: int, device: torch.de
         return False, "--fuse off" if fuse == "off" else "one repetition"
     if fuse == "on":
         return True, "--fuse on"
-    if device.type != "cuda":
+    if not may_fuse(fuse, device.type):
         return False, "auto fuses on a GPU only"
     try:
         faster = fused_is_faster(shape, k, device, precision=precision, batch_size=batch_size)

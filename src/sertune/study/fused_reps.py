@@ -30,7 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..audio import SAMPLE_RATE
 from ..fused import fit_fused
-from ..fused_probe import choose_fusion
+from ..fused_probe import choose_fusion, may_fuse
 from ..train import TrainState, rep_seed
 from .claims import Claim, Heartbeat
 from .curves import TEST_CURVE
@@ -54,14 +54,14 @@ class FusedReps:
         ``until``: past a screening repetition the rest wait for its verdict; ``decided``,
         ``go_on``: a barrier's state (before it, only the screening repetitions train).
         """
-        if self.fuse == "off" or (self.fuse == "auto" and self.device.type != "cuda"):
+        if not may_fuse(self.fuse, self.device.type):
             return              # choose_fusion would say no: skip the features and the trial scan
         fresh, resumed = [], {}
         for claim in claims:
             for r in range(until):
                 if not (decided or r in self.before_barrier) or (go_on is not None and claim.key not in go_on[r]):
                     continue
-                member = self._member(claim, r, decided=decided)
+                member = self._member(claim, r)
                 if member is not None and member.state is None:
                     fresh.append(member)
                 elif member is not None:
@@ -73,19 +73,18 @@ class FusedReps:
                 except UpdateFinishedTrialError:   # a paused former holder finished one first: the
                     pass                           # others go on one at a time from their checkpoints
 
-    def _member(self, claim: Claim, r: int, *, decided: bool) -> "_Member | None":
+    def _member(self, claim: Claim, r: int) -> "_Member | None":
         """(θ, r) as a member of a stack: fresh (no trial yet), or going on from the checkpoint of
         the one RUNNING trial a stopped worker left; None when it is done, has nothing to go
         on from, or waits parked at an undecided barrier (:meth:`_rep` has the same rules)."""
-        mine = [t for t in self.rep_studies[r].get_trials(deepcopy=False) if t.params.get("theta") == claim.key]
+        mine = self._trials_of(claim.key, r)
         if not mine:
             return _Member(claim, r)
         running = [t for t in mine if t.state == TrialState.RUNNING]
         if len(running) != 1 or len(mine) > 1 + sum(t.state == TrialState.FAIL for t in mine) \
                 or self.checkpoints is None:
             return None
-        parked = 0 < self.barrier < self.config.epochs and len(running[0].intermediate_values) >= self.barrier
-        state = None if parked and not decided else self.checkpoints.load(claim.key, r)
+        state = None if self._at_barrier(running[0]) else self.checkpoints.load(claim.key, r)
         if state is None:
             return None
         return _Member(claim, r, running[0], state, attempt=len(mine))
@@ -115,8 +114,7 @@ class FusedReps:
         halving, where it would not), and at most :data:`MAX_MEMBERS` trainings in all (more
         hold claims other workers could train).
         """
-        if (not self.strategy.order_free or claim.stuck or self.fuse == "off"
-                or (self.fuse == "auto" and self.device.type != "cuda")):
+        if not self.strategy.order_free or claim.stuck or not may_fuse(self.fuse, self.device.type):
             return []
         shape = self._shape(claim.key)
         room = max(0, MAX_MEMBERS // self.reps - 1)

@@ -259,7 +259,7 @@ class Worker(FusedReps):
     def _rep(self, claim: Claim, r: int) -> None:
         """Train θ on repetition r unless it is done (adopting a trial a stopped worker left)."""
         study = self.rep_studies[r]
-        mine = [t for t in study.get_trials(deepcopy=False) if t.params.get("theta") == claim.key]
+        mine = self._trials_of(claim.key, r)
         if any(t.state in FINISHED for t in mine):
             if self.checkpoints is not None:       # one a paused former holder wrote late
                 self.checkpoints.remove(claim.key, r)
@@ -267,8 +267,7 @@ class Worker(FusedReps):
         running = [t for t in mine if t.state == TrialState.RUNNING]
         attempts = sum(1 for t in mine if t.state == TrialState.FAIL)
         adopted = running[0] if running else None      # only a holder of θ writes these: its writer stopped
-        if (adopted is not None and 0 < self.barrier < self.config.epochs
-                and len(adopted.intermediate_values) >= self.barrier and not barrier.decided(self.rep_studies)):
+        if adopted is not None and self._at_barrier(adopted):
             self._parked = True                        # parked by a holder that stopped after it
             return
         while attempts < MAX_ATTEMPTS:
@@ -279,6 +278,15 @@ class Worker(FusedReps):
             except UpdateFinishedTrialError:
                 return          # the worker this one took θ over from finished the trial first
             adopted = None
+
+    def _trials_of(self, key: str, r: int) -> list[FrozenTrial]:
+        """The trials of (θ, r) so far (failed, running, finished)."""
+        return [t for t in self.rep_studies[r].get_trials(deepcopy=False) if t.params.get("theta") == key]
+
+    def _at_barrier(self, trial: FrozenTrial) -> bool:
+        """Whether a RUNNING ``trial`` waits parked at the strategy's undecided barrier."""
+        return (0 < self.barrier < self.config.epochs and len(trial.intermediate_values) >= self.barrier
+                and not barrier.decided(self.rep_studies))
 
     def _new_trial(self, claim: Claim, study: optuna.Study, r: int, attempt: int) -> optuna.Trial:
         """A new trial of (θ, r); raises NotChosen (after recording why) when a choosing strategy's

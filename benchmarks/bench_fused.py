@@ -30,6 +30,11 @@ meet only its own activations), so fusing saves little there; it is for GPUs,
 where the small shapes are launch-bound. A profile of one K = 10 step at 40 x 301
 shows the stack's grouped convolutions' forward taking 1.9x the time of the 10
 models' own (oneDNN, 169 vs 89 ms), which eats what the fewer launches save.
+Another side says how far fusion could go: ONE model trained on the K members'
+batches at once (batch 160), which pays every launch once as a stack does and
+also widens every matmul K times, which a stack cannot. At 40 x 301 it gains only
+x1.28-1.30 over the 10 models one at a time (2026-11-26, three runs; at 128 x 1001
+it is even slower, x0.57): on this CPU even that is short of 1.5x.
 
 On a CUDA device a third side trains the K members one at a time as
 :func:`sertune.train.fit` does there: each step one replay of the member's
@@ -95,13 +100,28 @@ def flops(step) -> int:
     return counter.get_total_flops()
 
 
+def wide_step(shape, k: int, device: torch.device, *, bf16: bool, batch_size: int):
+    """ONE model's training step on a batch of ``k * batch_size`` (the issue's "one model, batch 160").
+
+    It does the arithmetic of k members at batch b with the weights shared: every launch,
+    barrier and optimizer step is paid once, as in a stack, and each matmul is also k times
+    wider, which a stack cannot do (each member's weights meet only its own activations).
+    Where the wider matmuls help, this is about the most a fused stack could reach; where
+    they do not (at large inputs on a CPU the wide batch can even be slower, its activations
+    outgrowing the caches), it bounds nothing. On CUDA it is captured as a graph, as fit's are."""
+    if device.type == "cuda":
+        return graphed_steps(shape, 1, device, bf16=bf16, batch_size=k * batch_size)
+    return probe_steps(shape, 1, device, bf16=bf16, batch_size=k * batch_size)[1]
+
+
 def measure(shape, k: int, device: torch.device, args, bf16: bool, batch_size: int) -> dict[str, float]:
-    """Samples/s of each side (fused, eager one at a time, and on CUDA graphed one at a time)
-    and the useful FLOPs per K-member step."""
+    """Samples/s of each side (fused, eager one at a time, on CUDA graphed one at a time, and
+    one model on the K members' samples at once) and the useful FLOPs per K-member step."""
     fused, single = probe_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
     sides = {"fused": fused, "eager": single}
     if device.type == "cuda":
         sides["graphed"] = graphed_steps(shape, k, device, bf16=bf16, batch_size=batch_size)
+    sides["wide"] = wide_step(shape, k, device, bf16=bf16, batch_size=batch_size)
     useful = flops(single)                        # also the warm-up step of each
     flops(fused)
     best = {name: float("inf") for name in sides}
@@ -159,11 +179,12 @@ def main() -> None:
         per_sample = speed["flops"] / (args.k * batch)
         rows = [("one at a time", speed["eager"])] + (
             [("one at a time, CUDA graphs", speed["graphed"])] if "graphed" in speed else []) + [
-            ("fused", speed["fused"])]
+            ("fused", speed["fused"]), (f"one model, batch {args.k * batch}", speed["wide"])]
         print(f"{shape[0]} x {shape[1]}, batch {batch}: " + " | ".join(
             f"{name} {v:7.1f} samples/s ({v * per_sample / 1e12:.3f} TFLOP/s)" for name, v in rows) +
             f" | fused x{speed['fused'] / speed['eager']:.2f} eager" +
             (f", x{ratios[key]:.2f} graphed" if "graphed" in speed else "") +
+            f"; one model on all K batches x{speed['wide'] / single:.2f}" +
             f" [{speed['flops'] / 1e9:.1f} GFLOP per K-member step; one at a time at "
             f"{speed['eager'] * per_sample / peak:.0%} of the matmul peak; {time.perf_counter() - start:.0f} s]",
             flush=True)

@@ -11,7 +11,9 @@ Two parts, both measured in this run:
    ``sertune search`` on a synthetic corpus; ``--curves`` takes another): epochs
    spent (% of brute force), regret (mean test WA points lost against brute
    force's θ_r*, with the range of 95 % of arrival orders) and how often θ_r* itself
-   is selected.
+   is selected. Beside them, two scales: what brute force's own runner-up loses,
+   and what a perfect ranking of the settings (training only the best few on every
+   repetition) would lose at each budget.
 
 Last line, for the default of ``sertune search --budget 10%``:
 ``epoch_fraction: X regret: Y ci95: [A, B]``.
@@ -27,7 +29,7 @@ from sertune.devices import cpu_model, usable_cpus
 from sertune.study import curves as cv
 from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for
 from sertune.study.strategies import parse_strategy
-from sertune.study.replay import format_table, replay, runner_up_regret
+from sertune.study.replay import format_table, ranking_oracle, replay, runner_up_regret
 
 RECORDED = Path(__file__).parent / "data" / "synthetic-emodb-h100.curves.npz"
 
@@ -60,6 +62,11 @@ def main() -> None:
     print(format_table(results))
     print(f"scale: brute force's own runner-up by validation WA loses {runner_up_regret(curves):+.2f} points "
           f"of test WA against θ_r* (a regret near 0 needs θ_r* itself)")
+    for budget in BUDGETS:
+        oracle = ranking_oracle(curves, budget)
+        print(f"a perfect ranking of the settings at {budget:.0%}: the best {oracle['settings']} by final validation WA "
+              f"(mean over repetitions) on every repetition, {oracle['epoch_fraction']:.1%} of the epochs, "
+              f"regret {oracle['regret']:+.2f}")
     print("\nevidence for --budget (the live strategy with the least regret within each budget):")
     for budget in BUDGETS:
         best = choose(results, budget)

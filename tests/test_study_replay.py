@@ -10,8 +10,9 @@ import pytest
 from optuna.trial import TrialState
 
 from sertune.cli import main
+from sertune.errors import ConfigError
 from sertune.study import curves as cv
-from sertune.study.replay import make_orders, replay, runner_up_regret, select
+from sertune.study.replay import make_orders, ranking_oracle, replay, runner_up_regret, select
 from sertune.study.storage import open_storage, rep_name
 from sertune.study.strategies import Outcome, parse_strategy
 
@@ -189,6 +190,7 @@ def test_report_shows_the_replay_of_its_study(recorded, tmp_path, capsys):
     assert main(["report", str(recorded / "brute"), "--out", str(tmp_path / "report")]) == 0
     html = (tmp_path / "report" / "report.html").read_text()
     assert 'id="replay"' in html and "asha:eta=3,min=1" in html
+    assert "runner-up by validation WA loses" in html and "a perfect ranking of the settings" in html
     assert (tmp_path / "report" / "replay.png").is_file()
 
 
@@ -222,6 +224,37 @@ def test_runner_up_regret_is_what_brute_forces_second_choice_loses_on_test():
     assert runner_up_regret(curves) == pytest.approx(((65.0 - 80.0) + (90.0 - 60.0)) / 2)
     one = cv.Curves(name="one", keys=("a",), val=val[:, :1], test_wa=test[:, :1], test_ua=test[:, :1])
     assert runner_up_regret(one) == 0.0
+
+
+def test_ranking_oracle_trains_only_the_settings_best_on_average():
+    # 4 settings x 2 repetitions, final validation WA (epoch 2) and test WA:
+    #   rep 0: val a 60, b 70, c 50, d 90 (d: θ_0*); test a 60, b 75, c 40, d 80
+    #   rep 1: val a 80, b 75, c 60, d 40 (a: θ_1*); test a 70, b 72, c 50, d 30
+    # mean val: a 70, b 72.5, c 55, d 65. At 50 % the oracle trains b and a: rep 0 picks b
+    # (70 > 60): 80 - 75 = 5 lost; rep 1 picks a = θ_1*: 0 lost.
+    val = np.array([[[0.0, 60.0], [0.0, 70.0], [0.0, 50.0], [0.0, 90.0]],
+                    [[0.0, 80.0], [0.0, 75.0], [0.0, 60.0], [0.0, 40.0]]])
+    test = np.array([[[0.0, 60.0], [0.0, 75.0], [0.0, 40.0], [0.0, 80.0]],
+                     [[0.0, 70.0], [0.0, 72.0], [0.0, 50.0], [0.0, 30.0]]])
+    curves = cv.Curves(name="o", keys=("a", "b", "c", "d"), val=val, test_wa=test, test_ua=test)
+    assert ranking_oracle(curves, 0.5) == {"budget": 0.5, "settings": 2, "epoch_fraction": 0.5,
+                                           "regret": pytest.approx(2.5)}
+    # 10 %: still one setting (b): rep 0 loses 5, rep 1 gains 2 (72 against θ_1*'s 70).
+    assert ranking_oracle(curves, 0.1)["settings"] == 1
+    assert ranking_oracle(curves, 0.1)["regret"] == pytest.approx((5.0 - 2.0) / 2)
+    assert ranking_oracle(curves, 1.0)["regret"] == 0.0          # every setting: brute force itself
+    with pytest.raises(ConfigError, match=r"budget=0 must be a fraction in \(0, 1\]"):
+        ranking_oracle(curves, 0)
+
+
+def test_replay_cli_prints_and_saves_both_scales(tmp_path, capsys):
+    path = cv.save(cv.synthesize(settings=20, reps=2, epochs=9, seed=1), tmp_path / "s.curves.npz")
+    assert main(["replay", str(path), "--strategy", "asha", "--orders", "2", "--budget", "25%"]) == 0
+    out = capsys.readouterr().out
+    assert "scale: brute force's own runner-up by validation WA loses" in out
+    assert "a perfect ranking of the settings" in out and "training only the best 5 (25.0% of the epochs)" in out
+    doc = json.loads((tmp_path / "s.curves-replay" / "replay.json").read_text())
+    assert doc["ranking_oracle"] == ranking_oracle(cv.load(path), 0.25)
 
 
 def test_ties_in_selection_go_to_the_earliest_arrival():

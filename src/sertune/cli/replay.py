@@ -10,7 +10,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..study import budget as budgets
 from ..study.curves import Curves, open_curves, save
-from ..study.replay import format_table, make_orders, replay, runner_up_regret, signed
+from ..study.replay import (format_table, make_orders, ranking_oracle, replay, runner_up_regret,
+                             scale_lines)
 from ..study.strategies import STRATEGIES, SYNTAX, parse_strategy
 
 
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
            "orders": args.orders, "seed": args.seed, "budget": budgets.parse_budget(args.budget) if args.budget else None,
            "default": default.spec() if default else None,
            "runner_up_regret": runner_up_regret(curves),
+           "ranking_oracle": ranking_oracle(curves, budgets.parse_budget(args.budget) if args.budget else 0.10),
            "strategies": [r.as_dict() for r in results]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "replay.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -100,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
     print(table)
     print("epochs: % of brute force's; regret: mean test WA points lost vs brute force's θ_r* "
           "(95 % interval over orders); same θ: share of repetitions selecting θ_r* itself")
-    print(f"scale: brute force's own runner-up by validation WA loses {signed(doc['runner_up_regret'])} "
-          f"points of test WA against θ_r*, so a regret near 0 needs θ_r* itself")
+    for line in scale_lines(doc):
+        print(f"scale: {line}")
     print(f"wrote {(out / 'replay.json').resolve()}, replay.md, replay.png")
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from ..study.replay import signed
+from ..study.replay import scale_lines, signed
 from .render import CELL_STATES, Table, fmt, tables
 
 #: How many ranking rows show before the rest folds into <details>.
@@ -84,6 +84,7 @@ def _replay_section(replay: dict, image: bytes | None) -> list[str]:
                f"epoch e reports the recorded curve's first e epochs.")
     return ['<h2 id="replay">Search strategies: what a cheaper search would have chosen</h2>',
             _figure(image, "budget against regret of search strategies", caption), _table_html(table),
+            *(f"<p>Scale: {escape(line)}.</p>" for line in scale_lines(replay)),
             *(f"<p><em>note: {escape(n)}</em></p>" for n in curves.get("notes", []))]
 
 

@@ -10,7 +10,8 @@ from .drawing import png
 def replay_figure(doc: dict) -> bytes:
     """Epochs spent (% of brute force, log scale) against regret in test WA points, one point per
     strategy with its 95 % ranges over arrival orders on both axes. Brute force sits at (100 %, 0);
-    a dotted line marks what brute force's own runner-up loses (``runner_up_regret``, when given)."""
+    a dotted line marks what brute force's own runner-up loses (``runner_up_regret``, when given),
+    and a star what a perfect ranking of the settings would lose at the budget (``ranking_oracle``)."""
     rows = doc["strategies"]
     fig = Figure(figsize=(8.5, 5.2), layout="constrained")
     ax = fig.add_subplot()
@@ -24,6 +25,12 @@ def replay_figure(doc: dict) -> bytes:
     budget = doc.get("budget")
     if budget:
         ax.axvline(100 * budget, color="tab:green", lw=0.8, ls="--", zorder=0)
+    oracle = doc.get("ranking_oracle")
+    if oracle:     # the other scale: what a perfect ranking of the settings would lose at the budget
+        ax.plot([100 * oracle["epoch_fraction"]], [oracle["regret"]], "*", ms=11, color="0.3", zorder=3)
+        ax.annotate(f"perfect ranking, best {oracle['settings']} settings: {oracle['regret']:+.1f}",
+                    (100 * oracle["epoch_fraction"], oracle["regret"]), xytext=(6, -12),
+                    textcoords="offset points", fontsize=7.5, color="0.3")
     for i, r in enumerate(rows):
         x, y = 100 * r["epoch_fraction"]["mean"], r["regret"]["mean"]
         # max(0, .): the mean of identical values can sit a rounding error outside their percentiles.

@@ -50,7 +50,10 @@ def replay_figure(doc: dict) -> bytes:
              f"{curves['epochs']} epochs, {doc['orders']} arrival orders")
     ax.set_title(title, fontsize=10)
     handles = [ax.plot([], [], "o", color=c)[0] for c in ("tab:blue", "tab:orange", "tab:green")]
-    ax.legend(handles, ["runs live (sertune search --strategy)", "replay only",
-                        "default for --budget"], fontsize=8, loc="upper right")
+    labels = ["runs live (sertune search --strategy)", "replay only", "default for --budget"]
+    if oracle:
+        handles.append(ax.plot([], [], "*", ms=9, color="0.3")[0])
+        labels.append("perfect ranking of the settings (no strategy has it)")
+    ax.legend(handles, labels, fontsize=8, loc="upper right")
     fig.suptitle(curves["text"], fontsize=8.5, color="tab:red" if curves.get("synthetic") else "0.3")
     return png(fig)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sertune.devices import cpu_model, usable_cpus
 from sertune.study import curves as cv
-from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for
+from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for, strategy_for
 from sertune.study.strategies import parse_strategy
 from sertune.study.replay import format_table, ranking_oracle, replay, runner_up_regret
 
@@ -53,7 +53,10 @@ def main() -> None:
     print(f"replay_seconds: {total:.1f} for {len(panel)} strategies x {args.orders} orders (target <= 60)")
 
     curves = cv.load(args.curves)
-    specs = list(dict.fromkeys([*PANEL, *CANDIDATES]))
+    # The default as `sertune search --budget` runs it on a search of this record's epochs (its
+    # epoch parameters are stated for the evidence record's epochs and scaled).
+    default = strategy_for(args.budget, curves.epochs).spec()
+    specs = list(dict.fromkeys(parse_strategy(s).spec() for s in [*PANEL, *CANDIDATES, default]))
     results = replay(curves, specs, orders=args.orders, seed=0)
     tests = curves.source.get("test_utterances") or []
     print(f"\n2. quality on {curves.describe()}, {sum(tests)} test utterances summed over repetitions")
@@ -67,7 +70,9 @@ def main() -> None:
         print(f"a perfect ranking of the settings at {budget:.0%}: the best {oracle['settings']} by final validation WA "
               f"(mean over repetitions) on every repetition, {oracle['epoch_fraction']:.1%} of the epochs, "
               f"regret {oracle['regret']:+.2f}")
-    print("\nevidence for --budget (the live strategy with the least regret within each budget):")
+    evidence = args.curves.resolve() == RECORDED.resolve()
+    print("\n" + ("evidence for --budget" if evidence else f"on this record (--budget's evidence is {RECORDED.name})")
+          + " (the live strategy with the least regret within each budget):")
     for budget in BUDGETS:
         best = choose(results, budget)
         shipped = evidence_for(budget)
@@ -75,10 +80,11 @@ def main() -> None:
                                      f"{best.regret.mean:+.2f} [{best.regret.low:+.2f}, {best.regret.high:+.2f}]"
                                      if best else "none fits")
               + ("" if best and parse_strategy(shipped.spec).spec() == best.spec else
-                 f"   (BY_BUDGET ships {shipped.spec}: update it)"))
-    default = parse_strategy(evidence_for(args.budget).spec).spec()
+                 f"   (BY_BUDGET ships {shipped.spec}" + (": update it)" if evidence else ")")))
     d = next(r for r in results if r.spec == default)
-    print(f"\ndefault for --budget {args.budget}: {default}")
+    row = evidence_for(args.budget)
+    scaled = "" if row.epochs == curves.epochs else f" ({row.spec} of the {row.epochs}-epoch evidence, scaled to {curves.epochs} epochs)"
+    print(f"\ndefault for --budget {args.budget}: {default}{scaled}")
     print(f"epoch_fraction: {d.epoch_fraction.mean:.3f} regret: {d.regret.mean:.2f} "
           f"ci95: [{d.regret.low:.2f}, {d.regret.high:.2f}]")
 

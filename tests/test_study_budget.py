@@ -29,8 +29,16 @@ def test_the_budget_table_is_what_replay_of_the_recorded_study_shows():
             (best.epoch_fraction.mean, best.regret.mean, best.regret.low, best.regret.high), abs=0.005)
 
 
-def test_the_recorded_study_resolves_a_point():
-    curves = cv.load(ROOT / RECORD)
+RECORDS = sorted((ROOT / "benchmarks" / "data").glob("*.curves.npz"))
+
+
+def test_the_evidence_record_is_shipped():
+    assert ROOT / RECORD in RECORDS and len(RECORDS) >= 3
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.name)
+def test_every_shipped_record_resolves_a_point(path):
+    curves = cv.load(path)
     assert sum(curves.source["test_utterances"]) >= 1000 and curves.synthetic and not curves.notes
     assert strategy_of(curves.source["settings"]) == "brute"
     # the ranking is not trivial: the best setting differs between repetitions

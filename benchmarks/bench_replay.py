@@ -67,8 +67,8 @@ def main() -> None:
           f"of test WA against θ_r* (a regret near 0 needs θ_r* itself)")
     for budget in BUDGETS:
         oracle = ranking_oracle(curves, budget)
-        print(f"a perfect ranking of the settings at {budget:.0%}: the best {oracle['settings']} by final validation WA "
-              f"(mean over repetitions) on every repetition, {oracle['epoch_fraction']:.1%} of the epochs, "
+        print(f"a perfect ranking of the settings at {budget:.0%}: the best {oracle['settings']} by final "
+              f"validation WA (mean over repetitions) on every repetition, {oracle['epoch_fraction']:.1%} of the epochs, "
               f"regret {oracle['regret']:+.2f}")
     evidence = args.curves.resolve() == RECORDED.resolve()
     print("\n" + ("evidence for --budget" if evidence else f"on this record (--budget's evidence is {RECORDED.name})")
@@ -83,7 +83,8 @@ def main() -> None:
                  f"   (BY_BUDGET ships {shipped.spec}" + (": update it)" if evidence else ")")))
     d = next(r for r in results if r.spec == default)
     row = evidence_for(args.budget)
-    scaled = "" if row.epochs == curves.epochs else f" ({row.spec} of the {row.epochs}-epoch evidence, scaled to {curves.epochs} epochs)"
+    scaled = ("" if row.epochs == curves.epochs else
+              f" ({row.spec} of the {row.epochs}-epoch evidence, scaled to {curves.epochs} epochs)")
     print(f"\ndefault for --budget {args.budget}: {default}{scaled}")
     print(f"epoch_fraction: {d.epoch_fraction.mean:.3f} regret: {d.regret.mean:.2f} "
           f"ci95: [{d.regret.low:.2f}, {d.regret.high:.2f}]")

@@ -29,7 +29,7 @@ from sertune.devices import cpu_model, usable_cpus
 from sertune.study import curves as cv
 from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for, strategy_for
 from sertune.study.strategies import parse_strategy
-from sertune.study.replay import format_table, ranking_oracle, replay, runner_up_regret
+from sertune.study.replay import format_table, ranking_oracle, replay, runner_up_regret, scale_lines
 
 RECORDED = Path(__file__).parent / "data" / "synthetic-emodb-h100.curves.npz"
 
@@ -63,13 +63,11 @@ def main() -> None:
     for note in curves.notes:
         print(f"note: {note}")
     print(format_table(results))
-    print(f"scale: brute force's own runner-up by validation WA loses {runner_up_regret(curves):+.2f} points "
-          f"of test WA against θ_r* (a regret near 0 needs θ_r* itself)")
+    for line in scale_lines({"runner_up_regret": runner_up_regret(curves)}):
+        print(f"scale: {line}")
     for budget in BUDGETS:
-        oracle = ranking_oracle(curves, budget)
-        print(f"a perfect ranking of the settings at {budget:.0%}: the best {oracle['settings']} by final "
-              f"validation WA (mean over repetitions) on every repetition, {oracle['epoch_fraction']:.1%} of the epochs, "
-              f"regret {oracle['regret']:+.2f}")
+        for line in scale_lines({"ranking_oracle": ranking_oracle(curves, budget)}):
+            print(f"scale at {budget:.0%}: {line}")
     evidence = args.curves.resolve() == RECORDED.resolve()
     print("\n" + ("evidence for --budget" if evidence else f"on this record (--budget's evidence is {RECORDED.name})")
           + " (the live strategy with the least regret within each budget):")

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report.replay_plot import replay_figure
 
     curves = open_curves(args.source, storage=args.storage, name=args.name)
-    default = budgets.strategy_for(args.budget, curves.epochs) if args.budget else None
+    budget = budgets.parse_budget(args.budget) if args.budget else None
+    default = budgets.strategy_for(budget, curves.epochs) if budget else None
     strategies = [parse_strategy(s) for s in (args.strategy or budgets.PANEL)]
     if default and default not in strategies:
         strategies.append(default)
@@ -83,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
     doc = {"curves": {"name": curves.name, "settings": curves.n_settings, "reps": curves.reps,
                       "epochs": curves.epochs, "synthetic": curves.synthetic, "text": curves_text(curves),
                       "notes": list(curves.notes)},
-           "orders": args.orders, "seed": args.seed, "budget": budgets.parse_budget(args.budget) if args.budget else None,
+           "orders": args.orders, "seed": args.seed, "budget": budget,
            "default": default.spec() if default else None,
            "runner_up_regret": runner_up_regret(curves),
-           "ranking_oracle": ranking_oracle(curves, budgets.parse_budget(args.budget) if args.budget else 0.10),
+           "ranking_oracle": ranking_oracle(curves, budget or 0.10),
            "strategies": [r.as_dict() for r in results]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "replay.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")

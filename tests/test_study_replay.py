@@ -175,6 +175,71 @@ def test_curves_file_round_trip_and_cli(recorded, tmp_path, capsys):
     assert (tmp_path / "study.curves-replay" / "replay.png").stat().st_size > 10_000
 
 
+def test_a_part_of_the_grid_records_the_same_curves_and_parts_merge_into_the_whole(recorded, synth_savee, tmp_path,
+                                                                                     capsys):
+    """A (θ, r) training does not depend on the rest of its grid: a search of the M 40 half records the
+    very curves the whole grid's search did, and merged with the other half it is that record."""
+    whole = cv.open_curves(recorded / "brute")
+    (tmp_path / "half.toml").write_text(GRID.replace("[24, 40]", "[40]"))
+    assert main(["search", str(synth_savee), "--grid", str(tmp_path / "half.toml"), *TRAIN, "--cache-dir",
+                 str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--out", str(tmp_path / "m40")]) == 0
+    other = cv.save(whole.settings([k for k in whole.keys if k.startswith("M24-")]), tmp_path / "m24.npz")
+    assert main(["curves", str(other), str(tmp_path / "m40"), "--out", str(tmp_path / "merged.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "note: merged from 2 records of one corpus and training settings (4 + 4 settings)" in out
+    merged = cv.load(tmp_path / "merged.npz")
+    assert merged.keys == whole.keys and merged.seed == whole.seed
+    assert merged.source["grid"] == whole.source["grid"]
+    for part in ("val", "test_wa", "test_ua"):
+        np.testing.assert_array_equal(getattr(merged, part), getattr(whole, part))
+
+
+def _part(keys, *, seed=0, epochs=3, lr=1e-3, shift=0.0, splits=None):
+    """Handmade curves of ``keys`` (θ keys) as a record of one corpus holds them."""
+    n = len(keys)
+    val = np.arange(2 * n * epochs, dtype=float).reshape(2, n, epochs) + shift
+    source = {"corpus": {"name": "savee", "root": f"/data/{shift}"}, "settings": {"lr": lr, "strategy": "brute"},
+              "classes": ["a", "b"], "test_utterances": [40, 40]}
+    if splits:
+        source["split_digests"] = splits
+    return cv.Curves(name=f"part{shift}", keys=tuple(keys), val=val, test_wa=val + 1, test_ua=val + 2, seed=seed,
+                     source=source)
+
+
+def test_merge_orders_settings_as_a_product_grid_and_keeps_one_copy_of_a_shared_setting():
+    a = _part(["M40-L255-H160-T1", "M24-L511-H160-T1"])
+    b = _part(["M24-L255-H160-T1", "M40-L255-H160-T1"], shift=0.0)
+    b = cv.Curves(name="b", keys=b.keys, val=np.concatenate([a.val[:, :1] - 50, a.val[:, :1]], axis=1),
+                  test_wa=np.concatenate([a.test_wa[:, :1] - 50, a.test_wa[:, :1]], axis=1),
+                  test_ua=np.concatenate([a.test_ua[:, :1] - 50, a.test_ua[:, :1]], axis=1), source=a.source)
+    merged = cv.merge([a, b])
+    assert merged.keys == ("M24-L255-H160-T1", "M40-L255-H160-T1", "M24-L511-H160-T1")
+    np.testing.assert_array_equal(merged.val[:, 1], a.val[:, 0])
+    np.testing.assert_array_equal(merged.val[:, 0], a.val[:, 0] - 50)
+    assert merged.name == "part0.0+b" and [p["settings"] for p in merged.source["parts"]] == [2, 2]
+    assert cv.merge([a]) is a
+
+
+@pytest.mark.parametrize("other, match", [
+    (dict(epochs=4), r"differ from 'part0.0' in epochs: 4 vs 3; only records of one corpus and training"),
+    (dict(seed=1), r"in seed: 1 vs 0"),
+    (dict(lr=1e-4), r"in training settings: .*0.0001.* vs .*0.001"),
+    (dict(shift=1.0, splits=["b", "b"]), r"were trained on different splits"),
+    (dict(shift=1.0, keys=["M24-L255-H160-T1"]), r"setting M24-L255-H160-T1 is in two records with different curves"),
+])
+def test_merge_refuses_records_that_were_not_trained_alike(other, match):
+    mine = _part(["M24-L255-H160-T1"], splits=["a", "a"])
+    keys = other.pop("keys", ["M40-L255-H160-T1"])
+    with pytest.raises(ConfigError, match=match):
+        cv.merge([mine, _part(keys, **other)])
+
+
+def test_curves_cli_without_a_study_is_one_error_line(capsys):
+    assert main(["curves", "--out", "x.npz"]) == 2
+    assert capsys.readouterr().err == ("error: give STUDY (a curves .npz, or the --out folder of `sertune search`) "
+                                       "or --storage URL\n")
+
+
 def test_replay_cli_runs_tpe_with_and_without_pruning(tmp_path, capsys):
     path = cv.save(cv.synthesize(settings=20, reps=2, epochs=9, seed=1), tmp_path / "s.curves.npz")
     assert main(["replay", str(path), "--strategy", "tpe:budget=0.2", "--strategy", "tpe:budget=0.2,prune=1",

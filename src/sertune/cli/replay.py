@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..study import budget as budgets
-from ..study.curves import Curves, open_curves, save
+from ..study.curves import Curves, merge, open_curves, save
 from ..study.replay import (format_table, make_orders, ranking_oracle, replay, runner_up_regret,
                              scale_lines)
 from ..study.strategies import STRATEGIES, SYNTAX, parse_strategy
@@ -45,8 +45,15 @@ def add_parser(sub) -> None:
 
     c = sub.add_parser("curves", help="export a brute-force study's learning curves to a .npz file",
                        description="Write the validation curve of every (θ, r) and the test metrics of its "
-                                   "improving epochs as one compressed .npz that `sertune replay` reads.")
-    _add_source(c)
+                                   "improving epochs as one compressed .npz that `sertune replay` reads. "
+                                   "Several studies (or curves files) of one corpus and training settings "
+                                   "with other settings θ merge into one record, the one a single search "
+                                   "over the union of their grids makes: grow a record, or cut it into parts.")
+    c.add_argument("source", metavar="STUDY", nargs="*",
+                   help="--out folders of brute-force `sertune search`es, or curves .npz files (several merge)")
+    c.add_argument("--storage", metavar="URL", help="Optuna storage URL (merged with any STUDY)")
+    c.add_argument("--study", dest="name", metavar="NAME",
+                   help="search name in the storage (default: the only one)")
     c.add_argument("--out", metavar="FILE.npz", required=True, help="the curves file to write")
     c.set_defaults(func=run_curves)
 
@@ -110,7 +117,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_curves(args: argparse.Namespace) -> int:
-    curves = open_curves(args.source, storage=args.storage, name=args.name)
+    if not args.source and not args.storage:
+        raise ConfigError("give STUDY (a curves .npz, or the --out folder of `sertune search`) or --storage URL")
+    parts = [open_curves(None, storage=args.storage, name=args.name)] if args.storage else []
+    parts += [open_curves(s, name=None if parts or len(args.source) > 1 else args.name) for s in args.source]
+    curves = merge(parts)
     path = save(curves, args.out)
     for note in curves.notes:
         print(f"note: {note}")

@@ -16,7 +16,9 @@ compact ``.npz`` file (:func:`save` / :func:`load`, ``sertune curves``).
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +101,15 @@ class Curves:
         return Curves(name=self.name, keys=self.keys, val=self.val[which], test_wa=self.test_wa[which],
                       test_ua=self.test_ua[which], seed=self.seed, source=self.source, notes=self.notes)
 
+    def settings(self, keys: Sequence[str]) -> "Curves":
+        """The same curves for the settings ``keys`` only, in that order."""
+        index = [self.keys.index(k) for k in keys]
+        source = dict(self.source)
+        if "grid" in source:
+            source["grid"] = [source["grid"][i] for i in index]
+        return Curves(name=self.name, keys=tuple(keys), val=self.val[:, index], test_wa=self.test_wa[:, index],
+                      test_ua=self.test_ua[:, index], seed=self.seed, source=source, notes=self.notes)
+
     def live_order(self) -> np.ndarray:
         """Indices of the settings in the order a search with this seed claims them."""
         index = {k: i for i, k in enumerate(self.keys)}
@@ -155,13 +166,15 @@ def from_storage(url: str, name: str) -> Curves:
     reps, epochs = int(meta["reps"]), int(settings["epochs"])
     found: dict[tuple[int, str], tuple] = {}
     no_curve = 0
-    tests = []
+    tests, digests = [], []
     for r in range(reps):
         try:
             study = optuna.load_study(study_name=rep_name(name, r), storage=storage)
         except KeyError:
             continue
-        tests.append(len(study.user_attrs.get("split", {}).get("test", ())))
+        split = study.user_attrs.get("split", {})
+        tests.append(len(split.get("test", ())))
+        digests.append(hashlib.sha256(json.dumps(split, sort_keys=True).encode()).hexdigest()[:16])
         for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
             key = t.params.get("theta")
             if key not in keys or (r, key) in found:
@@ -190,13 +203,97 @@ def from_storage(url: str, name: str) -> Curves:
               for i in range(3)]
     kept = [meta["grid"][keys.index(k)] for k in done]
     source = {"corpus": meta.get("corpus"), "settings": settings, "grid": kept, "storage": url,
-              "classes": meta.get("classes"), "test_utterances": tests}
+              "classes": meta.get("classes"), "test_utterances": tests,
+              "split_digests": digests}
     return Curves(name=name, keys=tuple(done), val=arrays[0], test_wa=arrays[1], test_ua=arrays[2],
                   seed=int(settings.get("seed", 0)), source=_jsonable(source), notes=tuple(notes))
 
 
 def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
+
+
+# --------------------------------------------------------------------------- merge
+
+def _recipe(curves: Curves) -> dict:
+    """What a (θ, r) training depends on besides θ: records that share it may merge."""
+    source = curves.source
+    corpus = {k: v for k, v in (source.get("corpus") or {}).items() if k != "root"}   # a path, not the data
+    return {"corpus": corpus, "training settings": source.get("settings"), "classes": source.get("classes"),
+            "seed": curves.seed, "repetitions": curves.reps, "epochs": curves.epochs,
+            "test utterances": source.get("test_utterances")}
+
+
+def _grid_order(theta: dict) -> tuple:
+    # The order of a product grid (grids.product: segment, window, mels, hop), so that the union
+    # of two parts is ordered as one search over the union of their grids would be.
+    return (float(theta["segment"]), int(theta["win_length"]), int(theta["n_mels"]), int(theta["hop_length"]))
+
+
+def merge(parts: Sequence[Curves]) -> Curves:
+    """One record from brute-force records of other settings of one corpus and training.
+
+    A (θ, r) training depends on the corpus, repetition r's split and seed
+    (:func:`sertune.train.rep_seed` of the search's seed and r) and the training
+    settings, never on which other settings its grid holds. So records that share all
+    of those merge into exactly the record one search over the union of their grids
+    makes (tested): a grid grown later, or cut into parts recorded on several machines.
+
+    Parameters
+    ----------
+    parts : sequence of Curves, length >= 1
+        Records that agree on corpus (its folder may differ), training settings, classes,
+        seed, repetitions, epochs, test utterances and (where recorded) their splits.
+
+    Returns
+    -------
+    Curves
+        Every setting of every part once, in product-grid order, and ``notes`` saying it was
+        merged; one part is returned as it is.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first part and field that differ, or a setting two parts hold with other
+        curves.
+    """
+    if not parts:
+        raise ConfigError("merge: no curves given; pass one or more records")
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    want = _recipe(first)
+    for part in parts[1:]:
+        got = _recipe(part)
+        for field_, value in want.items():
+            if got[field_] != value:
+                raise ConfigError(f"curves {part.name!r} differ from {first.name!r} in {field_}: {got[field_]!r} "
+                                  f"vs {value!r}; only records of one corpus and training settings merge")
+        mine, theirs = first.source.get("split_digests"), part.source.get("split_digests")
+        if mine and theirs and mine != theirs:
+            raise ConfigError(f"curves {part.name!r} and {first.name!r} were trained on different splits; "
+                              f"only records of one corpus and seed merge")
+    grid, cells = {}, {}
+    for part in parts:
+        for i, key in enumerate(part.keys):
+            cell = (part.val[:, i], part.test_wa[:, i], part.test_ua[:, i])
+            if key in cells and not all(np.array_equal(a, b) for a, b in zip(cells[key], cell)):
+                raise ConfigError(f"setting {key} is in two records with different curves; they were not "
+                                  f"trained alike (another machine or thread count?), so they do not merge")
+            cells[key] = cell
+            grid[key] = theta_of(part, i).as_dict()
+    keys = sorted(cells, key=lambda k: _grid_order(grid[k]))
+    val, test_wa, test_ua = (np.stack([cells[k][j] for k in keys], axis=1) for j in range(3))
+    names = [p.name for p in parts]
+    name = first.name if len(set(names)) == 1 else "+".join(names)
+    source = dict(first.source) | {"grid": [grid[k] for k in keys],
+                                   "parts": [{"name": p.name, "storage": p.source.get("storage"),
+                                              "settings": p.n_settings} for p in parts]}
+    notes = [n for p in parts for n in p.notes]
+    notes.append(f"merged from {len(parts)} records of one corpus and training settings "
+                 f"({' + '.join(str(p.n_settings) for p in parts)} settings)")
+    return Curves(name=name, keys=tuple(keys), val=val, test_wa=test_wa, test_ua=test_ua, seed=first.seed,
+                  source=_jsonable(source), notes=tuple(dict.fromkeys(notes)))
 
 
 # --------------------------------------------------------------------------- file

@@ -54,7 +54,7 @@ CANDIDATES = [
     "median", "median:warmup=2", "median:warmup=4", "median:warmup=6", "median:startup=3,warmup=2",
     "asha-screen", "asha-screen:keep=0.5", "asha-screen:reps=2,keep=0.5",
     "asha-screen:eta=4", "asha-screen:eta=6", "asha-screen:eta=8",
-    "topk:n=1,k=0.05", "topk:n=1,k=0.1", "topk:n=3,k=0.05",
+    "topk:n=1,k=0.05", "topk:n=1,k=0.1", "topk:n=2,k=0.05", "topk:n=2,k=0.1", "topk:n=3,k=0.05", "topk:n=4,k=0.05",
     "repfid:reps=1,n=3,top=0.1", "repfid:reps=1,top=0.05", "repfid:reps=1,top=0.1", "repfid:reps=1,n=10,top=0.2",
     "repfid:reps=2,n=10,top=0.2",
 ]

@@ -27,11 +27,12 @@ from pathlib import Path
 
 from sertune.devices import cpu_model, usable_cpus
 from sertune.study import curves as cv
-from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, choose, evidence_for, strategy_for
+from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, RECORD, choose, evidence_for, strategy_for
 from sertune.study.strategies import parse_strategy
 from sertune.study.replay import format_table, ranking_oracle, replay, runner_up_regret, scale_lines
 
-RECORDED = Path(__file__).parent / "data" / "synthetic-emodb-h100.curves.npz"
+#: --budget's evidence (budget.RECORD is relative to the repository root).
+RECORDED = Path(__file__).resolve().parents[1] / RECORD
 
 
 def main() -> None:

@@ -22,12 +22,12 @@ Every member keeps what :func:`sertune.train.fit` gives a run, so its numbers do
 not depend on what else is fused: its normaliser, initial weights, batch-order
 generator, dropout generator (masks of SeededDropout's shape, dtype, memory format
 and order), Adam state with its own step count, and best-validation checkpoint.
-In fp32 on the CPU a member equals its ``fit`` to float rounding (~1e-6 after
-3 epochs in tests/test_fused.py: grouped convolutions sum their weight gradients
-in another order); a member fused alone equals it bit for bit. Rounding is all
-that differs, but a training can amplify it: on synthetic EmoDB at 32 x 51,
-``fit`` itself with 1 thread and with 2 differed by 1e-3 in weights after one
-epoch, and a fused member by as much.
+On a CPU each member runs its own layers (:mod:`sertune.fused_stack`), so at the
+same thread count a member equals its ``fit`` bit for bit (tests/test_fused.py).
+On a GPU the stack's grouped convolutions sum in another order: a member equals
+its ``fit`` to float rounding, which a training can amplify (on synthetic EmoDB
+at 32 x 51, ``fit`` itself with 1 thread and with 2 differed by 1e-3 in weights
+after one epoch).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from .dataset import SegmentData
 from .devices import use_bf16
 from .errors import ConfigError
 from .metrics import evaluate
-from .fused_stack import _forward, _Stack
+from .fused_stack import _Stack
 from .model import SqueezeNet, build_model
 from .segments import fit_normalizer, normalize
 from .splits import Split
@@ -147,10 +147,10 @@ def _log_probs(stack: _Stack, members: Sequence[_Member], rows: Sequence[np.ndar
     for b in range(0, max(len(r) for r in rows), batch_size):
         inputs = [_inputs(m.data, r[b:b + batch_size], m) for r, m in zip(rows, members)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = _forward(stack.template, stack.w, inputs, None)
-        lp = torch.log_softmax(logits.float(), dim=2).cpu().double().numpy()
-        for i, x in enumerate(inputs):
-            out[i].append(lp[:len(x), i])
+            logits = stack.logits(inputs)
+        for i, z in enumerate(logits):
+            if z is not None:
+                out[i].append(torch.log_softmax(z.float(), dim=1).cpu().double().numpy())
     return [np.concatenate(o) for o in out]
 
 

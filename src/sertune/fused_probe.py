@@ -50,11 +50,9 @@ def choose_fusion(fuse: str, *, shape: tuple[int, int], k: int, device: torch.de
 
     ``off`` never fuses, nor does anything with ``k < 2``; ``on`` always does;
     ``auto`` fuses on a GPU when :func:`fused_is_faster` measures it faster, and
-    never on a CPU: there it gained at most 1.1x (``benchmarks/bench_fused.py``),
-    and since a fused member equals its one-at-a-time training only to float
-    rounding, a timing-dependent choice would make a CPU run's numbers depend on
-    the machine's load, where with a fixed thread count they are reproducible bit
-    for bit. A probe that fails (e.g. K members do not fit in the device's memory)
+    never on a CPU: there it gained at most 1.1x (``benchmarks/bench_fused.py``);
+    a CPU's stack runs each member's own layers, so its numbers are the same either
+    way. A probe that fails (e.g. K members do not fit in the device's memory)
     means one at a time.
     """
     check_fuse(fuse)

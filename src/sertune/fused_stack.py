@@ -4,6 +4,15 @@ Member k's activations are channel group k of every layer after the stem, its
 weights rows k of each stacked weight ``(K * out, in, kh, kw)`` (the layout of a
 grouped convolution, ``groups=K``). No layer mixes samples or channel groups, so
 each member's forward and backward are its own. :mod:`sertune.fused` trains with it.
+
+On a CPU the stack keeps the stacked weights and Adam but runs each member's
+layers on its own (``grouped=False``): a grouped convolution's kernel adds in
+another order than fit's on some CPUs (on an AMD EPYC a member drifted 1.7e-4 from
+its training alone within 3 epochs of the test fixture, and its validation WA
+changed; on the Xeons measured before it was bit for bit), and oneDNN's grouped
+forward was slower there anyway (169 against 89 ms for K = 10 at 40 x 301). What a
+CPU saves is the per-step bookkeeping only; a GPU saves kernel launches, so there
+the convolutions stay grouped.
 """
 
 from __future__ import annotations
@@ -20,6 +29,35 @@ from .model import Fire, SeededDropout, SqueezeNet
 CL = torch.channels_last
 
 
+def _own(w: dict[str, torch.Tensor], names: Sequence[str], k: int) -> list[dict[str, torch.Tensor]]:
+    """Member k's weights as views of the stacked ones (one chunk per name, so that the backward
+    writes every member's gradient into the stacked one in one go)."""
+    chunks = {name: w[name].chunk(k) for name in names}
+    return [{name: t[i] for name, t in chunks.items()} for i in range(k)]
+
+
+def _layer_list(template: SqueezeNet) -> list[tuple[str, nn.Module]]:
+    return [(f"{prefix}.{i}", m) for prefix in ("features", "classifier") for i, m in enumerate(getattr(template, prefix))]
+
+
+def _members_forward(template: SqueezeNet, w: dict[str, torch.Tensor], inputs: Sequence[torch.Tensor],
+                     dropouts: Sequence[Callable[[torch.Tensor, float], torch.Tensor] | None]) -> list[torch.Tensor]:
+    """Each member's logits (b_k, C), every layer run on member k alone with its weight views:
+    the very operations of fit's model (``dropouts[k]``: member k's, ``None`` in eval mode).
+    A member without rows (b_k = 0) gets ``None``."""
+    layers = _layer_list(template)
+    own = _own(w, list(w), len(inputs))
+    return [_layers(layers, x, own[i], 1, dropouts[i]).flatten(1) if len(x) else None for i, x in enumerate(inputs)]
+
+
+def seeded_dropout(generator: torch.Generator) -> Callable[[torch.Tensor, float], torch.Tensor]:
+    """SeededDropout's training forward with ``generator``: the same mask draw and arithmetic."""
+    def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+        keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+        return x * keep / (1.0 - p)
+    return dropout
+
+
 def _forward(template: SqueezeNet, w: dict[str, torch.Tensor], inputs: Sequence[torch.Tensor],
              dropout: Callable[[torch.Tensor, float], torch.Tensor] | None) -> torch.Tensor:
     """Logits (B, K, C) of K members; member k's input ``inputs[k]`` is (b_k, 1, n_mels, frames).
@@ -28,19 +66,20 @@ def _forward(template: SqueezeNet, w: dict[str, torch.Tensor], inputs: Sequence[
     weights by torchvision name. The stem (the layers before the first Fire) runs per
     member: with one input channel per group a grouped conv is a depthwise conv, which
     adds its 9 taps in another order than fit's conv; every later grouped conv's
-    forward gives fit's numbers bit for bit. The stems' outputs, padded with zero rows
-    to B = max b_k (the loss weighs those rows 0), become the channel groups.
+    forward gave fit's numbers bit for bit on the Xeons measured (not on an AMD EPYC).
+    The stems' outputs, padded with zero rows to B = max b_k (the loss weighs those
+    rows 0), become the channel groups. A GPU's stack runs this; a CPU's runs
+    :func:`_members_forward`.
     ``dropout(x, p)`` replaces SeededDropout (``None``: eval mode).
     """
-    layers = [(f"{prefix}.{i}", m) for prefix in ("features", "classifier")
-              for i, m in enumerate(getattr(template, prefix))]
+    layers = _layer_list(template)
     first_fire = next(j for j, (_, m) in enumerate(layers) if isinstance(m, Fire))
     k, n = len(inputs), max(len(x) for x in inputs)
     names = [f"{name}.{p}" for name, m in layers[:first_fire] if isinstance(m, nn.Conv2d) for p in ("weight", "bias")]
-    own = {name: w[name].chunk(k) for name in names}      # member views, with grad
+    own = _own(w, names, k)      # member views, with grad
     stems = []
     for i, x in enumerate(inputs):
-        y = _layers(layers[:first_fire], x, {name: t[i] for name, t in own.items()}, 1, None)
+        y = _layers(layers[:first_fire], x, own[i], 1, None)
         if len(y) < n:
             y = torch.cat([y, y.new_zeros((n - len(y), *y.shape[1:])).contiguous(memory_format=CL)])
         stems.append(y)
@@ -89,8 +128,10 @@ class _Stack:
     k's rows at [k * out:(k + 1) * out] (the layout of a grouped conv), and their Adam."""
 
     def __init__(self, template: SqueezeNet, states: Sequence[dict[str, torch.Tensor]], *, lr: float,
-                 device: torch.device) -> None:
+                 device: torch.device, grouped: bool | None = None) -> None:
         self.template, self.k, self.lr = template, len(states), lr
+        #: Grouped convolutions (one kernel per layer for all members), or each member's own (module text).
+        self.grouped = torch.device(device).type != "cpu" if grouped is None else grouped
         self.w = {n: _layout(torch.cat([s[n] for s in states]).to(device)).requires_grad_() for n in states[0]}
         self.m = {n: torch.zeros_like(w) for n, w in self.w.items()}      # Adam's moments, stacked alike
         self.v = {n: torch.zeros_like(w) for n, w in self.w.items()}
@@ -155,6 +196,8 @@ class _Stack:
         """One step; member k's batch is ``inputs[k]`` (b_k, 1, n_mels, frames), ``labels[k]`` (b_k,),
         b_k = 0 for a member without a batch. Each member's mean loss (K,), detached, on the device."""
         sizes = [len(y) for y in labels]
+        if not self.grouped:
+            return self._members_step(inputs, labels, generators, sizes, bf16=bf16)
         n, device = max(sizes), labels[0].device
         y = torch.stack([torch.cat([t, t.new_zeros(n - len(t))]) for t in labels], dim=1)     # (B, K)
         size = torch.tensor(sizes, dtype=torch.float32, device=device)
@@ -169,6 +212,28 @@ class _Stack:
                                 for i, (b, t) in enumerate(zip(sizes, labels))])
         self.adam_step([b > 0 for b in sizes])
         return loss
+
+    def _members_step(self, inputs, labels, generators, sizes, *, bf16: bool) -> torch.Tensor:
+        """train_step with each member's own layers: fit's forward, its mean loss, and a backward
+        of the members' sum (each loss's gradient is exactly 1, as fit's is)."""
+        on = [i for i, b in enumerate(sizes) if b]     # a member sitting a step out takes no part
+        device, views, layers = labels[on[0]].device, _own(self.w, list(self.w), self.k), _layer_list(self.template)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = [_layers(layers, inputs[i], views[i], 1, seeded_dropout(generators[i])).flatten(1) for i in on]
+        losses = [F.cross_entropy(z.float(), labels[i]) for z, i in zip(logits, on)]
+        torch.stack(losses).sum().backward()
+        loss = torch.zeros(self.k, device=device)
+        loss[on] = torch.stack(losses).detach()
+        self.adam_step([b > 0 for b in sizes])
+        return loss
+
+    def logits(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Each member's eval-mode logits (b_k, C) on ``inputs[k]``, as this stack computes them
+        (``None`` for a member without rows)."""
+        if not self.grouped:
+            return _members_forward(self.template, self.w, inputs, [None] * len(inputs))
+        logits = _forward(self.template, self.w, inputs, None)
+        return [logits[:len(x), i] if len(x) else None for i, x in enumerate(inputs)]
 
 
 def _layout(w: torch.Tensor) -> torch.Tensor:

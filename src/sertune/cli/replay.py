@@ -123,6 +123,9 @@ def run_curves(args: argparse.Namespace) -> int:
     parts += [open_curves(s, name=None if parts or len(args.source) > 1 else args.name) for s in args.source]
     curves = merge(parts)
     path = save(curves, args.out)
+    if len(parts) > 1:
+        print(f"merged {len(parts)} records of one corpus and training settings "
+              f"({' + '.join(str(p.n_settings) for p in parts)} settings)")
     for note in curves.notes:
         print(f"note: {note}")
     print(f"wrote {path.resolve()}: {curves_text(curves)} ({path.stat().st_size / 1024:.0f} KiB)")

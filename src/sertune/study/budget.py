@@ -11,7 +11,12 @@ What the evidence says is printed with the choice: on this record (63 settings
 x 6 repetitions x 30 epochs, recorded on an H100) no strategy within 25 % of
 brute force's epochs selected as well as it; the losses are the rows'
 ``regret``. Its curves still rise at epoch 30, so early epochs rank settings
-poorly; a record of the paper's length (150 epochs) is what should replace it.
+poorly. A second record at the paper's lr 1e-4 (24 settings x 60 epochs,
+``synthetic-emodb-lr1e-4.curves.npz``) says the same at 10 % (the row's strategy,
+scaled, loses 7.6 points there), but it is not the evidence: one setting wins all of its
+repetitions, which makes the strategies that find one winner look better than they are
+on a grid whose best varies (see ``benchmarks/data/README.md``). A record of the paper's
+length and grid is what should replace it.
 """
 
 from __future__ import annotations

@@ -248,8 +248,8 @@ def merge(parts: Sequence[Curves]) -> Curves:
     Returns
     -------
     Curves
-        Every setting of every part once, in product-grid order, and ``notes`` saying it was
-        merged; one part is returned as it is.
+        Every setting of every part once, in product-grid order; ``source["parts"]`` names the
+        parts (name, storage, settings). One part is returned as it is.
 
     Raises
     ------
@@ -289,11 +289,9 @@ def merge(parts: Sequence[Curves]) -> Curves:
     source = dict(first.source) | {"grid": [grid[k] for k in keys],
                                    "parts": [{"name": p.name, "storage": p.source.get("storage"),
                                               "settings": p.n_settings} for p in parts]}
-    notes = [n for p in parts for n in p.notes]
-    notes.append(f"merged from {len(parts)} records of one corpus and training settings "
-                 f"({' + '.join(str(p.n_settings) for p in parts)} settings)")
+    notes = dict.fromkeys(n for p in parts for n in p.notes)     # what the parts left out
     return Curves(name=name, keys=tuple(keys), val=val, test_wa=test_wa, test_ua=test_ua, seed=first.seed,
-                  source=_jsonable(source), notes=tuple(dict.fromkeys(notes)))
+                  source=_jsonable(source), notes=tuple(notes))
 
 
 # --------------------------------------------------------------------------- file

@@ -10,7 +10,7 @@ layers on its own (``grouped=False``): a grouped convolution's kernel adds in
 another order than fit's on some CPUs (on an AMD EPYC a member drifted 1.7e-4 from
 its training alone within 3 epochs of the test fixture, and its validation WA
 changed; on the Xeons measured before it was bit for bit), and oneDNN's grouped
-forward was slower there anyway (169 against 89 ms for K = 10 at 40 x 301). What a
+forward was slower there anyway (169 against 89 ms for K = 10 at 40 x 301 on a Xeon). What a
 CPU saves is the per-step bookkeeping only; a GPU saves kernel launches, so there
 the convolutions stay grouped.
 """
@@ -37,7 +37,9 @@ def _own(w: dict[str, torch.Tensor], names: Sequence[str], k: int) -> list[dict[
 
 
 def _layer_list(template: SqueezeNet) -> list[tuple[str, nn.Module]]:
-    return [(f"{prefix}.{i}", m) for prefix in ("features", "classifier") for i, m in enumerate(getattr(template, prefix))]
+    """(torchvision name, module) of every layer, in order."""
+    return [(f"{prefix}.{i}", m) for prefix in ("features", "classifier")
+            for i, m in enumerate(getattr(template, prefix))]
 
 
 def _members_forward(template: SqueezeNet, w: dict[str, torch.Tensor], inputs: Sequence[torch.Tensor],
@@ -47,7 +49,8 @@ def _members_forward(template: SqueezeNet, w: dict[str, torch.Tensor], inputs: S
     A member without rows (b_k = 0) gets ``None``."""
     layers = _layer_list(template)
     own = _own(w, list(w), len(inputs))
-    return [_layers(layers, x, own[i], 1, dropouts[i]).flatten(1) if len(x) else None for i, x in enumerate(inputs)]
+    return [_layers(layers, x, own[i], 1, dropouts[i]).flatten(1) if len(x) else None
+            for i, x in enumerate(inputs)]
 
 
 def seeded_dropout(generator: torch.Generator) -> Callable[[torch.Tensor, float], torch.Tensor]:
@@ -217,10 +220,10 @@ class _Stack:
         """train_step with each member's own layers: fit's forward, its mean loss, and a backward
         of the members' sum (each loss's gradient is exactly 1, as fit's is)."""
         on = [i for i, b in enumerate(sizes) if b]     # a member sitting a step out takes no part
-        device, views, layers = labels[on[0]].device, _own(self.w, list(self.w), self.k), _layer_list(self.template)
+        device = labels[on[0]].device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = [_layers(layers, inputs[i], views[i], 1, seeded_dropout(generators[i])).flatten(1) for i in on]
-        losses = [F.cross_entropy(z.float(), labels[i]) for z, i in zip(logits, on)]
+            logits = _members_forward(self.template, self.w, inputs, [seeded_dropout(g) for g in generators])
+        losses = [F.cross_entropy(logits[i].float(), labels[i]) for i in on]
         torch.stack(losses).sum().backward()
         loss = torch.zeros(self.k, device=device)
         loss[on] = torch.stack(losses).detach()

@@ -223,10 +223,10 @@ class _Stack:
         device = labels[on[0]].device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = _members_forward(self.template, self.w, inputs, [seeded_dropout(g) for g in generators])
-        losses = [F.cross_entropy(logits[i].float(), labels[i]) for i in on]
-        torch.stack(losses).sum().backward()
+        losses = torch.stack([F.cross_entropy(logits[i].float(), labels[i]) for i in on])
+        losses.sum().backward()
         loss = torch.zeros(self.k, device=device)
-        loss[on] = torch.stack(losses).detach()
+        loss[on] = losses.detach()
         self.adam_step([b > 0 for b in sizes])
         return loss
 

@@ -119,8 +119,10 @@ def run(args: argparse.Namespace) -> int:
 def run_curves(args: argparse.Namespace) -> int:
     if not args.source and not args.storage:
         raise ConfigError("give STUDY (a curves .npz, or the --out folder of `sertune search`) or --storage URL")
+    # --study names the search in --storage, or in the one STUDY given
+    one = not args.storage and len(args.source) == 1
     parts = [open_curves(None, storage=args.storage, name=args.name)] if args.storage else []
-    parts += [open_curves(s, name=None if parts or len(args.source) > 1 else args.name) for s in args.source]
+    parts += [open_curves(s, name=args.name if one else None) for s in args.source]
     curves = merge(parts)
     path = save(curves, args.out)
     if len(parts) > 1:

@@ -224,6 +224,15 @@ def _recipe(curves: Curves) -> dict:
             "test utterances": source.get("test_utterances")}
 
 
+def _difference(got, want) -> str:
+    """``got vs want``; for two dicts, only the keys whose values differ (``missing`` where absent)."""
+    if not (isinstance(got, dict) and isinstance(want, dict)):
+        return f"{got!r} vs {want!r}"
+    keys = [k for k in dict.fromkeys([*want, *got]) if got.get(k, ...) != want.get(k, ...)]
+    show = lambda d, k: repr(d[k]) if k in d else "missing"   # noqa: E731
+    return ", ".join(f"{k} {show(got, k)} vs {show(want, k)}" for k in keys)
+
+
 def _grid_order(theta: dict) -> tuple:
     # The order of a product grid (grids.product: segment, window, mels, hop), so that the union
     # of two parts is ordered as one search over the union of their grids would be.
@@ -267,8 +276,9 @@ def merge(parts: Sequence[Curves]) -> Curves:
         got = _recipe(part)
         for field_, value in want.items():
             if got[field_] != value:
-                raise ConfigError(f"curves {part.name!r} differ from {first.name!r} in {field_}: {got[field_]!r} "
-                                  f"vs {value!r}; only records of one corpus and training settings merge")
+                raise ConfigError(f"curves {part.name!r} differ from {first.name!r} in {field_}: "
+                                  f"{_difference(got[field_], value)}; only records of one corpus and training "
+                                  f"settings merge")
         mine, theirs = first.source.get("split_digests"), part.source.get("split_digests")
         if mine and theirs and mine != theirs:
             raise ConfigError(f"curves {part.name!r} and {first.name!r} were trained on different splits; "

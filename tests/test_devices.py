@@ -37,7 +37,7 @@ def test_cpu_share_does_not_count_this_process_as_another():
 
 
 def test_cpu_share_asked_again_at_once_keeps_what_it_measured(monkeypatch):
-    """Members of a fused stack adjust one after the other: a second call within 0.2 s answers the
+    """Two calls in quick succession: a second call within 0.2 s answers the
     last reading (it used to reset the thread count to the limit)."""
     share = CpuShare(limit=2)
     share.ticks = 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sertune.cli import main
-from sertune.study.plan import (Fit, ProbePoint, count_lanes, estimate, fit, format_plan, fuse_note,
+from sertune.study.plan import (Fit, ProbePoint, count_lanes, estimate, fit, format_plan,
                                 representative, segment_counts, shapes)
 from sertune.splits import Split
 from sertune.theta import Theta, theta_key
@@ -84,12 +84,11 @@ def test_plan_prints_the_probe_and_writes_nothing(synth_savee, tmp_path, capsys)
     out = tmp_path / "out"
     assert main(["search", str(synth_savee), "--grid", str(grid), "--reps", "2", "--epochs", "3", "--out",
                  str(out), "--cache-dir", str(tmp_path / "cache"), "--devices", "cpu", "--strategy", "asha",
-                 "--plan", "--fuse", "on"]) == 0
+                 "--plan"]) == 0
     text = capsys.readouterr().out
     assert "plan: 4 settings x 2 repetitions = 8 trainings of 3 epochs; 4 distinct input shapes" in text
     assert "probe on cpu" in text and " train " in text and "device-hours" in text
     assert "strategy asha:eta=3,min=1,bootstrap=0: about" in text
-    assert "--fuse on: the estimate is for one training at a time" in text
     assert not out.exists()
 
 
@@ -112,15 +111,3 @@ def test_plan_wall_clock_counts_what_runs_at_once(backend, workers, devices, gpu
     plan = estimate(GRID, segments={theta_key(t): (100, 0) for t in GRID}, fitted=fake, reps=1, epochs=1,
                     workers=workers, lanes=count_lanes(worker_devices))
     assert line in format_plan(plan, device="fake")
-
-
-@pytest.mark.parametrize("fuse,device,says", [
-    ("off", "cuda", None),
-    ("auto", "cpu", None),
-    ("auto", "cuda", "--fuse auto: the estimate is for one training at a time; workers stack trainings where "
-                     "a probe at the first training of each input shape measures a stack faster"),
-    ("on", "cpu", "--fuse on: the estimate is for one training at a time; workers stack trainings whenever"),
-])
-def test_the_plan_says_when_fused_stacks_are_not_in_its_estimate(fuse, device, says):
-    note = fuse_note(fuse, device)
-    assert note == says if says is None else note.startswith(says) and "does not model" in note

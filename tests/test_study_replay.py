@@ -32,8 +32,6 @@ def recorded(synth_savee, tmp_path_factory):
     assert main([*common, "--out", str(tmp / "brute")]) == 0
     for name, spec in LIVE.items():
         assert main([*common, "--out", str(tmp / name), "--strategy", spec]) == 0
-    for name, spec in FUSED.items():
-        assert main([*common, "--out", str(tmp / name), "--strategy", spec, "--fuse", "on"]) == 0
     return tmp
 
 
@@ -41,9 +39,6 @@ def recorded(synth_savee, tmp_path_factory):
 LIVE = {"asha": "asha:eta=2", "screen": "asha-screen:reps=1,keep=0.5,eta=2", "random": "random:budget=3",
         "tpe": "tpe:budget=4,startup=2", "topk": "topk:n=2,k=3", "repfid": "repfid:reps=1,n=2,top=3",
         "repfid-full": "repfid:reps=1,top=2"}
-#: The same with both repetitions of a setting trained as one fused stack (``--fuse on``): each
-#: member still prunes, parks and is chosen on its own, and equals its one-at-a-time training.
-FUSED = {"asha-fused": "asha:eta=2", "topk-fused": "topk:n=2,k=3", "random-fused": "random:budget=3"}
 
 
 def trials_of(folder, name: str, reps: int) -> dict:
@@ -56,11 +51,11 @@ def trials_of(folder, name: str, reps: int) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", [*LIVE, *FUSED])
+@pytest.mark.parametrize("name", LIVE)
 def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, name):
-    curves = cv.open_curves(recorded / "brute")       # trained one at a time, also for the fused searches
+    curves = cv.open_curves(recorded / "brute")
     assert (curves.n_settings, curves.reps, curves.epochs) == (8, 2, 4) and not curves.notes
-    strategy = parse_strategy((LIVE | FUSED)[name])
+    strategy = parse_strategy(LIVE[name])
     orders, seeds = curves.live_order()[None], np.array([curves.seed])   # replay's order 0
     assert (seeds == make_orders(curves, 3, seed=11)[1][:1]).all()
     outcome = strategy.replay(curves, orders, seeds)
@@ -77,11 +72,6 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
     if name == "screen":     # some settings were screened out of repetition 1 without training
         assert any(t.user_attrs["epochs_run"] == 0 and "skipped" in t.user_attrs
                    for (r, _), t in live.items() if r == 1)
-    if name in FUSED:        # every repetition that trained was a member of a stack of 2, none failed
-        assert all(t.user_attrs.get("fused") == 2 for t in live.values() if t.user_attrs["epochs_run"] > 0)
-        storage = open_storage(f"sqlite:///{recorded / name / 'study.db'}")
-        assert not [t for r in range(2) for t in optuna.load_study(study_name=rep_name(name, r), storage=storage)
-                    .get_trials(states=(TrialState.FAIL,))]
     if name.startswith("topk"):   # every training waited at epoch 2; the top 3 of each repetition resumed from there
         assert all(t.user_attrs.get("resumed_from") == [2] for t in live.values() if t.state == TrialState.COMPLETE)
     if name.startswith("repfid"):     # the other repetition waited for the barrier: its losers were never trained
@@ -91,7 +81,7 @@ def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, 
         assert sum("skipped" in t.user_attrs for t in other) == 8 - {"repfid": 3, "repfid-full": 2}[name]
     if strategy.picks:       # the settings not chosen were recorded on every repetition, untrained
         chosen_here = {key for (r, key), t in live.items() if t.state == TrialState.COMPLETE}
-        assert len(chosen_here) == {"random": 3, "random-fused": 3, "tpe": 4}[name]
+        assert len(chosen_here) == {"random": 3, "tpe": 4}[name]
         assert all(("skipped" in t.user_attrs) == (key not in chosen_here) for (_, key), t in live.items())
     chosen = select(curves, outcome, orders)[0]
     for r in range(2):

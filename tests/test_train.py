@@ -152,24 +152,24 @@ def test_cli_train_end_to_end(synth_savee, tmp_path, capsys):
     assert again == splits
 
 
-def test_cli_train_fused_with_fixed_threads(synth_savee, tmp_path, capsys, monkeypatch):
-    """--threads N: that many threads, kept (no adjusting to the load); --fuse on: one stack, said so."""
+def test_cli_train_with_fixed_threads(synth_savee, tmp_path, capsys, monkeypatch):
+    """--threads N: that many threads, kept (no adjusting to the load), and said in metrics.json."""
     import sertune.cli.train as cli_train
 
     monkeypatch.setattr(cli_train, "CpuShare", lambda *a, **k: pytest.fail("--threads was not kept"))
     before = torch.get_num_threads()
     try:
         assert main(["train", str(synth_savee), "--n-mels", "24", "--win-length", "400", "--hop-length", "320",
-                     "--segment", "1", "--reps", "2", "--epochs", "1", "--threads", "1", "--fuse", "on",
+                     "--segment", "1", "--reps", "2", "--epochs", "1", "--threads", "1",
                      "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]) == 0
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
     out, err = capsys.readouterr()
-    assert "2 repetitions fused on cpu (--fuse on)" in err
-    assert "2 repetitions (fused), utterance level" in out
+    assert "2 repetitions one after the other on cpu" in err
+    assert "2 repetitions, utterance level" in out
     doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert doc["fused"] == 2 and doc["config"]["threads"] == 1 and doc["config"]["fuse"] == "on"
+    assert doc["threads"] == [1] and doc["config"]["threads"] == 1 and "fused" not in doc
 
 
 @pytest.mark.parametrize("extra,match", [
@@ -179,7 +179,7 @@ def test_cli_train_fused_with_fixed_threads(synth_savee, tmp_path, capsys, monke
       "--protocol", "loso", "--split-unit", "segment"], "only goes with"),
     (["--config", "CONFIG"], "unknown key 'n_mel'"),
     (["--n-mels", "40", "--win-length", "400", "--hop-length", "160", "--segment", "1", "--config", "FUSE"],
-     r"fuse='always' is unknown; choose one of: auto, on, off"),
+     r"unknown key 'fuse'"),
     (["--n-mels", "40", "--win-length", "400", "--hop-length", "160", "--segment", "1", "--threads", "0"],
      r"threads=0 must be a positive integer \(e.g. --threads 2\)"),
 ])

@@ -178,8 +178,8 @@ class CpuShare:
     def others(self) -> float | None:
         """Cores other processes kept busy since the last reading (None where it cannot be known).
 
-        A call under 0.2 s after the last reading is too soon to tell (a fused stack's
-        members ask one after the other): it answers what that reading said.
+        A call under 0.2 s after the last reading is too soon to tell (the counters tick
+        every 10 ms): it answers what that reading said.
         """
         now, last = self._sample(), self._last
         if now is not None and last is not None and now[2] - last[2] < 0.2:

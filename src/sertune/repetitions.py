@@ -22,8 +22,6 @@ from .audio import SAMPLE_RATE
 from .checkpoint import save_checkpoint
 from .corpus_splits import segment_splits, utterance_splits
 from .dataset import SegmentData, build_segments
-from .fused import fit_fused
-from .fused_probe import check_fuse, choose_fusion
 from .metrics import METRICS, mean_std
 from .prepared import Prepared
 from .splits import Split
@@ -40,43 +38,24 @@ def summarize(results: Sequence[RunResult], *, level: str = "utterance") -> dict
 def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | None, config: TrainConfig,
               protocol: str, unit: str, reps: int | None, seed: int, device: torch.device,
               remainder: str = "drop", out: Path | None = None, progress: bool = True,
-              cpu_share=None, fuse: str = "auto", log=None) -> tuple[dict, list[Split]]:
+              cpu_share=None, log=None) -> tuple[dict, list[Split]]:
     """Train and evaluate θ on every split; write checkpoints and split files under ``out``.
 
     ``cpu_share`` (a :class:`~sertune.devices.CpuShare`, on a CPU) adjusts the thread
     count after every epoch to the cores other processes leave, as search workers do.
-    ``fuse`` (``auto``, ``on`` or ``off``, see :func:`sertune.fused_probe.choose_fusion`)
-    trains the repetitions as one stacked network (:func:`sertune.fused.fit_fused`);
-    each keeps its own seed, batch order and dropout masks, so only float rounding
-    differs from training them one at a time. ``log`` (a callable taking a line)
-    is told what was chosen and why.
+    ``log`` (a callable taking a line) is told what runs where.
     Returns the ``metrics.json`` document (``{"theta", "summary", "reps", ...}``) and the splits used.
     """
-    check_fuse(fuse)
     data = build_segments(prepared.waves, prepared.labels, prepared.ids, theta, device=device,
                           remainder=remainder)
     if splits is None:
         splits = (segment_splits(data, prepared, reps=reps, seed=seed) if unit == "segment"
                   else utterance_splits(prepared, protocol=protocol, reps=reps, seed=seed))
-    fused, why = choose_fusion(fuse, shape=(theta.n_mels, theta.frames(SAMPLE_RATE)), k=len(splits),
-                               device=device, precision=config.precision, batch_size=config.batch_size)
     if log is not None and len(splits) > 1:
-        log(f"{len(splits)} repetitions {'fused' if fused else 'one at a time'} on {device} ({why})")
+        log(f"{len(splits)} repetitions one after the other on {device}")
     adjust = None if cpu_share is None else _Threads(cpu_share)
-    kwargs = dict(n_classes=len(prepared.classes), config=config, seed=seed, unit=unit, progress=progress,
-                  adjust=adjust, label=str(theta))
-    try:
-        results = (_fused if fused else _one_at_a_time)(data, splits, **kwargs)
-    except RuntimeError as exc:     # e.g. K members out of the device's memory: as a search worker does,
-        if not fused:               # train them one at a time (nothing of the stack is kept)
-            raise
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-        fused = False
-        if log is not None:
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log(f"the fused training failed ({first_line}); training the {len(splits)} repetitions one at a time")
-        results = _one_at_a_time(data, splits, **kwargs)
+    results = _one_at_a_time(data, splits, n_classes=len(prepared.classes), config=config, seed=seed, unit=unit,
+                             progress=progress, adjust=adjust, label=str(theta))
     if out is not None:
         for r, (split, result) in enumerate(zip(splits, results)):
             _save_rep(out / f"rep{r}" / "model.pt", result, rep=r, split=split, theta=theta,
@@ -87,7 +66,6 @@ def run_theta(prepared: Prepared, theta: Theta, *, splits: Sequence[Split] | Non
         "summary": summarize(results, level=level),
         "reps": [r.summary() | {"rep": i} for i, r in enumerate(results)],
         "segments": {"count": len(data), "mode": data.mode},
-        "fused": len(splits) if fused else 1,
     }
     if device.type == "cpu":      # the thread counts change the float rounding: say which ran
         doc["threads"] = sorted(adjust.seen) if adjust is not None and adjust.seen else [torch.get_num_threads()]
@@ -119,27 +97,6 @@ def _one_at_a_time(data: SegmentData, splits: Sequence[Split], *, n_classes: int
             results.append(fit(data, split, n_classes=n_classes, config=config, seed=rep_seed(seed, r),
                                unit=unit, progress=bar, on_epoch=adjust))
     return results
-
-
-def _fused(data: SegmentData, splits: Sequence[Split], *, n_classes: int, config: TrainConfig,
-           seed: int, unit: str, progress: bool, adjust, label: str) -> list[RunResult]:
-    """Every repetition in one stack (the same seeds as :func:`_one_at_a_time`), one bar for all."""
-    bar = tqdm(total=config.epochs, desc=f"{len(splits)} reps fused [{label}]", unit="epoch",
-               disable=not progress, file=sys.stderr, leave=True)
-    best: dict[int, float] = {}
-
-    def on_epoch(i: int, epoch: int, loss: float, val_wa: float) -> None:
-        best[i] = max(val_wa, best.get(i, val_wa))
-
-    def after_epoch(epoch: int) -> None:
-        bar.set_postfix(best_val_wa=f"{min(best.values()):.1f}-{max(best.values()):.1f}", refresh=False)
-        bar.update(1)
-        if adjust is not None:
-            adjust()
-    with bar:
-        return fit_fused(data, splits, n_classes=n_classes, config=config,
-                         seeds=[rep_seed(seed, r) for r in range(len(splits))], unit=unit,
-                         on_epoch=on_epoch, after_epoch=after_epoch)
 
 
 def _save_rep(path: Path, result: RunResult, *, rep: int, split: Split, theta: Theta, prepared: Prepared,

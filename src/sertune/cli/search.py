@@ -14,7 +14,6 @@ from pathlib import Path
 from ..config import add_flags, flat_fields, read_toml
 from ..devices import resolve_device, usable_cpus
 from ..errors import ConfigError, SertuneWarning
-from ..fused_probe import FUSE_MODES
 from ..outputs import write_json
 from ..prepared import prepare
 from ..study.backends import BACKENDS, WorkerOptions
@@ -51,7 +50,6 @@ def add_parser(sub) -> None:
     g.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS,
                    help="seconds between worker heartbeats; a worker silent for 3x is taken over")
     add_checkpoint_flags(g)
-    add_fuse_flag(g)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (models, logs, study.db)")
     p.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     p.add_argument("--json", action="store_true", help="print the final status as JSON")
@@ -71,7 +69,6 @@ def add_parser(sub) -> None:
                    help="use fewer threads (down to 1) while other processes keep the cores busy")
     w.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, help="seconds between heartbeats")
     add_checkpoint_flags(w)
-    add_fuse_flag(w)
     w.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     w.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     w.set_defaults(func=run_worker)
@@ -83,13 +80,6 @@ def add_parser(sub) -> None:
     s.add_argument("--storage", metavar="URL", help="storage URL (default: STUDY/study.db)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=run_status)
-
-
-def add_fuse_flag(group) -> None:
-    group.add_argument("--fuse", choices=FUSE_MODES, default="auto",
-                       help="train the repetitions of a setting as one fused stack: auto (default) on a GPU "
-                            "when a short probe measures it faster, never on a CPU (reproducible numbers); "
-                            "on; off")
 
 
 def add_checkpoint_flags(group) -> None:
@@ -155,7 +145,7 @@ def run_search(args: argparse.Namespace) -> int:
     threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
     if args.plan or not args.json:
-        text = _plan_text(config, grid, prepared, devices, threads, _worker_devices(args, devices), args.fuse)
+        text = _plan_text(config, grid, prepared, devices, threads, _worker_devices(args, devices))
         if args.plan:
             print(text)
             print("(--plan: nothing was trained or written)")
@@ -174,7 +164,7 @@ def run_search(args: argparse.Namespace) -> int:
     opts = WorkerOptions(devices=devices, out=out, heartbeat=args.heartbeat, threads=threads,
                          cache_dir=args.cache_dir, checkpoint_dir=args.checkpoint_dir,
                          checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
-                         share_cpu=not args.threads, fuse=args.fuse)
+                         share_cpu=not args.threads)
     extra = {"address": args.ray_address, "gpus_per_worker": args.gpus_per_worker} if args.backend == "ray" else {}
     workers = BACKENDS[args.backend](url, name, args.workers, opts, **extra)
     try:
@@ -215,10 +205,10 @@ def _worker_devices(args, devices: list[str]) -> list[str]:
     return [devices[k % len(devices)] for k in range(args.workers)]
 
 
-def _plan_text(config, grid, prepared, devices, threads, worker_devices, fuse: str = "auto") -> str:
+def _plan_text(config, grid, prepared, devices, threads, worker_devices) -> str:
     """The cost estimate of ``--plan``, which a real search prints when it starts too."""
     from ..corpus_splits import utterance_splits
-    from ..study.plan import format_plan, fuse_note, plan_search
+    from ..study.plan import format_plan, plan_search
 
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
@@ -228,8 +218,7 @@ def _plan_text(config, grid, prepared, devices, threads, worker_devices, fuse: s
         from ..study.budget import evidence_for
         text += (f"\n--budget {config.budget} runs {config.search_strategy()}: "
                  f"{evidence_for(config.budget).text()}")
-    note = fuse_note(fuse, resolve_device(devices[0]).type)
-    return text if note is None else f"{text}\n{note}"
+    return text
 
 
 def start_message(meta: dict, planned: int, state=None) -> str:
@@ -262,8 +251,7 @@ def run_worker(args: argparse.Namespace) -> int:
     worker = Worker(args.storage, args.study, device=args.device, out=args.out, heartbeat=args.heartbeat,
                     cache_dir=args.cache_dir, parent=args.parent, checkpoint_dir=args.checkpoint_dir,
                     checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
-                    stop=stop.is_set, cpu_share=CpuShare(args.threads) if args.share_cpu else None,
-                    fuse=args.fuse)
+                    stop=stop.is_set, cpu_share=CpuShare(args.threads) if args.share_cpu else None)
     try:
         n = worker.run()
     except WorkerStopped:

@@ -15,7 +15,6 @@ from ..dataset import Theta
 from ..devices import CpuShare, describe, prepare_device, resolve_device
 from ..environment import environment
 from ..errors import ConfigError
-from ..fused_probe import FUSE_MODES, check_fuse
 from ..metrics import METRICS
 from ..outputs import check_out_dir, write_json
 from ..prepared import prepare
@@ -29,7 +28,7 @@ from .corpus import add_corpus_args, corpus_from_args
 DEFAULTS: dict[str, object] = {
     "n_mels": None, "win_length": None, "hop_length": None, "segment": None,
     "protocol": "shuffle-split", "reps": None, "split_unit": "utterance", "splits": None,
-    "remainder": "drop", "seed": 0, "device": "auto", "fuse": "auto",
+    "remainder": "drop", "seed": 0, "device": "auto",
     "threads": None,
     **TrainConfig().as_dict(),
 }
@@ -63,9 +62,6 @@ def add_parser(sub) -> None:
                    help="CPU threads, fixed (default: the usable cores, fewer while other processes keep "
                         "them busy; the thread count changes a CPU training's float rounding, so give N "
                         "to rerun bit for bit)")
-    g.add_argument("--fuse", choices=FUSE_MODES,
-                   help="train the K repetitions as one stacked network: auto (default: on a GPU where a "
-                        "short probe measures it faster; never on a CPU), on, or off")
     p.add_argument("--config", metavar="FILE.toml", help="settings file (keys as the flags, e.g. n_mels)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not hold results)")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of the table")
@@ -80,7 +76,6 @@ def settings_from_args(args: argparse.Namespace) -> dict:
     for key in ("n_mels", "win_length", "hop_length", "segment"):
         if s[key] is None:
             raise ConfigError(f"--{key.replace('_', '-')} is required (or {key} in --config)")
-    check_fuse(s["fuse"])
     if s["threads"] is not None and (isinstance(s["threads"], bool) or not isinstance(s["threads"], int)
                                      or s["threads"] < 1):
         raise ConfigError(f"threads={s['threads']!r} must be a positive integer (e.g. --threads 2), "
@@ -107,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                             unit=s["split_unit"], reps=s["reps"], seed=int(s["seed"]),
                             device=device, remainder=s["remainder"], out=out, progress=not args.json,
                             cpu_share=CpuShare() if device.type == "cpu" and not s["threads"] else None,
-                            fuse=s["fuse"], log=None if args.json else lambda line: print(line, file=sys.stderr))
+                            log=None if args.json else lambda line: print(line, file=sys.stderr))
     write_splits(out / "splits.json", splits, protocol=s["protocol"], unit=s["split_unit"],
                  seed=s["seed"], corpus=prepared.corpus.name)
     synthetic = dict(prepared.corpus.synthetic) if prepared.corpus.synthetic is not None else None
@@ -127,8 +122,7 @@ def run(args: argparse.Namespace) -> int:
 def format_summary(doc: dict, out: Path) -> str:
     s = doc["summary"]
     corpus = synthetic_label(doc.get("synthetic")) or doc["corpus"]
-    fused = " (fused)" if doc.get("fused", 1) > 1 else ""
-    lines = [f"θ = {Theta(**doc['theta'])} on {corpus}, {len(doc['reps'])} repetitions{fused}, "
+    lines = [f"θ = {Theta(**doc['theta'])} on {corpus}, {len(doc['reps'])} repetitions, "
              f"{doc['level']} level, {doc['device']}", "",
              f"{'metric':<10} {'validation':>16} {'test':>16}"]
     for m in METRICS:

@@ -33,8 +33,6 @@ class WorkerOptions:
     checkpoint_epochs: int = 0
     #: Lower the thread count while other processes keep the cores busy (``--threads`` not given).
     share_cpu: bool = False
-    #: Train a θ's fresh repetitions as one fused stack: auto, on or off (``study/fused_reps.py``).
-    fuse: str = "auto"
 
 
 def worker_command(url: str, name: str, device: str, opts: WorkerOptions) -> list[str]:
@@ -42,7 +40,7 @@ def worker_command(url: str, name: str, device: str, opts: WorkerOptions) -> lis
     cmd = [sys.executable, "-m", "sertune", "worker", "--storage", url, "--study", name, "--device", device,
            "--out", str(opts.out), "--heartbeat", str(opts.heartbeat), "--threads", str(opts.threads),
            "--checkpoint-seconds", str(opts.checkpoint_seconds),
-           "--checkpoint-epochs", str(opts.checkpoint_epochs), "--fuse", opts.fuse, "--parent", str(os.getpid())]
+           "--checkpoint-epochs", str(opts.checkpoint_epochs), "--parent", str(os.getpid())]
     if opts.checkpoint_dir:
         cmd += ["--checkpoint-dir", str(opts.checkpoint_dir)]
     if opts.share_cpu:
@@ -108,7 +106,7 @@ class RayWorkers:
             return Worker(url, name, device=device, out=opts.out, heartbeat=opts.heartbeat,
                           cache_dir=opts.cache_dir, checkpoint_dir=opts.checkpoint_dir,
                           checkpoint_seconds=opts.checkpoint_seconds,
-                          checkpoint_epochs=opts.checkpoint_epochs, fuse=opts.fuse).run()
+                          checkpoint_epochs=opts.checkpoint_epochs).run()
 
         self.refs = [ray_worker.remote(k) for k in range(workers)]
         self.errors: list[str] = []

@@ -229,17 +229,6 @@ class ClaimBook:
                 return Claim(row.key, token, progress=row.progress, took_over=True, stuck=stuck, store=row.store)
         return None
 
-    def acquire_open(self, key: str) -> Claim | None:
-        """θ ``key`` if it is open (a compare-and-set, as :meth:`acquire`), else None: nothing else.
-
-        A worker fusing the settings of one input shape takes its claim's siblings so.
-        """
-        t, token = claims_table, str(uuid.uuid4())
-        row = next((r for r in self.rows() if r.key == key and r.state == "open"), None)
-        if row is None or not self._cas([t.c.theta == key, t.c.state == "open"], **self._hold_values(token)):
-            return None
-        return Claim(key, token, progress=row.progress, store=row.store)
-
     def beat(self, claim: Claim) -> bool:
         """Heartbeat (and progress) of a held claim; False, and ``claim.lost``, if another holds it now."""
         with claim._lock:

@@ -168,19 +168,6 @@ def format_plan(plan: Plan, *, device: str) -> str:
     return "\n".join(lines)
 
 
-def fuse_note(fuse: str, device_type: str) -> str | None:
-    """What ``--fuse`` means for the estimate (made for one training at a time), or None when
-    nothing will be fused: auto fuses on a GPU only (:func:`sertune.fused_probe.choose_fusion`)."""
-    from ..fused_probe import may_fuse     # imports torch: plan.py does so only where it needs it
-
-    if not may_fuse(fuse, device_type):
-        return None
-    when = ("where a probe at the first training of each input shape measures a stack faster"
-            if fuse == "auto" else "whenever two or more trainings can share a stack")
-    return (f"--fuse {fuse}: the estimate is for one training at a time; workers stack trainings {when}, "
-            f"which this estimate does not model")
-
-
 # --------------------------------------------------------------------------- measuring (device I/O)
 
 def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batch_size: int, eval_batch_size: int,

@@ -133,11 +133,9 @@ def epochs_left(reported: int, *, epochs: int, fraction: float = 1.0) -> float:
 def busy_workers(trials: Iterable[TrialRecord]) -> int:
     """Workers training now: distinct workers with a running trial that is not parked at a barrier.
 
-    A worker trains its θ's repetitions one after another or fused, and a fused
-    stack may hold several settings (then all of them are running at once, and
-    each finished member's ``seconds`` is its share of the stack's time), so
-    counting trials or settings would count a fused worker many times over. A
-    trial written before trials named their ``worker`` counts by its setting."""
+    Counted by worker, not by trial: a search written with the retired fused training
+    (sertune < 0.2) had one worker running several trials at once. A trial written
+    before trials named their ``worker`` counts by its setting."""
     return len({t.worker or t.theta for t in trials
                 if t.state == "running" and not t.parked and t.theta is not None})
 

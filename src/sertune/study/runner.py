@@ -2,10 +2,7 @@
 
 Why θ-major: the log-Mel features of θ are the expensive input every repetition
 shares, so a worker computes them once and trains all K repetitions on them, one
-after another or, with ``--fuse``, as one stack (:mod:`.fused_reps`: those with no
-trial yet, or those a stopped worker left with a checkpoint; under brute force
-also with those of the other open settings of θ's input shape, claimed beside
-it); each epoch's bookkeeping is :class:`.trial_run.TrialRun`'s either way.
+after another; each epoch's bookkeeping is :class:`.trial_run.TrialRun`'s.
 
 Ownership (:mod:`~sertune.study.claims`): a θ is held by one worker at a time,
 decided by a compare-and-set in the database and kept with a heartbeat thread.
@@ -40,7 +37,6 @@ from ..train import TrainConfig, fit, rep_seed
 from .curves import TEST_CURVE
 from .claims import Claim, ClaimBook, Heartbeat, make_engine
 from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
-from ..fused_probe import check_fuse
 from ..theta import Theta, theta_key
 from . import barrier
 from .models import save_if_best
@@ -49,7 +45,6 @@ from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from .pruners import strategy_of
 from .strategies import parse_strategy
 from .storage import FixedSampler, load_meta, open_storage, rep_name
-from .fused_reps import FusedReps
 from .trial_run import ClaimLost, Parked, TrialRun, WorkerStopped
 from .worker_data import FeatureCache, load_search_corpus
 
@@ -70,7 +65,7 @@ class NotChosen(Exception):
     """A choosing strategy's budget was taken by other workers claiming at the same moment."""
 
 
-class Worker(FusedReps):
+class Worker:
     """Runs claims of one search until no θ is left to claim.
 
     Parameters
@@ -95,15 +90,12 @@ class Worker(FusedReps):
     stop : callable, optional
         Returns True when the worker should stop (e.g. after SIGTERM): the training in
         flight saves an epoch checkpoint at the end of its epoch, gives its θ back and stops.
-    fuse : {"auto", "on", "off"}
-        Train the fresh repetitions of a θ as one fused stack (:mod:`.fused_reps`).
     """
 
     def __init__(self, url: str, name: str, *, device: str = "auto", out: Path | None = None,
                  heartbeat: float = 10.0, cache_dir: str | None = None, parent: int | None = None,
                  checkpoint_dir: Path | None = None, checkpoint_seconds: float = EVERY_SECONDS,
-                 checkpoint_epochs: int = 0, stop=None, log=None, cpu_share=None, fuse: str = "auto") -> None:
-        self.fuse, self._probed = check_fuse(fuse), {}
+                 checkpoint_epochs: int = 0, stop=None, log=None, cpu_share=None) -> None:
         self.storage = open_storage(url, heartbeat=heartbeat)
         self.name = name
         self.heartbeat = max(float(heartbeat), 0.1)
@@ -161,11 +153,7 @@ class Worker(FusedReps):
                 self.book.give_back(claim)
                 time.sleep(0.05)
                 continue
-            siblings = self._siblings(claim) if train else []
-            if siblings:                          # settings of one input shape, side by side
-                self._work_group([claim, *siblings])
-            else:
-                self._work(claim, train=train)
+            self._work(claim, train=train)
 
     def _acquire(self) -> tuple[Claim | None, bool | None]:
         """The next claim, and whether to train it (see :func:`.picking.acquire_chosen`)."""
@@ -190,8 +178,7 @@ class Worker(FusedReps):
                 self._parked = False
                 decided = not self.barrier or barrier.decided(self.rep_studies)
                 go_on = barrier.going_on(self.rep_studies) if self.barrier and decided else None
-                try:     # fused where it may; what the stacks leave undone goes on one at a time
-                    self._stacks([claim], until=screen or self.reps, decided=decided, go_on=go_on)
+                try:
                     for r in range(self.reps):
                         if not decided and r not in self.before_barrier:
                             self._parked = True           # starts once the barrier is decided
@@ -360,12 +347,10 @@ class Worker(FusedReps):
         self._record(claim, study, trial, r, result)
         return False
 
-    def _settle(self, claim: Claim, r: int, run: TrialRun, left: str | None, seconds: float | None = None) -> None:
-        """What a training that stopped early leaves (``left``; None: nothing, it did not stop early):
-        "pruned", told; "parked" at a barrier, RUNNING with its curve. ``seconds``: see TrialRun.leave."""
-        if left is None:
-            return
-        run.leave(seconds)
+    def _settle(self, claim: Claim, r: int, run: TrialRun, left: str) -> None:
+        """What a training that stopped early leaves (``left``): "pruned", told; "parked" at a
+        barrier, RUNNING with its curve."""
+        run.leave()
         if left == "parked":
             self._parked = True
         else:

@@ -28,7 +28,6 @@ class Brute(Strategy):
     name: ClassVar[str] = "brute"
     live: ClassVar[bool] = True
     summary: ClassVar[str] = "every setting, every epoch, every repetition (the paper)"
-    order_free: ClassVar[bool] = True
 
     def replay(self, curves, orders, seeds):
         shape = (len(orders), curves.reps, curves.n_settings)

@@ -56,10 +56,6 @@ class Strategy:
     #: :meth:`next_setting` before each claim, and records the settings it will not train as
     #: skipped (pruned after 0 epochs), as the replay counts them.
     picks: ClassVar[bool] = False
-    #: Its decision for a setting never depends on which settings trained before it or
-    #: beside it (brute force): a worker may then train the settings of one input
-    #: shape side by side in one fused stack, and the search records the same numbers.
-    order_free: ClassVar[bool] = False
 
     def runs_live(self) -> bool:
         """Whether `sertune search --strategy` can run this very spec (some parameters are replay-only)."""

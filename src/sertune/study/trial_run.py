@@ -1,8 +1,7 @@
 """One (θ, r) training recorded as an Optuna trial: what its epochs report, in one place.
 
-A worker trains a repetition alone (:func:`sertune.train.fit`) or beside the other
-repetitions of its θ in one fused stack (:func:`sertune.fused.fit_fused`); either
-way each epoch becomes the same things here: the trial's report (once per epoch,
+A worker trains a repetition with :func:`sertune.train.fit`; each epoch becomes
+the same things here: the trial's report (once per epoch,
 also across a resume), the pruner's verdict, a heartbeat of θ's claim and, at a
 strategy's barrier, the request to park. The exceptions are the ways a training
 stops early; :mod:`~sertune.study.runner` decides what each one writes.
@@ -101,9 +100,8 @@ class TrialRun:
         """fit's ``on_improve``: keep the test metrics of the checkpoint that improved validation."""
         self.improved.append([epoch, test["wa"], test["ua"]])
 
-    def leave(self, seconds: float | None = None) -> None:
-        """What a training that stopped early (pruned, or parked at a barrier) leaves on its trial;
-        ``seconds``: its cost when not the wall time since it started (a fused member's share)."""
-        spent = time.perf_counter() - self.start if seconds is None else seconds
+    def leave(self) -> None:
+        """What a training that stopped early (pruned, or parked at a barrier) leaves on its trial."""
+        spent = time.perf_counter() - self.start
         for k, v in ((TEST_CURVE, self.improved), ("epochs_run", len(self.history)), ("seconds", spent)):
             self.trial.set_user_attr(k, v)

@@ -37,16 +37,13 @@ class FeatureCache:
         self.prepared, self.book, self.device, self.remainder = prepared, book, device, remainder
         self._held: dict[str, object] = {}
 
-    def get(self, claim: Claim, theta: Theta, *, alongside: bool = False):
+    def get(self, claim: Claim, theta: Theta):
         """θ's SegmentData in the feature store the first holder of θ chose (recorded with the
-        claim, so that every (θ, r) of a search computes the same numbers).
-
-        A θ not held yet frees the others first, unless ``alongside`` (a fused stack of
-        several θs of one input shape needs them all at once).
+        claim, so that every (θ, r) of a search computes the same numbers). A θ not held yet
+        frees the others first.
         """
         if claim.key not in self._held:
-            if not alongside:
-                self._held.clear()               # free the previous θs first
+            self._held.clear()
             p = self.prepared
             data = build_segments(p.waves, p.labels, p.ids, theta, device=self.device,
                                   remainder=self.remainder, mode=claim.store or "auto")

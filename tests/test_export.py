@@ -134,15 +134,8 @@ def test_cli_export_errors(exported, tmp_path, capsys, args, match):
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_export_stands_beside_predict_and_old_imports_work():
+def test_export_stands_beside_predict():
     code = ("import sys, sertune.deploy.export; "
-            "print('sertune.deploy.predict' in sys.modules, 'sertune.predict' in sys.modules)")
+            "print('sertune.deploy.predict' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]            # export does not import predict
-    import sertune.deploy.predict
-    import sertune.export
-    import sertune.predict
-
-    assert sertune.export.export_onnx is export_onnx and sertune.export.ExportError is ExportError
-    assert sertune.predict.Predictor is Predictor and sertune.predict.open_session is open_session
-    assert sertune.predict.expand_paths is sertune.deploy.predict.expand_paths
+    assert out.stdout.split() == ["False"]            # export does not import predict

@@ -23,20 +23,6 @@ def test_summarize_is_mean_and_population_std_at_the_level():
     assert summarize([_result(60.0)], level="segment")["test"]["f1"] == {"mean": 0.0, "std": 0.0}
 
 
-def test_experiment_re_exports_the_moved_names():
-    import sertune.corpus_splits as cs
-    import sertune.environment as env
-    import sertune.experiment as old
-    import sertune.outputs as outputs
-    import sertune.prepared as prepared
-    import sertune.repetitions as reps
-
-    for module in (cs, env, outputs, prepared, reps):
-        for name in set(old.__all__) & set(vars(module)):
-            assert getattr(old, name) is getattr(module, name)
-    assert all(hasattr(old, name) for name in old.__all__)
-
-
 def test_run_theta_adjusts_cpu_threads_after_every_epoch(synth_savee, tmp_path):
     """``sertune train`` on a CPU: the thread count follows the machine's load, as a search worker's."""
     import torch

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sertune.audio import decode_corpus
+from sertune.features.audio import decode_corpus
 from sertune.corpora import load_corpus
 from sertune.corpora.synth import synthesize
 

@@ -6,7 +6,7 @@ other process holds). sertune's CLI lets finished OpenMP threads spin only
 briefly before they sleep (``GOMP_SPINCOUNT=10000`` unless ``OMP_WAIT_POLICY`` or
 ``GOMP_SPINCOUNT`` is set) and its search workers lower their thread count after
 each epoch while other processes keep the cores busy
-(:class:`sertune.devices.CpuShare`). This runs ``sertune demo`` (fewer epochs with
+(:class:`sertune.training.devices.CpuShare`). This runs ``sertune demo`` (fewer epochs with
 ``--epochs``) alone, then two demos started at the same time into different
 folders, and prints each wall time. Two demos cannot beat 2x on 2 cores; the
 target is that each finishes within 2.5x of the one alone.
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sertune.devices import cpu_model, usable_cpus
+from sertune.training.devices import cpu_model, usable_cpus
 
 
 def demo(out: Path, epochs: int, env: dict) -> subprocess.Popen:

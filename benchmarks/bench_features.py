@@ -40,7 +40,7 @@ import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sertune import features  # noqa: E402
+from sertune.features import logmel as features  # noqa: E402
 
 MELS = list(range(128, 257, 8))
 WINDOWS = (127, 255, 511)

@@ -34,8 +34,8 @@ from pathlib import Path
 import torch
 
 from sertune.corpora.synth import synthesize
-from sertune.devices import cpu_model, usable_cpus, use_bf16
-from sertune.study.claims import make_engine, read_rows
+from sertune.training.devices import cpu_model, usable_cpus, use_bf16
+from sertune.study.store.claims import make_engine, read_rows
 
 GRID = "n_mels = [32, 64]\nwin_length = [400]\nhop_length = [160]\nsegment = [1.5]\n"
 

@@ -4,10 +4,10 @@ Two parts, both measured in this run:
 
 1. Speed: the standard panel (10 strategies besides brute force) x 100 arrival
    orders on curves of the paper's size, 511 settings x 10 repetitions x 150
-   epochs (synthesized by ``sertune.study.curves.synthesize``: no one has
+   epochs (synthesized by ``sertune.study.store.curves.synthesize``: no one has
    recorded that study on a CPU), with the wall time of each and of all.
 2. Quality: every strategy of the panel and ``--budget``'s candidates on the
-   recorded study ``--budget`` chooses on (``sertune.study.budget.RECORD``, a real
+   recorded study ``--budget`` chooses on (``sertune.study.strategies.budget.RECORD``, a real
    brute-force ``sertune search`` on a synthetic corpus; ``--curves`` takes another): epochs
    spent (% of brute force), regret (mean test WA points lost against brute
    force's θ_r*, with the range of 95 % of arrival orders) and how often θ_r* itself
@@ -25,11 +25,11 @@ import argparse
 import time
 from pathlib import Path
 
-from sertune.devices import cpu_model, usable_cpus
-from sertune.study import curves as cv
-from sertune.study.budget import BUDGETS, CANDIDATES, PANEL, RECORD, choose, evidence_for, strategy_for
-from sertune.study.strategies import parse_strategy
-from sertune.study.replay import format_table, ranking_oracle, replay, runner_up_regret, scale_lines
+from sertune.training.devices import cpu_model, usable_cpus
+from sertune.study.store import curves as cv
+from sertune.study.strategies.budget import BUDGETS, CANDIDATES, PANEL, RECORD, choose, evidence_for, strategy_for
+from sertune.study.strategies.registry import parse_strategy
+from sertune.study.replay.lab import format_table, ranking_oracle, replay, runner_up_regret, scale_lines
 
 #: --budget's evidence (budget.RECORD is relative to the repository root).
 RECORDED = Path(__file__).resolve().parents[1] / RECORD

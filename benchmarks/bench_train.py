@@ -5,7 +5,7 @@ Reference: the authors' loop — a ``Dataset`` of per-sample numpy arrays, a
 transform (re-implemented here without torchvision, same work), an fp32 model
 in the default memory format.
 
-sertune: :func:`sertune.train.train_epoch` — the features in one float16 tensor
+sertune: :func:`sertune.training.fit.train_epoch` — the features in one float16 tensor
 on the device, batches by indexing, bf16 autocast + channels-last where the
 device supports them (``--precision`` as in ``sertune train``), and the same
 in fp32, which separates what the data path gains from what bf16 gains.
@@ -21,7 +21,7 @@ device and the peak memory (max RSS) of a training step in it. The last line is
 ``ratio_fp32:`` (the same with sertune in fp32).
 
 On a CUDA device a third sertune row replays full batches as one CUDA graph
-(:mod:`sertune.cuda_graphs`, what ``fit`` does there), and 40x301 (θ•, where a
+(:mod:`sertune.training.cuda_graphs`, what ``fit`` does there), and 40x301 (θ•, where a
 step is launch-bound) is measured too; ``--shapes`` picks other sizes.
 """
 
@@ -35,11 +35,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sertune.dataset import MEMORY_SHARE, SegmentData, Theta
-from sertune.devices import free_memory_bytes, resolve_device, use_bf16
-from sertune.model import build_model
-from sertune.cuda_graphs import GraphedStep
-from sertune.train import train_epoch
+from sertune.training.dataset import MEMORY_SHARE, SegmentData, Theta
+from sertune.training.devices import free_memory_bytes, resolve_device, use_bf16
+from sertune.training.model import build_model
+from sertune.training.cuda_graphs import GraphedStep
+from sertune.training.fit import train_epoch
 
 
 class ReferenceDataset(Dataset):

@@ -56,10 +56,10 @@ def synth_model(synth_savee, tmp_path_factory) -> SimpleNamespace:
     import torch
 
     from sertune.corpora import load_corpus
-    from sertune.prepared import prepare
-    from sertune.repetitions import run_theta
-    from sertune.theta import Theta
-    from sertune.train import TrainConfig
+    from sertune.features.prepared import prepare
+    from sertune.training.repetitions import run_theta
+    from sertune.features.theta import Theta
+    from sertune.training.fit import TrainConfig
 
     tmp = tmp_path_factory.mktemp("synth_model")
     theta = Theta(32, 400, 160, 1.0)

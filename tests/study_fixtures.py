@@ -19,10 +19,11 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from sertune.dataset import Theta
-from sertune.study import grids
-from sertune.study import results as sr
-from sertune.study.grids import USUAL, theta_key
+from sertune.training.dataset import Theta
+from sertune.study.search import grids
+from sertune.study.store import results as sr
+from sertune.features.theta import theta_key
+from sertune.study.search.grids import USUAL
 
 CLASSES = ("anger", "happiness", "neutral", "sadness")
 
@@ -135,7 +136,7 @@ def write_study(where, name: str, *, grid: Sequence[Theta], trials: Sequence[Fak
 def fake_results(grid: Sequence[Theta], trials: Sequence[FakeTrial], *, reps: int, classes=CLASSES,
                  usual: Theta | None | str = "auto", corpus: str = "emodb", settings: dict | None = None,
                  corpus_attrs: dict | None = None, grid_name: str = "test") -> sr.StudyResults:
-    """The StudyResults that :func:`write_study` + :func:`~sertune.study.results.load_results` would give."""
+    """The StudyResults that :func:`write_study` + :func:`~sertune.study.store.results.load_results` would give."""
     if usual == "auto":
         usual = USUAL if USUAL in grid else None
     numbers: dict[int, int] = {}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sertune import audio
-from sertune.audio import decode_corpus, load_audio
+from sertune.features import audio
+from sertune.features.audio import decode_corpus, load_audio
 from sertune.corpora import load_corpus
 from sertune.corpora.synth import synthesize
 from sertune.errors import AudioError

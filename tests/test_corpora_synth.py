@@ -15,7 +15,7 @@ from sertune.corpora import load_corpus
 from sertune.corpora.marker import MARKER, describe_corpus, synthetic_label
 from sertune.corpora.synth import STYLES, make_speaker, synthesize, utterance
 from sertune.errors import ConfigError
-from sertune.metrics import METRICS
+from sertune.training.metrics import METRICS
 
 
 @pytest.mark.parametrize("layout,n_classes,speakers", [("emodb", 7, {"03", "08"}), ("savee", 7, {"DC", "JE"})])

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from sertune.cuda_graphs import load_optimizer_state, use_graphs
-from sertune.dataset import SegmentData
-from sertune.model import build_model
-from sertune.splits import Split
-from sertune.theta import Theta
-from sertune.train import TrainConfig, fit
+from sertune.training.cuda_graphs import load_optimizer_state, use_graphs
+from sertune.training.dataset import SegmentData
+from sertune.training.model import build_model
+from sertune.corpora.splits import Split
+from sertune.features.theta import Theta
+from sertune.training.fit import TrainConfig, fit
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the device machine)")
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from sertune import devices
-from sertune.devices import CpuShare, resolve_device, threads_for, usable_cpus
+from sertune.training import devices
+from sertune.training.devices import CpuShare, resolve_device, threads_for, usable_cpus
 from sertune.errors import ConfigError
 
 

@@ -15,14 +15,14 @@ import torch
 from torch import nn
 
 import sertune.deploy.export as export_mod
-from sertune.checkpoint import load_checkpoint
+from sertune.training.checkpoint import load_checkpoint
 from sertune.cli import main
 from sertune.deploy.export import ExportError, conv_macs, export_onnx
 from sertune.deploy.predict import ModelSpec, Predictor
 from sertune.deploy.session import open_session
 from sertune.errors import ConfigError
-from sertune.model import SqueezeNet
-from sertune.theta import Theta
+from sertune.training.model import SqueezeNet
+from sertune.features.theta import Theta
 
 THETA = Theta(32, 400, 160, 1.0)
 

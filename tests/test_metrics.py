@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sertune.metrics import classification_metrics, evaluate, mean_std, utterance_log_probs
+from sertune.training.metrics import classification_metrics, evaluate, mean_std, utterance_log_probs
 
 # 3 classes. True class 0: 4 items (3 right, 1 -> class 1); class 1: 2 items (1 right, 1 -> 2);
 # class 2: 4 items (4 right). Confusion matrix, rows true, columns predicted:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sertune.errors import ConfigError
-from sertune.model import SqueezeNet, adapt_imagenet, build_model, imagenet_state, init_scratch
+from sertune.training.model import SqueezeNet, adapt_imagenet, build_model, imagenet_state, init_scratch
 
 #: Parameter names and shapes of torchvision's squeezenet1_1 (3 channels, 1000 classes),
 #: written out so the test does not depend on torchvision.
@@ -112,7 +112,7 @@ def test_init_scratch_reinitialises_in_place():
 
 
 def test_min_input_is_the_smallest_size_the_network_takes():
-    from sertune.lms_settings import MIN_INPUT
+    from sertune.features.lms_settings import MIN_INPUT
     model = build_model(4, init="scratch", seed=0).eval()
     with torch.no_grad():
         model(torch.zeros(1, 1, MIN_INPUT, MIN_INPUT))

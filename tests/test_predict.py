@@ -12,12 +12,12 @@ import torch
 import sertune.deploy.predict as predict_mod
 from sertune.cli import main
 from sertune.deploy.predict import Predictor
-from sertune.dataset import build_segments
-from sertune.devices import use_bf16
+from sertune.training.dataset import build_segments
+from sertune.training.devices import use_bf16
 from sertune.errors import ConfigError
-from sertune.metrics import utterance_log_probs
-from sertune.theta import Theta
-from sertune.train import log_probs
+from sertune.training.metrics import utterance_log_probs
+from sertune.features.theta import Theta
+from sertune.training.fit import log_probs
 
 THETA = Theta(32, 400, 160, 1.0)
 CPU = torch.device("cpu")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.metrics import METRICS
-from sertune.repetitions import summarize
-from sertune.train import RunResult
+from sertune.training.metrics import METRICS
+from sertune.training.repetitions import summarize
+from sertune.training.fit import RunResult
 
 
 def _result(wa: float) -> RunResult:
@@ -28,10 +28,10 @@ def test_run_theta_adjusts_cpu_threads_after_every_epoch(synth_savee, tmp_path):
     import torch
 
     from sertune.corpora import load_corpus
-    from sertune.prepared import prepare
-    from sertune.repetitions import run_theta
-    from sertune.theta import Theta
-    from sertune.train import TrainConfig
+    from sertune.features.prepared import prepare
+    from sertune.training.repetitions import run_theta
+    from sertune.features.theta import Theta
+    from sertune.training.fit import TrainConfig
 
     class Share:
         calls = 0

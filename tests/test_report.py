@@ -14,9 +14,11 @@ from sertune.cli import main
 from sertune.report import analysis, build_report, draw_figures, tables
 from sertune.report.render import csv_text, markdown
 from sertune.report.render import tables as table_list
-from sertune.study import grids
-from sertune.study import results as sr
-from sertune.study.grids import USUAL
+from sertune.features.theta import Theta, theta_key
+from sertune.study.search import grids
+from sertune.study.store import results as sr
+from sertune.study.store.locate import find_storage
+from sertune.study.search.grids import USUAL
 
 from study_fixtures import FakeTrial, fake_results, metrics, small_grid, write_study
 
@@ -73,7 +75,7 @@ def study(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(study):
-    return sr.load_results(*sr.find_storage(study))
+    return sr.load_results(*find_storage(study))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def doc(results):
 
 def test_selected_theta_per_repetition(doc):
     assert [(s["rep"], s["key"], s["val_wa"], s["test_wa"]) for s in doc["selected"]] == [
-        (r, grids.theta_key(G[i]), VAL[r, i], TEST[r, i]) for r, i in BEST.items()]
+        (r, theta_key(G[i]), VAL[r, i], TEST[r, i]) for r, i in BEST.items()]
     assert doc["selected"][0]["theta"] == {"n_mels": 128, "win_length": 255, "hop_length": 32, "segment": 2.0}
 
 
@@ -133,13 +135,13 @@ def test_ranking_excludes_pruned_and_counts_repetitions(doc):
     means = {i: np.mean([VAL[r, i] for r in range(3) if _ok(r, i)]) for i in range(9)}
     expect = sorted(range(9), key=lambda i: (-means[i], i))
     ranking = doc["ranking"]
-    assert [r["key"] for r in ranking] == [grids.theta_key(G[i]) for i in expect]
+    assert [r["key"] for r in ranking] == [theta_key(G[i]) for i in expect]
     by_key = {r["key"]: r for r in ranking}
-    g7, g2 = by_key[grids.theta_key(G[7])], by_key[grids.theta_key(G[2])]
+    g7, g2 = by_key[theta_key(G[7])], by_key[theta_key(G[2])]
     assert (g7["n"], g7["pruned"], g7["mean"]) == (2, 1, pytest.approx(np.mean([73, 72])))
     assert (g2["n"], g2["failed"]) == (2, 1)
-    assert by_key[grids.theta_key(G[1])]["selected_in"] == [1, 2]
-    assert by_key[grids.theta_key(USUAL)]["usual"] is True
+    assert by_key[theta_key(G[1])]["selected_in"] == [1, 2]
+    assert by_key[theta_key(USUAL)]["usual"] is True
     assert [r["rank"] for r in ranking] == list(range(1, 10))
 
 
@@ -169,7 +171,7 @@ def test_heatmap_cells_and_clustering(doc):
     means = analysis.theta_means(sr.load_results(doc["study"]["storage"], "known"))
     for i, (m, h) in enumerate(hm["rows"]):
         for j, (t, w) in enumerate(hm["columns"]):
-            assert hm["values"][i][j] == pytest.approx(means[grids.Theta(m, w, h, t)])
+            assert hm["values"][i][j] == pytest.approx(means[Theta(m, w, h, t)])
     assert any("left out" in n for n in hm["notes"])            # θ• is a lone point, shown in Table 3
 
 
@@ -303,7 +305,7 @@ def test_trainings_at_chance_are_named_in_the_report_and_the_status():
     """Two complete trainings of rep 1 that never learned (val UA 25 % of 4 classes): a coverage note
     in the report, a warning line in `sertune status`; both still count as trainings."""
     from sertune.cli.search import format_status
-    from sertune.study.progress import Progress
+    from sertune.study.search.progress import Progress
 
     grid = small_grid()
     trials = [FakeTrial(r, th, 60.0 + i, 58.0, val=metrics(25.0) if r == 1 and i < 2 else None)

@@ -10,9 +10,10 @@ import pytest
 
 from sertune.cli import main
 from sertune.corpora.marker import write_marker
-from sertune.report import build_report, subtitle, tables
+from sertune.report import build_report, subtitle
+from sertune.report import tables
 from sertune.report.render import tables as table_list
-from sertune.study import grids
+from sertune.study.search import grids
 
 from study_fixtures import FakeTrial, fake_results, small_grid, write_study
 

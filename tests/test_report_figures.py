@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sertune.report import analysis, build_report, draw_figures, figures
+from sertune.report import build_report, draw_figures
+from sertune.report import analysis
+from sertune.report import figures
 from sertune.report.html import render_html
 from sertune.report.render import confusion_table
-from sertune.study import grids
-from sertune.study.grids import USUAL
+from sertune.study.search import grids
+from sertune.study.search.grids import USUAL
 
 from study_fixtures import FakeTrial, fake_results, metrics
 

@@ -15,7 +15,8 @@ import subprocess
 import pytest
 
 from sertune.report import write_report
-from sertune.study import results as sr
+from sertune.study.store import results as sr
+from sertune.study.store.locate import find_storage
 
 from study_fixtures import FakeTrial, small_grid, write_study
 
@@ -63,7 +64,7 @@ def test_every_figure_loads_in_headless_chromium(tmp_path):
     trials = [FakeTrial(r, th, 60.0 + 2 * i + r, 58.0 + 2 * i) for r in range(3) for i, th in enumerate(grid)]
     write_study(tmp_path / "study", "browser", grid=grid, trials=trials, reps=3)
     out = tmp_path / "report"
-    doc = write_report(sr.load_results(*sr.find_storage(tmp_path / "study")), out)
+    doc = write_report(sr.load_results(*find_storage(tmp_path / "study")), out)
     pngs = sorted(p for p in doc["files"] if p.endswith(".png"))
     assert len(pngs) == 5
     images = _loaded_images(browser, (out / "report.html").read_text(encoding="utf-8"), tmp_path)
@@ -75,9 +76,9 @@ def test_every_figure_loads_in_headless_chromium(tmp_path):
 
 def test_the_replay_section_loads_in_headless_chromium(tmp_path):
     """With a `sertune replay` of the study, the page gains the budget-vs-regret figure and table."""
-    from sertune.study.budget import PANEL
-    from sertune.study.curves import synthesize
-    from sertune.study.replay import replay
+    from sertune.study.strategies.budget import PANEL
+    from sertune.study.store.curves import synthesize
+    from sertune.study.replay.lab import replay
 
     browser = _browser()
     grid = small_grid()
@@ -90,7 +91,7 @@ def test_the_replay_section_loads_in_headless_chromium(tmp_path):
            "orders": 10, "seed": 0, "budget": 0.1, "default": results[1].spec,
            "strategies": [r.as_dict() for r in results]}
     out = tmp_path / "report"
-    write_report(sr.load_results(*sr.find_storage(tmp_path / "study")), out, replay=doc)
+    write_report(sr.load_results(*find_storage(tmp_path / "study")), out, replay=doc)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert '<h2 id="replay">' in page and page.count("<tr>") > len(PANEL)
     images = _loaded_images(browser, page, tmp_path)

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from sertune.errors import ConfigError
-from sertune.splits import Split, make_splits, read_splits, shuffle_split, write_splits
+from sertune.corpora.splits import Split, make_splits, read_splits, shuffle_split, write_splits
 
 CLASSES = ["anger"] * 40 + ["neutral"] * 80 + ["sadness"] * 20
 IDS = [f"u{i:03d}" for i in range(len(CLASSES))]

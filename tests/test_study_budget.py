@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from sertune.errors import ConfigError
-from sertune.study import curves as cv
-from sertune.study.budget import BY_BUDGET, CANDIDATES, PANEL, RECORD, choose, evidence_for, parse_budget, strategy_for
-from sertune.study.pruners import strategy_of
-from sertune.study.replay import replay
-from sertune.study.settings import SearchConfig
-from sertune.study.strategies import parse_strategy
-from sertune.train import TrainConfig
+from sertune.study.store import curves as cv
+from sertune.study.strategies.budget import BY_BUDGET, CANDIDATES, PANEL, RECORD, choose, evidence_for, parse_budget, strategy_for
+from sertune.study.strategies.pruners import strategy_of
+from sertune.study.replay.lab import replay
+from sertune.study.search.settings import SearchConfig
+from sertune.study.strategies.registry import parse_strategy
+from sertune.training.fit import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from sertune.study.claims import ClaimBook, Heartbeat, claims_table, make_engine, order, read_rows
+from sertune.study.store.claims import ClaimBook, Heartbeat, claims_table, make_engine, order, read_rows
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_concurrent_workers_never_share_a_claim(tmp_path):
     book(make_engine(url)).create([f"k{i:02d}" for i in range(40)])
     script = (
         "import sys\n"
-        "from sertune.study.claims import ClaimBook, make_engine\n"
+        "from sertune.study.store.claims import ClaimBook, make_engine\n"
         "b = ClaimBook(make_engine(sys.argv[1]), 's', grace=60)\n"
         "while (c := b.acquire()) is not None:\n"
         "    print(c.key, flush=True); b.finish(c)\n")

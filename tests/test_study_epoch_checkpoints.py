@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from sertune.study.epoch_checkpoints import EpochCheckpoints, saved_epoch
-from sertune.train import TrainState
+from sertune.study.search.epoch_checkpoints import EpochCheckpoints, saved_epoch
+from sertune.training.fit import TrainState
 
 IDENTITY = {"search": "s", "seed": 0, "settings": {"epochs": 5}}
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.dataset import Theta
+from sertune.training.dataset import Theta
 from sertune.errors import ConfigError
-from sertune.study.grids import USUAL, USUAL_SETTINGS, paper_grid, resolve_grid, theta_key, toml_grid
+from sertune.features.theta import theta_key
+from sertune.study.search.grids import USUAL, USUAL_SETTINGS, paper_grid, resolve_grid, toml_grid
 
 
 @pytest.mark.parametrize("corpus,segments", [("emodb", {5.0, 6.0, 7.0, 8.0, 9.0}),

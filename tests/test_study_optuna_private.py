@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from sertune.study.optuna_private import adopt, trial_id
+from sertune.study.store.optuna_private import adopt, trial_id
 
 
 def test_a_running_trial_can_be_adopted_and_finished_by_another_handle(tmp_path):

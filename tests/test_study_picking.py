@@ -8,7 +8,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from sertune.study.picking import SKIPPED, TRAINING, claimed, within_budget
+from sertune.study.search.picking import SKIPPED, TRAINING, claimed, within_budget
 
 KEYS = ["a", "b", "c", "d", "e"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sertune.cli import main
-from sertune.study.plan import (Fit, ProbePoint, count_lanes, estimate, fit, format_plan,
+from sertune.study.search.plan import (Fit, ProbePoint, count_lanes, estimate, fit, format_plan,
                                 representative, segment_counts, shapes)
-from sertune.splits import Split
-from sertune.theta import Theta, theta_key
+from sertune.corpora.splits import Split
+from sertune.features.theta import Theta, theta_key
 
 GRID = (Theta(40, 400, 160, 1.0), Theta(80, 400, 160, 1.0), Theta(40, 400, 320, 2.0))
 

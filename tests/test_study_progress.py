@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.study.progress import busy_workers, cost, epochs_left, eta_seconds, expected_fraction, format_duration
-from sertune.theta import Theta
+from sertune.study.search.progress import busy_workers, cost, epochs_left, eta_seconds, expected_fraction, format_duration
+from sertune.features.theta import Theta
 
 SMALL = Theta(40, 400, 160, 3.0)      # 40 mels x 301 frames
 BIG = Theta(256, 511, 16, 9.0)        # 256 mels x 9000 frames: ~190x the work of SMALL
@@ -62,7 +62,7 @@ def test_expected_fraction_is_the_plans_estimate():
 
 def test_busy_workers_counts_settings_in_training_not_trials():
     """A worker fusing 3 repetitions of SMALL is one worker; a parked trial is nobody's work."""
-    from sertune.study.results import TrialRecord
+    from sertune.study.store.results import TrialRecord
     trials = [TrialRecord(rep=r, number=r, theta=SMALL, state="running") for r in range(3)]
     trials += [TrialRecord(rep=0, number=9, theta=BIG, state="running"),
                TrialRecord(rep=1, number=10, theta=Theta(64, 400, 160, 3.0), state="running", parked=True),
@@ -73,7 +73,7 @@ def test_busy_workers_counts_settings_in_training_not_trials():
 def test_busy_workers_counts_a_stack_of_several_settings_once():
     """One worker stacking 2 window lengths x 2 repetitions, another training alone: 2 workers.
     Trials without a ``worker`` (older studies) still count by setting."""
-    from sertune.study.results import TrialRecord
+    from sertune.study.store.results import TrialRecord
     other_l = Theta(40, 640, 160, 3.0)
     trials = [TrialRecord(rep=r, number=r, theta=theta, state="running", worker="gpu-box:41")
               for r in range(2) for theta in (SMALL, other_l)]

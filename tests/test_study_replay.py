@@ -11,10 +11,10 @@ from optuna.trial import TrialState
 
 from sertune.cli import main
 from sertune.errors import ConfigError
-from sertune.study import curves as cv
-from sertune.study.replay import make_orders, ranking_oracle, replay, runner_up_regret, select
-from sertune.study.storage import open_storage, rep_name
-from sertune.study.strategies import Outcome, parse_strategy
+from sertune.study.store import curves as cv
+from sertune.study.replay.lab import make_orders, ranking_oracle, replay, runner_up_regret, select
+from sertune.study.store.storage import open_storage, rep_name
+from sertune.study.strategies.registry import Outcome, parse_strategy
 
 GRID = "n_mels = [24, 40]\nwin_length = [255, 511]\nhop_length = [160, 320]\nsegment = [1.0]\n"
 TRAIN = ["--reps", "2", "--epochs", "4", "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "3"]
@@ -125,7 +125,7 @@ def test_two_workers_wait_at_the_barrier_of_topk_then_finish_its_top_k(recorded,
     top 2 of each repetition by validation WA (ties to the earlier claim) go on from their checkpoints."""
     out = two_worker_search(recorded, synth_savee, "topk-two", "topk:n=1,k=2", epochs=3, seed=5)
     storage = open_storage(f"sqlite:///{out / 'study.db'}")
-    from sertune.study.claims import make_engine, read_rows
+    from sertune.study.store.claims import make_engine, read_rows
     position = {row.key: row.position for row in read_rows(make_engine(f"sqlite:///{out / 'study.db'}"), "topk-two")}
     for r in range(2):
         trials = optuna.load_study(study_name=rep_name("topk-two", r), storage=storage).get_trials()

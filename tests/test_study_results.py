@@ -1,4 +1,4 @@
-"""sertune.study.results: finding, loading and counting a study, against a fake store with known numbers."""
+"""sertune.study.store.results: finding, loading and counting a study, against a fake store with known numbers."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from sertune.dataset import Theta
+from sertune.training.dataset import Theta
 from sertune.errors import ConfigError
-from sertune.study import results as sr
-from sertune.study.grids import USUAL, theta_key
+from sertune.study.store import results as sr
+from sertune.study.store.locate import find_storage
+from sertune.features.theta import theta_key
+from sertune.study.search.grids import USUAL
 
 from study_fixtures import FakeTrial, small_grid, write_study
 
@@ -43,7 +45,7 @@ def study(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(study):
-    return sr.load_results(*sr.find_storage(study))
+    return sr.load_results(*find_storage(study))
 
 
 def test_theta_key_round_trip():
@@ -112,7 +114,7 @@ def test_in_progress_study_counts_what_is_missing(tmp_path):
     trials = [FakeTrial(0, G[0], 70.0, 69.0), FakeTrial(0, G[1], state="running"),
               FakeTrial(0, G[2], state="waiting"), FakeTrial(1, G[0], 71.0, 70.0)]
     write_study(tmp_path, "wip", grid=GRID, trials=trials, reps=3, studies=[0, 1])
-    res = sr.load_results(*sr.find_storage(tmp_path))
+    res = sr.load_results(*find_storage(tmp_path))
     assert res.reps == 3 and res.studies == (0, 1)
     cov = sr.coverage(res)
     assert (cov["complete"], cov["running"], cov["waiting"], cov["missing"]) == (2, 1, 1, 27 - 4)
@@ -122,28 +124,28 @@ def test_in_progress_study_counts_what_is_missing(tmp_path):
 def test_find_storage_without_search_json_uses_the_only_search(tmp_path):
     write_study(tmp_path, "only", grid=GRID, trials=[FakeTrial(0, G[0], 70.0, 69.0)], reps=1)
     (tmp_path / "search.json").unlink()
-    url, name = sr.find_storage(tmp_path)
+    url, name = find_storage(tmp_path)
     assert url == f"sqlite:///{(tmp_path / 'study.db').resolve()}" and name == "only"
     write_study(url, "other", grid=GRID, trials=[], reps=1)
     with pytest.raises(ConfigError, match="2 searches .*only.*other|2 searches .*other.*only"):
-        sr.find_storage(tmp_path)
+        find_storage(tmp_path)
 
 
 def test_relative_storage_in_search_json_is_relative_to_the_folder(tmp_path):
     write_study(tmp_path, "rel", grid=GRID, trials=[], reps=1)
     (tmp_path / "search.json").write_text(json.dumps({"storage": "sqlite:///study.db", "study": "rel"}))
-    url, name = sr.find_storage(tmp_path)
+    url, name = find_storage(tmp_path)
     assert url == f"sqlite:///{(tmp_path / 'study.db').resolve()}" and name == "rel"
 
 
 def test_errors_name_the_problem_and_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        sr.find_storage(tmp_path / "nope")
+        find_storage(tmp_path / "nope")
     with pytest.raises(ConfigError, match="no study.db nor search.json"):
-        sr.find_storage(tmp_path)
+        find_storage(tmp_path)
     (tmp_path / "search.json").write_text("{")
     with pytest.raises(ConfigError, match="search.json"):
-        sr.find_storage(tmp_path)
+        find_storage(tmp_path)
     missing = tmp_path / "gone.db"
     with pytest.raises(ConfigError, match="gone.db does not exist"):
         sr.load_results(f"sqlite:///{missing}", "x")
@@ -154,7 +156,7 @@ def test_errors_name_the_problem_and_the_fix(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "study.db").write_bytes(b"")
     with pytest.raises(ConfigError):
-        sr.find_storage(tmp_path / "empty")
+        find_storage(tmp_path / "empty")
 
 
 @pytest.mark.parametrize("val_ua, at_chance", [(25.0, True), (27.0, True), (27.5, False), (60.0, False)])

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from sertune.errors import ConfigError
-from sertune.segments import segment
-from sertune.splits import Split
-from sertune.study.sanity import class_warnings, grid_warnings, padding_warnings, segment_counts
-from sertune.theta import Theta
+from sertune.features.segments import segment
+from sertune.corpora.splits import Split
+from sertune.study.search.sanity import class_warnings, grid_warnings, padding_warnings, segment_counts
+from sertune.features.theta import Theta
 
 SR = 16000
 
@@ -134,6 +134,6 @@ def test_bad_inputs(kwargs, match):
 
 
 def test_sanity_does_not_import_torch():
-    code = "import sys, sertune.study.sanity; print('torch' in sys.modules)"
+    code = "import sys, sertune.study.search.sanity; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -17,16 +17,16 @@ from optuna.trial import TrialState
 
 from sertune.cli import main
 from sertune.corpora import load_corpus
-from sertune.prepared import prepare
-from sertune.study import runner
-from sertune.study.grids import toml_grid
-from sertune.study.progress import read_progress
-from sertune.study.create import create_or_resume
-from sertune.study.claims import make_engine, read_rows
-from sertune.study.epoch_checkpoints import saved_epoch
-from sertune.study.settings import SearchConfig
-from sertune.study.storage import open_storage, rep_name
-from sertune.train import TrainConfig
+from sertune.features.prepared import prepare
+from sertune.study.search import runner
+from sertune.study.search.grids import toml_grid
+from sertune.study.search.progress import read_progress
+from sertune.study.search.create import create_or_resume
+from sertune.study.store.claims import make_engine, read_rows
+from sertune.study.search.epoch_checkpoints import saved_epoch
+from sertune.study.search.settings import SearchConfig
+from sertune.study.store.storage import open_storage, rep_name
+from sertune.training.fit import TrainConfig
 
 GRID = "n_mels = [24, 40]\nwin_length = [400]\nhop_length = [160, 320]\nsegment = [1.0]\n"
 SETTINGS = SearchConfig(train=TrainConfig(epochs=2)).settings()
@@ -217,7 +217,7 @@ def test_a_worker_paused_past_the_grace_loses_its_claim_and_stops_that_work_clea
 
 def test_start_message_new_then_resuming():
     from sertune.cli.search import start_message
-    from sertune.study.progress import Progress
+    from sertune.study.search.progress import Progress
 
     meta = {"search": "s", "warnings": ["430 of 511 settings have poor log-Mel parameters; they are searched",
                                         "T = 5 s: 97 % of utterances are shorter and are zero-padded"]}
@@ -272,8 +272,8 @@ CURVES = {"M24-L400-H160-T1": [30, 35, 40, 45], "M24-L400-H320-T1": [50, 60, 70,
 
 def scripted_fit(data, split, *, config, on_epoch=None, resume=None, on_snapshot=None, **_):
     """Stands in for train.fit: reports CURVES[θ] epoch by epoch, like a real training."""
-    from sertune.theta import theta_key
-    from sertune.train import RunResult
+    from sertune.features.theta import theta_key
+    from sertune.training.fit import RunResult
 
     curve = CURVES[theta_key(data.theta)]
     for epoch in range(1, config.epochs + 1):
@@ -288,7 +288,7 @@ def test_status_shows_the_trainings_waiting_at_a_barrier_then_the_decision(synth
     """topk: a worker stopped once every θ is parked leaves them running and waiting (not
     interrupted); the next worker decides the barrier and finishes the top 1 of each repetition."""
     from sertune.cli.search import format_status
-    from sertune.study.claims import ClaimBook
+    from sertune.study.store.claims import ClaimBook
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)

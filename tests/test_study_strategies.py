@@ -5,9 +5,9 @@ import optuna
 import pytest
 
 from sertune.errors import ConfigError
-from sertune.study.curves import synthesize, theta_of
-from sertune.study.storage import quiet_optuna, rep_name
-from sertune.study.strategies import STRATEGIES, Asha, RepetitionFidelity, TopK, Tpe, parse_strategy
+from sertune.study.store.curves import synthesize, theta_of
+from sertune.study.store.storage import quiet_optuna, rep_name
+from sertune.study.strategies.registry import STRATEGIES, Asha, RepetitionFidelity, TopK, Tpe, parse_strategy
 
 quiet_optuna()
 
@@ -115,7 +115,7 @@ def test_bad_specs_say_what_is_wrong(spec, match):
 
 def test_a_replay_only_strategy_says_so_when_asked_to_run_live():
     """Every registered strategy runs live now; one that only replays gets this message."""
-    from sertune.study.strategy_base import Strategy
+    from sertune.study.strategies.base import Strategy
 
     class ReplayOnly(Strategy):
         name = "replay-only"
@@ -133,14 +133,14 @@ def test_a_replay_only_strategy_says_so_when_asked_to_run_live():
     ("topk:n=150", r"strategy topk: n=150 leaves nothing to continue in a search of 150 epochs; use n < 150"),
 ])
 def test_a_search_refuses_what_runs_in_replay_only(spec, match):
-    from sertune.study.settings import SearchConfig
+    from sertune.study.search.settings import SearchConfig
     with pytest.raises(ConfigError, match=match):
         SearchConfig(grid="usual", strategy=spec)
 
 
 @pytest.mark.parametrize("spec", ["random:budget=0.5", "tpe", "tpe:budget=3,startup=1", "topk:n=149,k=2", "repfid:reps=2,n=3"])
 def test_a_search_runs_the_strategies_that_choose_settings_or_wait_at_a_barrier(spec):
-    from sertune.study.settings import SearchConfig
+    from sertune.study.search.settings import SearchConfig
     assert SearchConfig(grid="usual", strategy=spec).search_strategy() == parse_strategy(spec).spec()
 
 
@@ -178,9 +178,9 @@ def test_tpe_live_follows_its_replay_and_survives_claims_it_did_not_make():
 def m_driven(seed=0, reps=2, epochs=3):
     """Curves of 289 θs (a product grid plus θ•, so not every combination of values exists) whose
     validation WA grows with M alone, plus noise per (r, θ); test WA is validation WA."""
-    from sertune.study.curves import Curves
-    from sertune.study.grids import USUAL, product
-    from sertune.theta import theta_key
+    from sertune.study.store.curves import Curves
+    from sertune.study.search.grids import USUAL, product
+    from sertune.features.theta import theta_key
 
     grid = product(range(32, 160, 8), (255, 511, 1023), (80, 160), (1.0, 2.0, 3.0)) + (USUAL,)
     m = np.array([t.n_mels for t in grid], dtype=float)
@@ -231,7 +231,7 @@ def test_tpe_is_deterministic_given_the_seeds(spec):
 
 
 def test_tpe_finds_better_settings_than_random_when_one_parameter_drives_validation():
-    from sertune.study.replay import replay
+    from sertune.study.replay.lab import replay
 
     curves = m_driven(seed=3)
     rnd, tpe = replay(curves, ["random:budget=30", "tpe:budget=30,startup=5"], orders=20, seed=0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.study.claims import Claim
-from sertune.study.trial_run import ClaimLost, TrialRun
+from sertune.study.store.claims import Claim
+from sertune.study.search.trial_run import ClaimLost, TrialRun
 
 
 class FakeTrial:

@@ -7,10 +7,10 @@ import torch
 
 from sertune.corpora import load_corpus
 from sertune.errors import ConfigError
-from sertune.splits import Split
-from sertune.study.claims import Claim
-from sertune.study.worker_data import FeatureCache, load_search_corpus
-from sertune.theta import Theta
+from sertune.corpora.splits import Split
+from sertune.study.store.claims import Claim
+from sertune.study.search.worker_data import FeatureCache, load_search_corpus
+from sertune.features.theta import Theta
 
 
 @pytest.fixture

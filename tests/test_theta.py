@@ -8,12 +8,12 @@ import sys
 import pytest
 
 from sertune.errors import ConfigError
-from sertune.study.grids import USUAL, USUAL_SETTINGS, paper_grid
-from sertune.theta import Theta, parse_theta_key, theta_from_dict, theta_key
+from sertune.study.search.grids import USUAL, USUAL_SETTINGS, paper_grid
+from sertune.features.theta import Theta, parse_theta_key, theta_from_dict, theta_key
 
 
 def test_report_and_results_do_not_import_torch():
-    code = "import sertune.report, sertune.study.results; import sys; print('torch' in sys.modules)"
+    code = "import sertune.report, sertune.study.store.results; import sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -66,11 +66,3 @@ def test_frames_and_check():
     assert Theta(128, 127, 16, 1.0).check(16000, warn=False)       # empty mel filters: advice
     with pytest.raises(ConfigError, match="hop_length=0 is invalid"):
         Theta(40, 400, 0, 3.0).check(16000)
-
-
-def test_old_import_paths_still_work():
-    from sertune import dataset
-    from sertune.study import grids, results
-
-    assert dataset.Theta is Theta and grids.theta_key is theta_key
-    assert results.parse_theta_key is parse_theta_key and results.theta_from_dict is theta_from_dict

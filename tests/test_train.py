@@ -7,15 +7,15 @@ import json
 import pytest
 import torch
 
-from sertune.checkpoint import load_checkpoint
+from sertune.training.checkpoint import load_checkpoint
 from sertune.cli import main
 from sertune.corpora import load_corpus
-from sertune.dataset import build_segments
-from sertune.corpus_splits import utterance_splits
-from sertune.prepared import prepare
+from sertune.training.dataset import build_segments
+from sertune.training.corpus_splits import utterance_splits
+from sertune.features.prepared import prepare
 from sertune.errors import ConfigError
-from sertune.theta import Theta
-from sertune.train import TrainConfig, fit
+from sertune.features.theta import Theta
+from sertune.training.fit import TrainConfig, fit
 
 SMALL = Theta(n_mels=40, win_length=400, hop_length=160, segment=1.5)
 
@@ -103,7 +103,7 @@ def test_dropout_masks_come_from_the_run_seed_alone(prepared, data):
 
 
 def test_segment_split_unit_and_epoch_hook(prepared, data):
-    from sertune.corpus_splits import segment_splits
+    from sertune.training.corpus_splits import segment_splits
     split = segment_splits(data, prepared, reps=1, seed=0)[0]
     assert all("#" in i for i in split.test)
     seen = []

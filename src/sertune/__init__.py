@@ -1,8 +1,8 @@
 """sertune: tune log-Mel spectrogram parameters for speech emotion recognition.
 
-The package is laid out as one module per pipeline stage (see DESIGN.md):
-``corpora`` (find utterances and labels), ``audio`` (decode to 16 kHz mono),
-``features`` (log-Mel spectrograms), and the ``cli`` that ties them together.
+One package per pipeline stage, imports running one way down it (docs/architecture.md):
+``corpora`` -> ``features`` -> ``training`` -> ``study`` -> ``report`` -> ``deploy`` -> ``cli``,
+on top of ``errors``, ``config``, ``environment`` and ``outputs``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

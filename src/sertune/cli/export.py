@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..deploy.export import ATOL, export_onnx
-from ..theta import Theta
+from ..features.theta import Theta
 
 
 def add_parser(sub) -> None:

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from .. import features
-from ..audio import SAMPLE_RATE, load_audio
+from ..features.audio import SAMPLE_RATE, load_audio
 from ..errors import SertuneWarning
 
 #: Segments drawn at most with --segment (all are saved with --npy).
@@ -130,7 +130,7 @@ def _format(s: dict) -> str:
 
 
 def _draw(args, lms: np.ndarray, summary: dict) -> None:
-    from ..features_plot import plot_log_mel
+    from ..features.plot import plot_log_mel
 
     st = summary["settings"]
     ms = 1000 / SAMPLE_RATE

@@ -12,7 +12,7 @@ import argparse
 import json
 import warnings
 
-from ..devices import PRECISIONS
+from ..training.devices import PRECISIONS
 from ..deploy.predict import Prediction, Predictor, expand_paths
 from ..errors import AudioError, SertuneWarning
 

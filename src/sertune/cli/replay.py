@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..study import budget as budgets
-from ..study.curves import Curves, merge, open_curves, save
-from ..study.replay import (format_table, make_orders, ranking_oracle, replay, runner_up_regret,
+from ..study.strategies import budget as budgets
+from ..study.store.curves import Curves, merge, open_curves, save
+from ..study.replay.lab import (format_table, make_orders, ranking_oracle, replay, runner_up_regret,
                              scale_lines)
-from ..study.strategies import STRATEGIES, SYNTAX, parse_strategy
+from ..study.strategies.registry import STRATEGIES, SYNTAX, parse_strategy
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..study.locate import find_storage, find_study_name
-from ..study.results import load_results
+from ..study.store.locate import find_storage, find_study_name
+from ..study.store.results import load_results
 
 
 def add_parser(sub) -> None:

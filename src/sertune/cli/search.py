@@ -12,17 +12,17 @@ import warnings
 from pathlib import Path
 
 from ..config import add_flags, flat_fields, read_toml
-from ..devices import resolve_device, usable_cpus
+from ..training.devices import resolve_device, usable_cpus
 from ..errors import ConfigError, SertuneWarning
 from ..outputs import write_json
-from ..prepared import prepare
-from ..study.backends import BACKENDS, WorkerOptions
-from ..study.epoch_checkpoints import EVERY_SECONDS
-from ..study.grids import resolve_grid
-from ..study.progress import format_duration, read_progress
-from ..study.locate import find_storage
-from ..study.settings import SearchConfig
-from ..study.storage import HEARTBEAT_SECONDS, default_url
+from ..features.prepared import prepare
+from ..study.search.backends import BACKENDS, WorkerOptions
+from ..study.search.epoch_checkpoints import EVERY_SECONDS
+from ..study.search.grids import resolve_grid
+from ..study.search.progress import format_duration, read_progress
+from ..study.store.locate import find_storage
+from ..study.search.settings import SearchConfig
+from ..study.store.storage import HEARTBEAT_SECONDS, default_url
 from .corpus import add_corpus_args, corpus_from_args
 
 
@@ -126,8 +126,8 @@ def _check_checkpoints(args: argparse.Namespace) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from ..study.create import create_or_resume
-    from ..study.progress import watch
+    from ..study.search.create import create_or_resume
+    from ..study.search.progress import watch
 
     flags = {k: getattr(args, k, None) for k in flat_fields(SearchConfig)}
     config = SearchConfig.resolve(read_toml(args.config) if args.config else None, flags)   # validated here
@@ -181,7 +181,7 @@ def run_search(args: argparse.Namespace) -> int:
     bad = workers.failures()
     if bad:
         raise ConfigError(bad[0])
-    from ..study.models import collect_selected
+    from ..study.store.models import collect_selected
 
     selected = collect_selected(state.reps, out)
     doc = state.as_json() | {"selected": selected}
@@ -207,15 +207,15 @@ def _worker_devices(args, devices: list[str]) -> list[str]:
 
 def _plan_text(config, grid, prepared, devices, threads, worker_devices) -> str:
     """The cost estimate of ``--plan``, which a real search prints when it starts too."""
-    from ..corpus_splits import utterance_splits
-    from ..study.plan import format_plan, plan_search
+    from ..training.corpus_splits import utterance_splits
+    from ..study.search.plan import format_plan, plan_search
 
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
                                worker_devices=worker_devices)
     text = format_plan(plan, device=device)
     if config.budget is not None:
-        from ..study.budget import evidence_for
+        from ..study.strategies.budget import evidence_for
         text += (f"\n--budget {config.budget} runs {config.search_strategy()}: "
                  f"{evidence_for(config.budget).text()}")
     return text
@@ -237,7 +237,7 @@ def start_message(meta: dict, planned: int, state=None) -> str:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from ..study.runner import Worker, WorkerStopped
+    from ..study.search.runner import Worker, WorkerStopped
 
     _check_checkpoints(args)
     if args.threads:
@@ -247,7 +247,7 @@ def run_worker(args: argparse.Namespace) -> int:
     # SIGTERM (the search stopping its workers) and Ctrl-C: finish the epoch, save it, give θ back.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    from ..devices import CpuShare
+    from ..training.devices import CpuShare
     worker = Worker(args.storage, args.study, device=args.device, out=args.out, heartbeat=args.heartbeat,
                     cache_dir=args.cache_dir, parent=args.parent, checkpoint_dir=args.checkpoint_dir,
                     checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
@@ -280,7 +280,7 @@ def _chance_line(doc: dict) -> list[str]:
     n = doc.get("at_chance") or 0
     if not n:
         return []
-    from ..study.results import CHANCE_MARGIN
+    from ..study.store.results import CHANCE_MARGIN
     return [f"warning: {n} of the {doc['complete']} complete trainings ended at chance (validation UA within "
             f"{CHANCE_MARGIN:g} points of 100 / classes %): they never learned; they still count, as every "
             f"training does. Many of them point at a learning rate too high (--lr) for some starts."]

@@ -11,17 +11,17 @@ import torch
 
 from ..config import add_flags, read_toml, resolve
 from ..corpora.marker import synthetic_label
-from ..dataset import Theta
-from ..devices import CpuShare, describe, prepare_device, resolve_device
+from ..features.theta import Theta
+from ..training.devices import CpuShare, describe, prepare_device, resolve_device
 from ..environment import environment
 from ..errors import ConfigError
-from ..metrics import METRICS
+from ..training.metrics import METRICS
 from ..outputs import check_out_dir, write_json
-from ..prepared import prepare
-from ..repetitions import run_theta
-from ..splits import PROTOCOLS, read_splits, write_splits
-from ..segments import REMAINDERS
-from ..train import TrainConfig
+from ..features.prepared import prepare
+from ..training.repetitions import run_theta
+from ..corpora.splits import PROTOCOLS, read_splits, write_splits
+from ..features.segments import REMAINDERS
+from ..training.fit import TrainConfig
 from .corpus import add_corpus_args, corpus_from_args
 
 #: Every setting of a training run and its default (None = required / chosen later).

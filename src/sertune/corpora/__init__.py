@@ -12,8 +12,8 @@ import soundfile as sf
 
 from ..errors import CorpusError
 # Modules register their loaders on import; generic layouts (manifest, folders) last.
-from . import cremad, emodb, iemocap, ravdess, savee, tess  # noqa: F401
-from . import folders, manifest  # noqa: F401
+from . import cremad, emodb, iemocap, ravdess, savee, tess  # noqa: F401  (imported to register their loaders)
+from . import folders, manifest  # noqa: F401  (registered last: they would claim any folder)
 from .base import (
     CANONICAL_LABELS,
     Corpus,

@@ -1,5 +1,5 @@
 """Using a trained model: inference on new audio (:mod:`.predict`) and ONNX export (:mod:`.export`).
 
-Both stand on :mod:`.session` (onnxruntime) and :mod:`sertune.checkpoint`
+Both stand on :mod:`.session` (onnxruntime) and :mod:`sertune.training.checkpoint`
 (the self-describing model file); neither imports the other.
 """

@@ -4,7 +4,7 @@ The exported graph is the network alone: input ``log_mel`` of shape
 ``(batch, 1, n_mels, frames)`` (normalised log-Mel of T-second segments, frames
 fixed by θ), output ``logits`` ``(batch, n_classes)``. Everything else inference
 needs (θ, classes, normalisation, sample rate, remainder rule) travels in the
-file's ``metadata_props`` (:meth:`sertune.checkpoint.ModelSpec.to_metadata`), so
+file's ``metadata_props`` (:meth:`sertune.training.checkpoint.ModelSpec.to_metadata`), so
 ``sertune predict`` and any onnxruntime user can run it alone.
 
 The export uses ``torch.onnx.export(dynamo=True)``: the TorchScript exporter is
@@ -28,11 +28,11 @@ import torch
 from torch import nn
 
 from .. import features
-from ..audio import load_audio
-from ..checkpoint import ModelSpec, load_checkpoint
+from ..features.audio import load_audio
+from ..training.checkpoint import ModelSpec, load_checkpoint
 from ..errors import ConfigError, SertuneError
-from ..features import intra_op_threads
-from ..segments import normalize
+from ..features.logmel import intra_op_threads
+from ..features.segments import normalize
 from .session import open_session
 
 __all__ = ["ExportError", "conv_macs", "export_onnx", "check_inputs", "median_ms"]

@@ -4,18 +4,18 @@ A model is a checkpoint written by ``sertune train``/``search`` (``model.pt``) o
 ONNX export (``.onnx``, :mod:`sertune.deploy.export`); both carry what inference needs
 (:class:`ModelSpec`). Each file goes through the steps the training evaluated with:
 
-1. decode, downmix and resample to the model's rate (:func:`sertune.audio.load_audio`);
+1. decode, downmix and resample to the model's rate (:func:`sertune.features.audio.load_audio`);
 2. cut into T-second segments with the model's remainder rule (:func:`sertune.features.segment_many`);
 3. log-Mel with θ (:func:`sertune.features.log_mel`), normalised ``(x - mean) / std``
    with the training set's statistics;
 4. the network, log-softmax per segment, and the utterance decision: the mean of its
-   segments' log-probabilities (:func:`sertune.metrics.utterance_log_probs`), argmax.
+   segments' log-probabilities (:func:`sertune.training.metrics.utterance_log_probs`), argmax.
 
 Reported probabilities are ``softmax`` of that mean (the normalised geometric mean of
 the segment probabilities), so their argmax is the training's decision.
 
 Precision follows training: ``precision="auto"`` runs bf16 autocast and channels-last
-where :func:`sertune.devices.use_bf16` says the device is fast at it, as training's
+where :func:`sertune.training.devices.use_bf16` says the device is fast at it, as training's
 evaluation did on the same machine; ``"fp32"`` turns it off. One difference is
 deliberate: training usually stores log-Mel features as float16 (within ~0.03 dB),
 while inference keeps float32. Against training's evaluation of float32 features
@@ -36,13 +36,13 @@ import soxr
 import torch
 
 from .. import features
-from ..audio import load_audio
-from ..checkpoint import ModelSpec, load_checkpoint
-from ..devices import resolve_device, use_bf16
+from ..features.audio import load_audio
+from ..training.checkpoint import ModelSpec, load_checkpoint
+from ..training.devices import resolve_device, use_bf16
 from ..errors import AudioError, ConfigError
-from ..segments import normalize
-from ..metrics import utterance_log_probs
-from ..theta import Theta
+from ..features.segments import normalize
+from ..training.metrics import utterance_log_probs
+from ..features.theta import Theta
 from .session import open_session
 
 __all__ = ["ModelSpec", "Prediction", "Predictor"]

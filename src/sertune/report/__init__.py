@@ -1,7 +1,7 @@
 """The report of a study: the paper's Tables 3-6 and Fig. 3-4, and what the paper could not show.
 
 :func:`build_report` computes every number from a
-:class:`~sertune.study.results.StudyResults` (the ``report.json`` document);
+:class:`~sertune.study.store.results.StudyResults` (the ``report.json`` document);
 :func:`write_report` draws the figures from those numbers and writes
 ``report.json``, ``report.html``, ``tables.md``, one CSV per table and the PNGs.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..corpora.marker import describe_corpus, read_marker
 from ..environment import versions
-from ..study import results as sr
+from ..study.store import results as sr
 from . import analysis, tables
 from .render import csv_text, markdown
 from .render import tables as table_list

@@ -1,6 +1,6 @@
 """Numbers behind the figures: mean confusion matrix, the Fig. 4 heat map, marginal effects.
 
-Pure functions of a :class:`~sertune.study.results.StudyResults`; the
+Pure functions of a :class:`~sertune.study.store.results.StudyResults`; the
 figures only draw what these return, and ``report.json`` stores it.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.cluster import hierarchy
 
-from ..study import results as sr
-from ..theta import Theta
+from ..study.store import results as sr
+from ..features.theta import Theta
 from .tables import theta_values
 
 #: The four LMS parameters: θ field, symbol, unit (for axis labels).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from ..study.replay import scale_lines, signed
+from ..study.replay.lab import scale_lines, signed
 from .render import CELL_STATES, Table, fmt, tables
 
 #: How many ranking rows show before the rest folds into <details>.

@@ -1,9 +1,9 @@
 """The paper's Tables 3-6, the selected θ_r* and a ranking of Θ, as pure functions of a study.
 
-Every function takes a :class:`~sertune.study.results.StudyResults` and
+Every function takes a :class:`~sertune.study.store.results.StudyResults` and
 returns plain data (dicts, lists, floats in %, None for "not available") that
 goes to ``report.json`` unchanged; rendering is elsewhere. Means and stds are
-over repetitions with :func:`sertune.metrics.mean_std` (population std, as the
+over repetitions with :func:`sertune.training.metrics.mean_std` (population std, as the
 authors' code). Only COMPLETE trials count: a pruned trial stopped early, so
 its numbers would understate that setting.
 """
@@ -17,10 +17,10 @@ import numpy as np
 from scipy import stats
 
 from ..corpora.marker import synthetic_label
-from ..metrics import mean_std
-from ..study import results as sr
-from ..study.pruners import strategy_of
-from ..theta import Theta, theta_key
+from ..training.metrics import mean_std
+from ..study.store import results as sr
+from ..study.strategies.pruners import strategy_of
+from ..features.theta import Theta, theta_key
 from .literature import LITERATURE, PAPER_RESULTS, PAPER_SETUP, REFERENCES
 
 #: The θ_r* test metrics of Table 5 (the paper's precision and F1, plus UA, recall and WA).

@@ -1,1 +1,1 @@
-"""The search over Θ x repetitions: grids, storage, workers, progress (see docs/study-storage.md)."""
+"""The search over Θ x repetitions: ``store`` (what a study holds), ``strategies``, ``replay`` and ``search`` (running one)."""

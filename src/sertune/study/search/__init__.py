@@ -1,0 +1,1 @@
+"""Running a search: its settings and grid, workers and their claims, epoch checkpoints, progress and --plan."""

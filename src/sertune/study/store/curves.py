@@ -1,0 +1,394 @@
+"""Recorded learning curves of a brute-force search: what replay of search strategies reads.
+
+A brute-force search trains every θ of its grid for every epoch on every
+repetition. Each of its trials keeps the validation WA of every epoch (the
+Optuna intermediate values) and the test metrics of every checkpoint that
+improved validation (``test_curve``, :mod:`~sertune.study.search.runner`). Training is
+deterministic on the CPU, so a run of θ stopped at epoch e would have reported
+exactly the first e values of that curve and the test metrics of its best
+checkpoint up to e. :class:`Curves` holds that as arrays; a strategy replayed on
+them (:mod:`~sertune.study.replay.lab`) spends and selects exactly what it would
+have live, without training.
+
+A :class:`Curves` comes from a study's storage (:func:`from_storage`) or from a
+compact ``.npz`` file (:func:`save` / :func:`load`, ``sertune curves``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ConfigError
+from ...features.theta import Theta, theta_from_dict, theta_key
+from .claims import order
+from .storage import load_meta, open_storage, rep_name
+
+#: Format of the ``.npz`` curves file (the ``meta`` entry says it).
+CURVES_FORMAT = 1
+
+#: Trial attr the runner writes: [[epoch, test WA, test UA], ...] at every epoch that improved
+#: validation WA (the validation curve itself is the trial's intermediate values).
+TEST_CURVE = "test_curve"
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Learning curves of S settings on R repetitions over E epochs.
+
+    Attributes
+    ----------
+    name : str
+        The search they were recorded from.
+    keys : tuple of str
+        θ keys, length S, in the grid's order.
+    val : ndarray, shape (R, S, E)
+        Validation WA (%) of every epoch (epoch e at index e - 1).
+    test_wa, test_ua : ndarray, shape (R, S, E)
+        Test WA and UA (%) of the best-validation checkpoint up to each epoch: what a
+        training stopped after that epoch reports (the first epoch wins ties, as in
+        :func:`sertune.training.fit.fit`).
+    seed : int
+        The search's seed: its claim order is :meth:`live_order`.
+    source : dict
+        Corpus, settings and anything else the search stored (JSON-ready).
+    notes : tuple of str
+        What was left out when the record was read (e.g. settings not finished).
+    """
+
+    name: str
+    keys: tuple[str, ...]
+    val: np.ndarray
+    test_wa: np.ndarray
+    test_ua: np.ndarray
+    seed: int = 0
+    source: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        shape = self.val.shape
+        if len(shape) != 3 or shape[1] != len(self.keys) or min(shape) < 1:
+            raise ConfigError(f"curves: val has shape {shape}; expected (reps, {len(self.keys)} settings, epochs)")
+        for part in ("test_wa", "test_ua"):
+            if getattr(self, part).shape != shape:
+                raise ConfigError(f"curves: {part} has shape {getattr(self, part).shape}, val has {shape}")
+        if not np.isfinite(self.val).all():
+            raise ConfigError("curves: val holds NaN or infinite values; every (θ, r) needs its whole curve")
+
+    @property
+    def reps(self) -> int:
+        return self.val.shape[0]
+
+    @property
+    def n_settings(self) -> int:
+        return self.val.shape[1]
+
+    @property
+    def epochs(self) -> int:
+        return self.val.shape[2]
+
+    @property
+    def synthetic(self) -> bool:
+        return bool((self.source.get("corpus") or {}).get("synthetic"))
+
+    def repetitions(self, which: slice) -> "Curves":
+        """The same curves for some repetitions only (strategies that treat them apart)."""
+        return Curves(name=self.name, keys=self.keys, val=self.val[which], test_wa=self.test_wa[which],
+                      test_ua=self.test_ua[which], seed=self.seed, source=self.source, notes=self.notes)
+
+    def settings(self, keys: Sequence[str]) -> "Curves":
+        """The same curves for the settings ``keys`` only, in that order."""
+        index = [self.keys.index(k) for k in keys]
+        source = dict(self.source)
+        if "grid" in source:
+            source["grid"] = [source["grid"][i] for i in index]
+        return Curves(name=self.name, keys=tuple(keys), val=self.val[:, index], test_wa=self.test_wa[:, index],
+                      test_ua=self.test_ua[:, index], seed=self.seed, source=source, notes=self.notes)
+
+    def live_order(self) -> np.ndarray:
+        """Indices of the settings in the order a search with this seed claims them."""
+        index = {k: i for i, k in enumerate(self.keys)}
+        return np.array([index[k] for k in order(self.keys, self.seed)], dtype=np.int64)
+
+    def thetas(self) -> list[Theta]:
+        return [Theta(**t) for t in self.source["grid"]] if "grid" in self.source else []
+
+    def describe(self) -> str:
+        corpus = self.source.get("corpus") or {}
+        kind = "synthetic " if self.synthetic else ""
+        return (f"{self.name}: {self.n_settings} settings x {self.reps} repetitions x {self.epochs} epochs "
+                f"({kind}{corpus.get('name', 'corpus')})")
+
+
+def best_so_far(val: np.ndarray) -> np.ndarray:
+    """Running maximum along the last axis: the best validation WA up to each epoch."""
+    return np.maximum.accumulate(val, axis=-1)
+
+
+def test_at_epochs(improved: list, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Forward-fill ``[[epoch, test WA, test UA], ...]`` (improving epochs) over 1..epochs.
+
+    The first epoch always improves (validation starts below any value), so every
+    epoch gets the test metrics of the latest improvement at or before it.
+    """
+    wa, ua = np.full(epochs, np.nan), np.full(epochs, np.nan)
+    for epoch, w, u in sorted(improved):
+        wa[int(epoch) - 1:], ua[int(epoch) - 1:] = w, u
+    return wa, ua
+
+
+# --------------------------------------------------------------------------- from a study
+
+def from_storage(url: str, name: str) -> Curves:
+    """The curves of search ``name``: every θ finished on every repetition.
+
+    Raises ConfigError when the search is not brute force, recorded no test
+    curves, or has no θ finished on every repetition. Settings finished on only
+    some repetitions are left out and :attr:`Curves.notes` says so.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = open_storage(url)
+    meta = load_meta(storage, name)
+    settings = meta.get("settings") or {}
+    strategy = settings.get("strategy") or settings.get("pruner", "none")
+    if strategy not in ("none", "brute"):
+        raise ConfigError(f"search {name!r} ran strategy {strategy!r}: replay needs a brute-force record "
+                          f"(every setting trained every epoch); run `sertune search ... --strategy brute`")
+    grid = [Theta(**t) for t in meta["grid"]]
+    keys = [theta_key(t) for t in grid]
+    reps, epochs = int(meta["reps"]), int(settings["epochs"])
+    found: dict[tuple[int, str], tuple] = {}
+    no_curve = 0
+    tests, digests = [], []
+    for r in range(reps):
+        try:
+            study = optuna.load_study(study_name=rep_name(name, r), storage=storage)
+        except KeyError:
+            continue
+        split = study.user_attrs.get("split", {})
+        tests.append(len(split.get("test", ())))
+        digests.append(hashlib.sha256(json.dumps(split, sort_keys=True).encode()).hexdigest()[:16])
+        for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
+            key = t.params.get("theta")
+            if key not in keys or (r, key) in found:
+                continue            # a duplicate: the first finished trial of a cell wins, as everywhere
+            if TEST_CURVE not in t.user_attrs:
+                no_curve += 1
+                continue
+            values = [t.intermediate_values.get(e) for e in range(1, epochs + 1)]
+            if any(v is None for v in values):
+                continue
+            found[(r, key)] = (values, *test_at_epochs(t.user_attrs[TEST_CURVE], epochs))
+    if no_curve and not found:
+        raise ConfigError(f"search {name!r} has no test curves: it was recorded before sertune kept the test "
+                          f"metrics of improving epochs; run the search again to record them")
+    done = [k for k in keys if all((r, k) in found for r in range(reps))]
+    if not done:
+        raise ConfigError(f"search {name!r} has no setting finished on all {reps} repetitions yet; "
+                          f"replay needs whole curves (let the search finish, or wait for a few settings)")
+    notes = []
+    if len(done) < len(keys):
+        notes.append(f"partial record: {len(done)} of {len(keys)} settings are finished on every repetition; "
+                     f"the replay covers those only")
+    if no_curve:
+        notes.append(f"{no_curve} trials recorded no test curve and were left out")
+    arrays = [np.array([[found[(r, k)][i] for k in done] for r in range(reps)], dtype=np.float64)
+              for i in range(3)]
+    kept = [meta["grid"][keys.index(k)] for k in done]
+    source = {"corpus": meta.get("corpus"), "settings": settings, "grid": kept, "storage": url,
+              "classes": meta.get("classes"), "test_utterances": tests,
+              "split_digests": digests}
+    return Curves(name=name, keys=tuple(done), val=arrays[0], test_wa=arrays[1], test_ua=arrays[2],
+                  seed=int(settings.get("seed", 0)), source=_jsonable(source), notes=tuple(notes))
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+# --------------------------------------------------------------------------- merge
+
+def _recipe(curves: Curves) -> dict:
+    """What a (θ, r) training depends on besides θ: records that share it may merge."""
+    source = curves.source
+    corpus = {k: v for k, v in (source.get("corpus") or {}).items() if k != "root"}   # a path, not the data
+    return {"corpus": corpus, "training settings": source.get("settings"), "classes": source.get("classes"),
+            "seed": curves.seed, "repetitions": curves.reps, "epochs": curves.epochs,
+            "test utterances": source.get("test_utterances")}
+
+
+def _difference(got, want) -> str:
+    """``got vs want``; for two dicts, only the keys whose values differ (``missing`` where absent)."""
+    if not (isinstance(got, dict) and isinstance(want, dict)):
+        return f"{got!r} vs {want!r}"
+    keys = [k for k in dict.fromkeys([*want, *got]) if got.get(k, ...) != want.get(k, ...)]
+    show = lambda d, k: repr(d[k]) if k in d else "missing"   # noqa: E731
+    return ", ".join(f"{k} {show(got, k)} vs {show(want, k)}" for k in keys)
+
+
+def _grid_order(theta: dict) -> tuple:
+    # The order of a product grid (grids.product: segment, window, mels, hop), so that the union
+    # of two parts is ordered as one search over the union of their grids would be.
+    return (float(theta["segment"]), int(theta["win_length"]), int(theta["n_mels"]), int(theta["hop_length"]))
+
+
+def merge(parts: Sequence[Curves]) -> Curves:
+    """One record from brute-force records of other settings of one corpus and training.
+
+    A (θ, r) training depends on the corpus, repetition r's split and seed
+    (:func:`sertune.training.fit.rep_seed` of the search's seed and r) and the training
+    settings, never on which other settings its grid holds. So records that share all
+    of those merge into exactly the record one search over the union of their grids
+    makes (tested): a grid grown later, or cut into parts recorded on several machines.
+
+    Parameters
+    ----------
+    parts : sequence of Curves, length >= 1
+        Records that agree on corpus (its folder may differ), training settings, classes,
+        seed, repetitions, epochs, test utterances and (where recorded) their splits.
+
+    Returns
+    -------
+    Curves
+        Every setting of every part once, in product-grid order; ``source["parts"]`` names the
+        parts (name, storage, settings). One part is returned as it is.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first part and field that differ, or a setting two parts hold with other
+        curves.
+    """
+    if not parts:
+        raise ConfigError("merge: no curves given; pass one or more records")
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    want = _recipe(first)
+    for part in parts[1:]:
+        got = _recipe(part)
+        for field_, value in want.items():
+            if got[field_] != value:
+                raise ConfigError(f"curves {part.name!r} differ from {first.name!r} in {field_}: "
+                                  f"{_difference(got[field_], value)}; only records of one corpus and training "
+                                  f"settings merge")
+        mine, theirs = first.source.get("split_digests"), part.source.get("split_digests")
+        if mine and theirs and mine != theirs:
+            raise ConfigError(f"curves {part.name!r} and {first.name!r} were trained on different splits; "
+                              f"only records of one corpus and seed merge")
+    grid, cells = {}, {}
+    for part in parts:
+        for i, key in enumerate(part.keys):
+            cell = (part.val[:, i], part.test_wa[:, i], part.test_ua[:, i])
+            if key in cells and not all(np.array_equal(a, b) for a, b in zip(cells[key], cell)):
+                raise ConfigError(f"setting {key} is in two records with different curves; they were not "
+                                  f"trained alike (another machine or thread count?), so they do not merge")
+            cells[key] = cell
+            grid[key] = theta_of(part, i).as_dict()
+    keys = sorted(cells, key=lambda k: _grid_order(grid[k]))
+    val, test_wa, test_ua = (np.stack([cells[k][j] for k in keys], axis=1) for j in range(3))
+    names = [p.name for p in parts]
+    name = first.name if len(set(names)) == 1 else "+".join(names)
+    source = dict(first.source) | {"grid": [grid[k] for k in keys],
+                                   "parts": [{"name": p.name, "storage": p.source.get("storage"),
+                                              "settings": p.n_settings} for p in parts]}
+    notes = dict.fromkeys(n for p in parts for n in p.notes)     # what the parts left out
+    return Curves(name=name, keys=tuple(keys), val=val, test_wa=test_wa, test_ua=test_ua, seed=first.seed,
+                  source=_jsonable(source), notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------- file
+
+def save(curves: Curves, path: str | Path) -> Path:
+    """Write ``curves`` as one compressed ``.npz`` (the arrays plus a JSON ``meta``)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ConfigError(f"curves file {path}: use a .npz name (numpy's compressed archive)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": CURVES_FORMAT, "name": curves.name, "keys": list(curves.keys), "seed": curves.seed,
+            "source": curves.source, "notes": list(curves.notes)}
+    # float64 as the trials hold them: a replay from the file and from the storage agree to the bit.
+    np.savez_compressed(path, meta=np.array(json.dumps(meta)), val=curves.val,
+                        test_wa=curves.test_wa, test_ua=curves.test_ua)
+    return path
+
+
+def load(path: str | Path) -> Curves:
+    """Read a curves file written by :func:`save`; ConfigError naming what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"curves file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: z[k].astype(np.float64) for k in ("val", "test_wa", "test_ua")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{path} is not a sertune curves file ({exc}); write one with `sertune curves`") from None
+    if meta.get("format") != CURVES_FORMAT:
+        raise ConfigError(f"{path}: curves format {meta.get('format')!r}, this sertune reads {CURVES_FORMAT}")
+    return Curves(name=meta["name"], keys=tuple(meta["keys"]), seed=int(meta["seed"]), source=meta["source"],
+                  notes=tuple(meta["notes"]), **arrays)
+
+
+def open_curves(study: str | Path, *, storage: str | None = None, name: str | None = None) -> Curves:
+    """Curves from a ``.npz`` file, a search's output folder, or a storage URL (``--storage``)."""
+    from .locate import find_storage, find_study_name
+
+    if storage:
+        return from_storage(storage, name or find_study_name(storage))
+    if study is None:
+        raise ConfigError("give STUDY (a curves .npz, or the --out folder of `sertune search`) or --storage URL")
+    path = Path(study)
+    if path.suffix == ".npz" or path.is_file():
+        return load(path)
+    if "://" in str(study):
+        return from_storage(str(study), name or find_study_name(str(study)))
+    url, found = find_storage(path)
+    return from_storage(url, name or found)
+
+
+def theta_of(curves: Curves, index: int) -> Theta:
+    """θ of setting ``index`` (from the stored grid, else parsed from its key)."""
+    grid = curves.source.get("grid")
+    if grid:
+        return theta_from_dict(grid[index])
+    from ...features.theta import parse_theta_key
+    return parse_theta_key(curves.keys[index])
+
+
+def synthesize(*, settings: int, reps: int, epochs: int, seed: int = 0, n_val: int = 107,
+               n_test: int = 107, name: str = "synthetic") -> Curves:
+    """Plausible curves without training, for benchmarks and tests of replay at any size.
+
+    Each setting has a true accuracy (spread like the paper's EmoDB grid, 55-80 %) and a
+    learning speed; each repetition draws validation and test accuracies around it on
+    ``n_val`` / ``n_test`` utterances (so they are multiples of 100 / n, as real WAs are),
+    rising over the epochs with noise. The test metrics are forward-filled at the epochs
+    where validation improved, as a recorded study holds them.
+    """
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(55, 80, settings)
+    speed = rng.uniform(0.03, 0.3, settings)
+    e = np.arange(1, epochs + 1)
+    shape = (reps, settings, epochs)
+    level = truth[None, :, None] * (1 - 0.6 * np.exp(-speed[None, :, None] * e)) + rng.normal(0, 2, (reps, settings, 1))
+
+    def draw(n: int) -> np.ndarray:
+        p = np.clip(level + rng.normal(0, 3, shape), 1, 99) / 100
+        return np.round(p * n) / n * 100
+
+    val, test = draw(n_val), draw(n_test)
+    best = best_so_far(val)
+    improved = np.concatenate([np.ones(shape[:2] + (1,), bool), best[..., 1:] > best[..., :-1]], axis=-1)
+    idx = np.maximum.accumulate(np.where(improved, e - 1, 0), axis=-1)
+    test_wa = np.take_along_axis(test, idx, axis=-1)
+    keys = tuple(f"S{i}" for i in range(settings))
+    return Curves(name=name, keys=keys, val=val, test_wa=test_wa, test_ua=test_wa.copy(), seed=seed,
+                  source={"corpus": {"name": "synthesized curves", "synthetic": True}})

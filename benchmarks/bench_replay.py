@@ -29,7 +29,9 @@ from sertune.training.devices import cpu_model, usable_cpus
 from sertune.study.store import curves as cv
 from sertune.study.strategies.budget import BUDGETS, CANDIDATES, PANEL, RECORD, choose, evidence_for, strategy_for
 from sertune.study.strategies.registry import parse_strategy
-from sertune.study.replay.lab import format_table, ranking_oracle, replay, runner_up_regret, scale_lines
+from sertune.study.replay.lab import replay
+from sertune.study.replay.scales import ranking_oracle, runner_up_regret
+from sertune.study.replay.text import format_table, scale_lines
 
 #: --budget's evidence (budget.RECORD is relative to the repository root).
 RECORDED = Path(__file__).resolve().parents[1] / RECORD

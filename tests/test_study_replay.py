@@ -12,7 +12,8 @@ from optuna.trial import TrialState
 from sertune.cli import main
 from sertune.errors import ConfigError
 from sertune.study.store import curves as cv
-from sertune.study.replay.lab import make_orders, ranking_oracle, replay, runner_up_regret, select
+from sertune.study.replay.lab import make_orders, replay, select
+from sertune.study.replay.scales import ranking_oracle, runner_up_regret
 from sertune.study.store.storage import open_storage, rep_name
 from sertune.study.strategies.registry import Outcome, parse_strategy
 
@@ -292,8 +293,10 @@ def test_ranking_oracle_trains_only_the_settings_best_on_average():
     test = np.array([[[0.0, 60.0], [0.0, 75.0], [0.0, 40.0], [0.0, 80.0]],
                      [[0.0, 70.0], [0.0, 72.0], [0.0, 50.0], [0.0, 30.0]]])
     curves = cv.Curves(name="o", keys=("a", "b", "c", "d"), val=val, test_wa=test, test_ua=test)
+    # Setting regret scores each pick on the other repetition: θ_r* d, a -> 30, 60; the oracle's b, a
+    # -> 72, 60: -21 (d won repetition 0 by luck; it is the worst setting on the other one).
     assert ranking_oracle(curves, 0.5) == {"budget": 0.5, "settings": 2, "epoch_fraction": 0.5,
-                                           "regret": pytest.approx(2.5)}
+                                           "regret": pytest.approx(2.5), "setting_regret": pytest.approx(-21.0)}
     # 10 %: still one setting (b): rep 0 loses 5, rep 1 gains 2 (72 against θ_1*'s 70).
     assert ranking_oracle(curves, 0.1)["settings"] == 1
     assert ranking_oracle(curves, 0.1)["regret"] == pytest.approx((5.0 - 2.0) / 2)

@@ -10,8 +10,9 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..study.strategies import budget as budgets
 from ..study.store.curves import Curves, merge, open_curves, save
-from ..study.replay.lab import (format_table, make_orders, ranking_oracle, replay, runner_up_regret,
-                             scale_lines)
+from ..study.replay.lab import make_orders, replay
+from ..study.replay.scales import ranking_oracle, runner_up_regret, selection_luck
+from ..study.replay.text import LEGEND, format_table, scale_lines
 from ..study.strategies.registry import STRATEGIES, SYNTAX, parse_strategy
 
 
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
            "default": default.spec() if default else None,
            "runner_up_regret": runner_up_regret(curves),
            "ranking_oracle": ranking_oracle(curves, budget or 0.10),
+           "selection_luck": selection_luck(curves),
+           "cost_source": curves.epoch_costs()[1],
            "strategies": [r.as_dict() for r in results]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "replay.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -107,9 +110,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"replayed {len(results)} strategies x {args.orders} orders on {curves_text(curves)}")
     for note in curves.notes:
         print(f"note: {note}")
+    if curves.reps < 2:
+        print("note: one repetition: no setting regret (it scores a setting on the other repetitions); "
+              "per-repetition regret only")
     print(table)
-    print("epochs: % of brute force's; regret: mean test WA points lost vs brute force's θ_r* "
-          "(95 % interval over orders); same θ: share of repetitions selecting θ_r* itself")
+    print(LEGEND)
     for line in scale_lines(doc):
         print(f"scale: {line}")
     print(f"wrote {(out / 'replay.json').resolve()}, replay.md, replay.png")

@@ -139,6 +139,7 @@ def run_search(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as grid_warnings:          # shown once the search is accepted
         warnings.simplefilter("always", SertuneWarning)
         grid_name, grid = resolve_grid(config.grid, corpus.name)         # whole grid validated here
+    control = config.control_meta(grid)                                  # the restart control too
     out = Path(args.out).resolve()
     url = args.storage or default_url(out)
     name = args.study or out.name
@@ -154,7 +155,7 @@ def run_search(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     meta = create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
                             settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat,
-                            notes=[str(w.message) for w in grid_warnings])
+                            notes=[str(w.message) for w in grid_warnings], control=control)
     planned = len(grid) * meta["reps"]
     write_json(out / "search.json", {"storage": url, "study": name, "grid": grid_name,
                                      "reps": meta["reps"], "planned": planned})

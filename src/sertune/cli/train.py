@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..training.metrics import METRICS
 from ..outputs import check_out_dir, write_json
 from ..features.prepared import prepare
-from ..training.repetitions import run_theta
+from ..training.repetitions import check_restarts, run_theta
 from ..corpora.splits import PROTOCOLS, read_splits, write_splits
 from ..features.segments import REMAINDERS
 from ..training.fit import TrainConfig
@@ -28,7 +28,7 @@ from .corpus import add_corpus_args, corpus_from_args
 DEFAULTS: dict[str, object] = {
     "n_mels": None, "win_length": None, "hop_length": None, "segment": None,
     "protocol": "shuffle-split", "reps": None, "split_unit": "utterance", "splits": None,
-    "remainder": "drop", "seed": 0, "device": "auto",
+    "remainder": "drop", "seed": 0, "device": "auto", "restarts": 1,
     "threads": None,
     **TrainConfig().as_dict(),
 }
@@ -55,6 +55,9 @@ def add_parser(sub) -> None:
                    help="split utterances (default) or segments as the reference code does (leaks)")
     g.add_argument("--splits", metavar="FILE", help="reuse the splits of an earlier run (splits.json)")
     g.add_argument("--seed", type=int, help="seed of splits, weights and batch order (default 0)")
+    g.add_argument("--restarts", type=int, metavar="N",
+                   help="train every repetition N times with other seeds and keep the best by validation WA, "
+                        "as a search keeps its best setting: the restart control (default 1)")
     g = p.add_argument_group("training")
     add_flags(g, TrainConfig)
     g.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
@@ -76,6 +79,7 @@ def settings_from_args(args: argparse.Namespace) -> dict:
     for key in ("n_mels", "win_length", "hop_length", "segment"):
         if s[key] is None:
             raise ConfigError(f"--{key.replace('_', '-')} is required (or {key} in --config)")
+    check_restarts(s["restarts"])
     if s["threads"] is not None and (isinstance(s["threads"], bool) or not isinstance(s["threads"], int)
                                      or s["threads"] < 1):
         raise ConfigError(f"threads={s['threads']!r} must be a positive integer (e.g. --threads 2), "
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
                             unit=s["split_unit"], reps=s["reps"], seed=int(s["seed"]),
                             device=device, remainder=s["remainder"], out=out, progress=not args.json,
                             cpu_share=CpuShare() if device.type == "cpu" and not s["threads"] else None,
-                            log=None if args.json else lambda line: print(line, file=sys.stderr))
+                            log=None if args.json else lambda line: print(line, file=sys.stderr),
+                            restarts=int(s["restarts"]))
     write_splits(out / "splits.json", splits, protocol=s["protocol"], unit=s["split_unit"],
                  seed=s["seed"], corpus=prepared.corpus.name)
     synthetic = dict(prepared.corpus.synthetic) if prepared.corpus.synthetic is not None else None
@@ -128,6 +133,15 @@ def format_summary(doc: dict, out: Path) -> str:
     for m in METRICS:
         v, t = s["val"][m], s["test"][m]
         lines.append(f"{m:<10} {v['mean']:>8.2f} ± {v['std']:<5.2f} {t['mean']:>8.2f} ± {t['std']:<5.2f}")
+    control = doc.get("restarts")
+    if control:
+        lines += ["", f"restart control: {control['n']} trainings per repetition, other seeds, same split"]
+        for name, label in (("mean", "one training (mean over restarts)"),
+                            ("best", f"best of {control['n']} by validation")):
+            t = control[name]["test"]
+            lines.append(f"  {label:<36} test WA {t['wa']['mean']:6.2f} ± {t['wa']['std']:<5.2f} "
+                         f"UA {t['ua']['mean']:6.2f} ± {t['ua']['std']:.2f}")
+        lines.append("  (the table above is the best of each repetition's restarts, as a search keeps θ_r*)")
     lines += ["", f"wrote {out}/metrics.json, splits.json, config.json, rep*/model.pt and "
                   f"model.pt (the repetition with the best validation WA)"]
     return "\n".join(lines)

@@ -332,3 +332,11 @@ def _metrics(model, data, rows, mean, std, bf16, n_classes, config) -> dict:
 def rep_seed(seed: int, rep: int) -> int:
     """The training seed of repetition ``rep`` (independent streams for every (seed, rep))."""
     return int(np.random.SeedSequence([seed, rep, 1]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def restart_seed(seed: int, rep: int, restart: int) -> int:
+    """The training seed of restart ``restart`` of repetition ``rep``: restart 0 is the repetition's
+    own training (:func:`rep_seed`), the others independent streams on the same split."""
+    if restart == 0:
+        return rep_seed(seed, rep)
+    return int(np.random.SeedSequence([seed, rep, 2, restart]).generate_state(1)[0] & 0x7FFFFFFF)

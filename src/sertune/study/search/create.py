@@ -23,11 +23,13 @@ from .grids import USUAL
 from .sanity import grid_warnings
 from .settings import IDENTITY
 from ..strategies.pruners import strategy_of
-from ..store.storage import FORMAT_VERSION, open_storage, rep_name
+from ..store.storage import (FORMAT_VERSION, control_keys, open_storage, rep_name, restarts_name,
+                             restarts_search)
 
 
 def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[Theta], grid_name: str,
-                     settings: dict, reps: int | None, heartbeat: float, notes: Sequence[str] = ()) -> dict:
+                     settings: dict, reps: int | None, heartbeat: float, notes: Sequence[str] = (),
+                     control: dict | None = None) -> dict:
     """Write a new search into the storage, or check that the stored one is the same search.
 
     Returns the search's metadata (``NAME.rep0`` user attrs) with ``"resumed"``
@@ -36,6 +38,10 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
     incomparable trials. The claim queue (one row per θ, in an order shuffled by
     the seed) is created here too, and completed for a search stored by an
     older sertune without one.
+
+    ``control`` (``{"theta": key, "restarts": N}``, :meth:`SearchConfig.control_meta`) adds the
+    restart control: studies ``NAME.rep{r}.restarts`` and a claim queue of N - 1 extra trainings
+    of θ per repetition beside the grid's.
 
     A new search stores its warnings (``notes`` about the grid, e.g. empty mel
     filters, and :mod:`~sertune.study.search.sanity`'s about the corpus: T longer than the
@@ -51,13 +57,14 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
                    "n_utterances": len(corpus.utterances), "synthetic": getattr(corpus, "synthetic", None)},
         "classes": list(prepared.classes), "grid": [t.as_dict() for t in grid], "grid_name": grid_name,
         "usual": USUAL.as_dict() if USUAL in grid else None, "settings": dict(settings),
-        "environment": environment(),
+        "environment": environment(), "control": control,
     }
     book = ClaimBook(make_engine(url), name, grace=3 * heartbeat)
     if rep_name(name, 0) in optuna.study.get_all_study_names(storage):
         stored = optuna.load_study(study_name=rep_name(name, 0), storage=storage).user_attrs
         _check_same(stored, meta, name)
         book.create(order([theta_key(Theta(**t)) for t in stored["grid"]], int(stored["settings"]["seed"])))
+        _create_control(storage, url, name, control, len(splits), heartbeat)
         return dict(stored) | {"resumed": True}
     meta["warnings"] = list(notes) + grid_warnings(
         grid, [len(w) / SAMPLE_RATE for w in prepared.waves], [u.label for u in corpus.utterances],
@@ -70,7 +77,18 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
                                                         "test": list(split.test)}}).items():
             study.set_user_attr(key, value)
     book.create(order([theta_key(t) for t in grid], int(settings["seed"])))
+    _create_control(storage, url, name, control, len(splits), heartbeat)
     return meta | {"resumed": False}
+
+
+def _create_control(storage, url: str, name: str, control: dict | None, reps: int, heartbeat: float) -> None:
+    """The restart control's studies (one per repetition) and its claim queue (restarts 1..N-1)."""
+    if not control:
+        return
+    for r in range(reps):
+        optuna.create_study(storage=storage, study_name=restarts_name(name, r), direction="maximize",
+                            load_if_exists=True).set_user_attr("rep", r)
+    ClaimBook(make_engine(url), restarts_search(name), grace=3 * heartbeat).create(control_keys(control))
 
 
 def _check_same(stored: dict, meta: dict, name: str) -> None:
@@ -86,6 +104,8 @@ def _check_same(stored: dict, meta: dict, name: str) -> None:
                       f"{meta['grid_name']} ({len(meta['grid'])} settings)")
     if stored.get("reps") != meta["reps"]:
         raise differs("reps", stored.get("reps"), meta["reps"])
+    if stored.get("control") != meta["control"]:
+        raise differs("restart control", stored.get("control"), meta["control"])
     for key in IDENTITY:
         # A search stored before strategies existed names its strategy by its pruner.
         old = strategy_of(stored["settings"]) if key == "strategy" else stored["settings"].get(key)

@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ...training.devices import describe, prepare_device, resolve_device
 from ...errors import ConfigError
 from ...corpora.splits import Split
-from ...training.fit import TrainConfig, fit, rep_seed
+from ...training.fit import TrainConfig, fit, restart_seed
 from ..store.curves import TEST_CURVE
 from ..store.claims import Claim, ClaimBook, Heartbeat, make_engine
 from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
@@ -44,7 +44,8 @@ from ..store.optuna_private import adopt
 from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from ..strategies.pruners import strategy_of
 from ..strategies.registry import parse_strategy
-from ..store.storage import FixedSampler, load_meta, open_storage, rep_name
+from ..store.storage import (FixedSampler, control_keys, load_meta, open_storage, rep_name, restarts_name,
+                             restarts_search, split_control_key)
 from .trial_run import ClaimLost, Parked, TrialRun, WorkerStopped
 from .worker_data import FeatureCache, load_search_corpus
 
@@ -115,11 +116,20 @@ class Worker:
         self.thetas = dict(zip(self.keys, self.grid))
         self.reps = int(self.meta["reps"])
         self.book = ClaimBook(make_engine(url), name, grace=3 * self.heartbeat)
+        # The restart control (``meta["control"]``): θ trained again with other seeds, in studies and
+        # a claim queue of its own, so that its trainings never compete for θ_r* nor are pruned.
+        self.control = control_keys(self.meta.get("control"))
+        self.thetas |= {k: self.thetas[split_control_key(k)[0]] for k in self.control}
+        self.control_book = (ClaimBook(make_engine(url), restarts_search(name), grace=3 * self.heartbeat)
+                             if self.control else None)
         self.fixed = FixedSampler()
         self.strategy = parse_strategy(strategy_of(s))
         pruner = self.strategy.pruner(self.config.epochs)
         self.rep_studies = [optuna.load_study(study_name=rep_name(name, r), storage=self.storage,
                                               sampler=self.fixed, pruner=pruner) for r in range(self.reps)]
+        self.restart_studies = [optuna.load_study(study_name=restarts_name(name, r), storage=self.storage,
+                                                  sampler=self.fixed, pruner=optuna.pruners.NopPruner())
+                                for r in range(self.reps)] if self.control else []
         self.splits = [Split(**self.rep_studies[r].user_attrs["split"]) for r in range(self.reps)]
         folder = checkpoint_dir or (self.out / "checkpoints" if self.out else None)
         identity = {"search": name, "seed": int(s["seed"]), "settings": self.config.as_dict()}
@@ -141,8 +151,10 @@ class Worker:
         while True:
             self._check_stop()
             claim, train = self._acquire()
+            if claim is None and self.control_book is not None:
+                claim, train = self.control_book.acquire(), True       # the grid has nothing to give now
             if claim is None:
-                if self.book.finished():
+                if self.book.finished() and (self.control_book is None or self.control_book.finished()):
                     return self.trained
                 if self.barrier and barrier.decide(self.book, self.rep_studies, self.strategy, self.keys,
                                                    epochs=self.config.epochs, checkpoints=self.checkpoints):
@@ -165,10 +177,15 @@ class Worker:
     def _work(self, claim: Claim, *, train: bool = True) -> None:
         """Train θ on every repetition while holding its claim, then mark it done (``train=False``:
         record every repetition as skipped, the strategy did not choose θ)."""
-        with Heartbeat(self.book, claim, self.heartbeat, log=self.log):
+        with Heartbeat(self._book(claim), claim, self.heartbeat, log=self.log):
             try:
                 if claim.stuck >= MAX_ORPHANS:
                     self._give_up(claim)
+                    return
+                if self._restart(claim):          # the control: every repetition, in full, no strategy
+                    for r in range(self.reps):
+                        self._rep(claim, r)
+                    self.control_book.finish(claim)
                     return
                 if not train:
                     self._skip(claim, range(self.reps), why=f"not chosen by {self.strategy.spec()}")
@@ -200,7 +217,7 @@ class Worker:
                 self.log(f"worker {os.getpid()}: another worker took over {claim.key} (this one was paused "
                          f"longer than the heartbeat grace); dropped it")
             except WorkerStopped:
-                self.book.give_back(claim)
+                self._book(claim).give_back(claim)
                 raise
             except Exception as exc:  # a bug in sertune, not a training error: log, give θ back
                 self._released_after(claim, exc)
@@ -209,17 +226,18 @@ class Worker:
         """A bug in sertune (not a training error) while holding θ: log it, give θ back (failed
         after MAX_CLAIM_FAILURES such errors)."""
         self.log(f"worker {os.getpid()}: claim of {claim.key} failed:\n{traceback.format_exc()}")
-        self.book.release(claim, error=f"{type(exc).__name__}: {exc}", max_failures=MAX_CLAIM_FAILURES)
+        self._book(claim).release(claim, error=f"{type(exc).__name__}: {exc}", max_failures=MAX_CLAIM_FAILURES)
 
     def _give_up(self, claim: Claim) -> None:
         """θ killed its workers MAX_ORPHANS times in a row: fail its open trials and the claim."""
-        for study in self.rep_studies:
-            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if t.params.get("theta") == claim.key:
+        for r in range(self.reps):
+            study = self._study(claim, r)
+            for t in self._trials_of(claim.key, r):
+                if t.state == TrialState.RUNNING:
                     trial = adopt(study, t)
                     trial.set_user_attr("error", ORPHANED)
                     study.tell(trial, state=TrialState.FAIL)
-        self.book.finish(claim, state="failed", error=ORPHANED)
+        self._book(claim).finish(claim, state="failed", error=ORPHANED)
         self.log(f"worker {os.getpid()}: gave up {claim.key}: {ORPHANED}")
 
     # -- strategies that skip settings ----------------------------------------------------
@@ -245,7 +263,7 @@ class Worker:
     # -- one (θ, r) ----------------------------------------------------------------------
     def _rep(self, claim: Claim, r: int) -> None:
         """Train θ on repetition r unless it is done (adopting a trial a stopped worker left)."""
-        study = self.rep_studies[r]
+        study = self._study(claim, r)
         mine = self._trials_of(claim.key, r)
         if any(t.state in FINISHED for t in mine):
             if self.checkpoints is not None:       # one a paused former holder wrote late
@@ -267,8 +285,23 @@ class Worker:
             adopted = None
 
     def _trials_of(self, key: str, r: int) -> list[FrozenTrial]:
-        """The trials of (θ, r) so far (failed, running, finished)."""
-        return [t for t in self.rep_studies[r].get_trials(deepcopy=False) if t.params.get("theta") == key]
+        """The trials of (θ, r) so far (failed, running, finished); of one restart for a control key."""
+        base, restart = split_control_key(key)
+        study = self.restart_studies[r] if restart else self.rep_studies[r]
+        return [t for t in study.get_trials(deepcopy=False)
+                if t.params.get("theta") == base and t.user_attrs.get("restart", 0) == restart]
+
+    # -- the restart control's claims live beside the grid's ------------------------------
+    @staticmethod
+    def _restart(claim: Claim) -> int:
+        """The restart index a claim trains: 0 for a grid setting, 1..N-1 for the control."""
+        return split_control_key(claim.key)[1]
+
+    def _book(self, claim: Claim) -> ClaimBook:
+        return self.control_book if self._restart(claim) else self.book
+
+    def _study(self, claim: Claim, r: int) -> optuna.Study:
+        return self.restart_studies[r] if self._restart(claim) else self.rep_studies[r]
 
     def _at_barrier(self, trial: FrozenTrial) -> bool:
         """Whether a RUNNING ``trial`` waits parked at the strategy's undecided barrier."""
@@ -278,12 +311,15 @@ class Worker:
     def _new_trial(self, claim: Claim, study: optuna.Study, r: int, attempt: int) -> optuna.Trial:
         """A new trial of (θ, r); raises NotChosen (after recording why) when a choosing strategy's
         budget was taken by other workers before this one's first repetition started."""
-        self.fixed.key = claim.key
+        self.fixed.key = split_control_key(claim.key)[0]
         trial = study.ask()
         trial.suggest_categorical("theta", self.keys)
         for k, v in (("theta", self.thetas[claim.key].as_dict()), ("rep", r), ("attempt", attempt),
                      ("device", describe(self.device))):
             trial.set_user_attr(k, v)
+        if self._restart(claim):
+            trial.set_user_attr("restart", self._restart(claim))
+            return trial
         if r == 0 and self.strategy.picks and not within_budget(
                 study, claim.key, self.strategy.budget_count(len(self.keys))):
             for k, v in (("epochs_run", 0), (SKIPPED, f"not chosen by {self.strategy.spec()}: other "
@@ -296,8 +332,9 @@ class Worker:
     def _run(self, claim: Claim, trial: optuna.Trial, resume=None, adopted: FrozenTrial | None = None) -> TrialRun:
         """The bookkeeping of one training of θ (see :class:`.trial_run.TrialRun`)."""
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")    # status counts workers so
-        return TrialRun(trial, claim, self.book, resume=resume, adopted=adopted,
-                        park_at=lambda epoch: epoch == self.barrier and not barrier.decided(self.rep_studies),
+        return TrialRun(trial, claim, self._book(claim), resume=resume, adopted=adopted,
+                        park_at=lambda epoch: (epoch == self.barrier and not self._restart(claim)
+                                               and not barrier.decided(self.rep_studies)),
                         on_epoch=self.cpu_share.adjust if self.cpu_share is not None else None)
 
     def _train(self, claim: Claim, study: optuna.Study, r: int, attempt: int,
@@ -330,7 +367,8 @@ class Worker:
             force = lambda: run.park or stopping()  # noqa: E731
             snapshot = self.checkpoints.hook(key, r, force=force, saved=saved) if self.checkpoints else None
             result = fit(data, self.splits[r], n_classes=len(self.meta["classes"]), config=self.config,
-                         seed=rep_seed(int(self.meta["settings"]["seed"]), r), unit="utterance",
+                         seed=restart_seed(int(self.meta["settings"]["seed"]), r, self._restart(claim)),
+                         unit="utterance",
                          on_epoch=on_epoch, resume=resume, on_snapshot=snapshot, on_improve=run.on_improve)
         except Parked:                 # stays RUNNING; barrier.decide prunes it or a worker resumes it
             self._settle(claim, r, run, "parked")
@@ -354,7 +392,7 @@ class Worker:
         if left == "parked":
             self._parked = True
         else:
-            self._tell(claim, self.rep_studies[r], run.trial, claim.key, r, state=TrialState.PRUNED)
+            self._tell(claim, self._study(claim, r), run.trial, claim.key, r, state=TrialState.PRUNED)
 
     def _failed(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, r: int, attempt: int,
                 exc: Exception) -> None:
@@ -374,7 +412,7 @@ class Worker:
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("seconds", result.seconds)
         value = result.val["utterance"]["wa"]
-        if self.out is not None:
+        if self.out is not None and not self._restart(claim):      # the control competes for no model
             model = save_if_best(self.out, study, trial.number, value, theta=self.thetas[claim.key],
                                  key=claim.key, rep=r, result=result, meta=self.meta)
             if model:
@@ -384,7 +422,7 @@ class Worker:
     def _tell(self, claim: Claim, study: optuna.Study, trial: optuna.Trial, key: str, r: int, *,
               state: TrialState = TrialState.COMPLETE, value: float | None = None, trained: bool = True) -> None:
         """Record the trial if this worker still holds θ; drop it cleanly otherwise."""
-        if not self.book.beat(claim):
+        if not self._book(claim).beat(claim):
             raise ClaimLost()
         # skip_if_finished: a paused former holder may have finished it first (same numbers).
         study.tell(trial, value, state=state, skip_if_finished=True)

@@ -15,7 +15,10 @@ from ...config import flat_fields, resolve
 from ...errors import ConfigError
 from ...features.segments import REMAINDERS
 from ...corpora.splits import PROTOCOLS
+from ...features.theta import Theta, parse_theta_key, theta_key
 from ...training.fit import TrainConfig
+from ...training.repetitions import check_restarts
+from .grids import USUAL
 from ..strategies.budget import parse_budget, strategy_for
 from ..strategies.pruners import PRUNERS, strategy_of
 from ..strategies.registry import SYNTAX, live_names, parse_strategy
@@ -41,6 +44,14 @@ class SearchConfig:
         "metavar": "PCT", "help": "spend about PCT of brute force's epochs (e.g. 10%%) with the strategy "
                                   "that replay of a recorded study showed best at that budget"})
     seed: int = field(default=0, metadata={"help": "seed of splits, trainings and the claim order"})
+    restarts: int = field(default=1, metadata={
+        "metavar": "N", "type": int,
+        "help": "the restart control: also train --control N times per repetition with other seeds "
+                "(restart 1 is its grid training), to measure how much keeping the best of many trainings "
+                "adds; 1: none"})
+    control: str = field(default="usual", metadata={
+        "metavar": "THETA", "help": "the setting --restarts trains: usual (θ•) or a key such as "
+                                    "M40-L400-H160-T3; it must be in the grid"})
     remainder: str = field(default="drop", metadata={
         "choices": REMAINDERS, "help": "tail of long utterances"})
     train: TrainConfig = TrainConfig()
@@ -57,6 +68,8 @@ class SearchConfig:
                                   f"{', '.join(registry)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed={self.seed!r} must be an integer")
+        check_restarts(self.restarts)
+        self.control_theta()                     # a ConfigError now for a key that is no setting
         given = [f"--{n}" for n, v in (("pruner", self.pruner != "none"), ("strategy", self.strategy),
                                       ("budget", self.budget)) if v]
         if len(given) > 1:
@@ -73,6 +86,28 @@ class SearchConfig:
                 raise
             raise ConfigError(f"--budget {self.budget} runs {strategy.spec()}, which does not fit "
                               f"{self.train.epochs} epochs ({exc}); give more --epochs or a --strategy") from None
+
+    def control_theta(self) -> Theta:
+        """The setting the restart control trains (``usual``: θ• of the paper)."""
+        if self.control == "usual":
+            return USUAL
+        try:
+            return parse_theta_key(str(self.control))
+        except ConfigError:
+            raise ConfigError(f"control={self.control!r} is not a setting; give usual (θ•) or a key such as "
+                              f"M40-L400-H160-T3 (mels, window, hop in samples, segment in seconds)") from None
+
+    def control_meta(self, grid) -> dict | None:
+        """``{"theta": key, "restarts": N}`` stored with the search, or None without a control; a
+        ConfigError (before any training) when the control's setting is not in ``grid``."""
+        if self.restarts < 2:
+            return None
+        theta = self.control_theta()
+        if theta not in grid:
+            raise ConfigError(f"--restarts {self.restarts} trains {theta_key(theta)} again, but it is not in the "
+                              f"grid; add it (a TOML grid's [[extra]] table) or choose --control among the "
+                              f"grid's settings")
+        return {"theta": theta_key(theta), "restarts": self.restarts}
 
     def search_strategy(self) -> str:
         """The canonical spec of the strategy this search runs (from --budget, --strategy or --pruner)."""
@@ -93,7 +128,8 @@ class SearchConfig:
         return cls.from_flat(resolve(flat_fields(cls), file, flags))
 
     def settings(self) -> dict:
-        """The flat dict stored with the search (everything but the grid and K)."""
+        """The flat dict stored with the search (everything but the grid, K and the restart
+        control, which is stored apart: :meth:`control_meta`)."""
         return {"protocol": self.protocol, "pruner": self.pruner, "strategy": self.search_strategy(),
                 "budget": None if self.budget is None else parse_budget(self.budget), "seed": self.seed,
                 "remainder": self.remainder, **self.train.as_dict()}

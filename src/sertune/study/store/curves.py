@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,13 @@ import numpy as np
 from ...errors import ConfigError
 from ...features.theta import Theta, theta_from_dict, theta_key
 from .claims import order
-from .storage import load_meta, open_storage, rep_name
+from .storage import load_meta, open_storage, rep_name, restarts_name
 
-#: Format of the ``.npz`` curves file (the ``meta`` entry says it).
+#: Format of the ``.npz`` curves file (the ``meta`` entry says it). Additive entries
+#: (``epoch_seconds``, the restart control's arrays) leave it at 1: older files lack them.
 CURVES_FORMAT = 1
+#: The rate every θ's frames are counted at (sertune resamples every corpus to it).
+SAMPLE_RATE = 16000
 
 #: Trial attr the runner writes: [[epoch, test WA, test UA], ...] at every epoch that improved
 #: validation WA (the validation curve itself is the trial's intermediate values).
@@ -59,6 +62,11 @@ class Curves:
         Corpus, settings and anything else the search stored (JSON-ready).
     notes : tuple of str
         What was left out when the record was read (e.g. settings not finished).
+    epoch_seconds : ndarray, shape (S,), optional
+        Measured seconds of one epoch of each setting (training and validation), on the
+        machine that recorded it; None in records made before sertune measured it.
+    restarts : Restarts, optional
+        The restart control: one setting trained N times per repetition.
     """
 
     name: str
@@ -69,6 +77,8 @@ class Curves:
     seed: int = 0
     source: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    epoch_seconds: np.ndarray | None = None
+    restarts: "Restarts | None" = None
 
     def __post_init__(self) -> None:
         shape = self.val.shape
@@ -79,6 +89,13 @@ class Curves:
                 raise ConfigError(f"curves: {part} has shape {getattr(self, part).shape}, val has {shape}")
         if not np.isfinite(self.val).all():
             raise ConfigError("curves: val holds NaN or infinite values; every (θ, r) needs its whole curve")
+        if self.epoch_seconds is not None and (self.epoch_seconds.shape != (shape[1],)
+                                               or not (self.epoch_seconds > 0).all()):
+            raise ConfigError(f"curves: epoch_seconds has shape {self.epoch_seconds.shape} or a value <= 0; "
+                              f"expected {shape[1]} positive seconds, one per setting")
+        if self.restarts is not None and self.restarts.val.shape[0] != shape[0]:
+            raise ConfigError(f"curves: the restart control has {self.restarts.val.shape[0]} repetitions, "
+                              f"the grid {shape[0]}")
 
     @property
     def reps(self) -> int:
@@ -98,8 +115,9 @@ class Curves:
 
     def repetitions(self, which: slice) -> "Curves":
         """The same curves for some repetitions only (strategies that treat them apart)."""
-        return Curves(name=self.name, keys=self.keys, val=self.val[which], test_wa=self.test_wa[which],
-                      test_ua=self.test_ua[which], seed=self.seed, source=self.source, notes=self.notes)
+        restarts = self.restarts.repetitions(which) if self.restarts is not None else None
+        return replace(self, val=self.val[which], test_wa=self.test_wa[which], test_ua=self.test_ua[which],
+                       restarts=restarts)
 
     def settings(self, keys: Sequence[str]) -> "Curves":
         """The same curves for the settings ``keys`` only, in that order."""
@@ -107,8 +125,27 @@ class Curves:
         source = dict(self.source)
         if "grid" in source:
             source["grid"] = [source["grid"][i] for i in index]
-        return Curves(name=self.name, keys=tuple(keys), val=self.val[:, index], test_wa=self.test_wa[:, index],
-                      test_ua=self.test_ua[:, index], seed=self.seed, source=source, notes=self.notes)
+        seconds = self.epoch_seconds[index] if self.epoch_seconds is not None else None
+        return replace(self, keys=tuple(keys), val=self.val[:, index], test_wa=self.test_wa[:, index],
+                       test_ua=self.test_ua[:, index], source=source, epoch_seconds=seconds)
+
+    def epoch_costs(self) -> tuple[np.ndarray, str]:
+        """Seconds (or relative cost) of one epoch of each setting, shape (S,), and where they come from.
+
+        ``measured``: the record's own seconds per epoch. ``cost model``: records made before
+        sertune measured them fall back to M x frames / T, the input size per second of audio,
+        in proportion to which an epoch costs (an epoch of T-second segments holds about
+        audio / T of them); only ratios between settings matter to a device fraction.
+        ``equal``: synthesized curves, whose keys name no settings.
+        """
+        if self.epoch_seconds is not None:
+            return self.epoch_seconds, "measured"
+        try:
+            thetas = [theta_of(self, i) for i in range(self.n_settings)]
+        except ConfigError:         # synthesized curves (keys S0, S1, ...) have no settings to cost
+            return np.ones(self.n_settings), "equal (no settings to cost)"
+        cost = np.array([t.n_mels * t.frames(SAMPLE_RATE) / t.segment for t in thetas], dtype=np.float64)
+        return cost, "cost model"
 
     def live_order(self) -> np.ndarray:
         """Indices of the settings in the order a search with this seed claims them."""
@@ -123,6 +160,33 @@ class Curves:
         kind = "synthetic " if self.synthetic else ""
         return (f"{self.name}: {self.n_settings} settings x {self.reps} repetitions x {self.epochs} epochs "
                 f"({kind}{corpus.get('name', 'corpus')})")
+
+
+@dataclass(frozen=True)
+class Restarts:
+    """The restart control: setting ``key`` trained N times per repetition with different seeds.
+
+    Restart 0 is the grid's own training of ``key`` (the search's seed for that
+    repetition); restarts 1..N-1 differ only in their training seed, on the same split.
+    Arrays are shaped (R, N, E) as :class:`Curves`' are (R, S, E).
+    """
+
+    key: str
+    val: np.ndarray
+    test_wa: np.ndarray
+    test_ua: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.val.shape[1]
+
+    def repetitions(self, which: slice) -> "Restarts":
+        return replace(self, val=self.val[which], test_wa=self.test_wa[which], test_ua=self.test_ua[which])
+
+    def best_by_validation(self) -> np.ndarray:
+        """Index of the restart with the best final validation WA per repetition, shape (R,) (ties:
+        the lowest restart, as a search's θ_r* ties go to the earliest)."""
+        return np.argmax(best_so_far(self.val)[:, :, -1], axis=1)
 
 
 def best_so_far(val: np.ndarray) -> np.ndarray:
@@ -165,6 +229,7 @@ def from_storage(url: str, name: str) -> Curves:
     keys = [theta_key(t) for t in grid]
     reps, epochs = int(meta["reps"]), int(settings["epochs"])
     found: dict[tuple[int, str], tuple] = {}
+    seconds: dict[str, list[float]] = {}
     no_curve = 0
     tests, digests = [], []
     for r in range(reps):
@@ -182,10 +247,10 @@ def from_storage(url: str, name: str) -> Curves:
             if TEST_CURVE not in t.user_attrs:
                 no_curve += 1
                 continue
-            values = [t.intermediate_values.get(e) for e in range(1, epochs + 1)]
-            if any(v is None for v in values):
-                continue
-            found[(r, key)] = (values, *test_at_epochs(t.user_attrs[TEST_CURVE], epochs))
+            curve = _curve(t, epochs)
+            if curve is not None:
+                found[(r, key)] = curve
+                seconds.setdefault(key, []).extend(_epoch_seconds(t))
     if no_curve and not found:
         raise ConfigError(f"search {name!r} has no test curves: it was recorded before sertune kept the test "
                           f"metrics of improving epochs; run the search again to record them")
@@ -201,12 +266,64 @@ def from_storage(url: str, name: str) -> Curves:
         notes.append(f"{no_curve} trials recorded no test curve and were left out")
     arrays = [np.array([[found[(r, k)][i] for k in done] for r in range(reps)], dtype=np.float64)
               for i in range(3)]
+    # The fastest repetition of a setting is the least disturbed by other work on the machine.
+    timed = [min(seconds[k]) if seconds.get(k) else None for k in done]
+    epoch_seconds = np.array(timed, dtype=np.float64) if all(timed) else None
+    restarts, note = _restarts(storage, name, meta, found, epochs)
+    notes += [note] if note else []
     kept = [meta["grid"][keys.index(k)] for k in done]
     source = {"corpus": meta.get("corpus"), "settings": settings, "grid": kept, "storage": url,
               "classes": meta.get("classes"), "test_utterances": tests,
               "split_digests": digests}
     return Curves(name=name, keys=tuple(done), val=arrays[0], test_wa=arrays[1], test_ua=arrays[2],
-                  seed=int(settings.get("seed", 0)), source=_jsonable(source), notes=tuple(notes))
+                  seed=int(settings.get("seed", 0)), source=_jsonable(source), notes=tuple(notes),
+                  epoch_seconds=epoch_seconds, restarts=restarts)
+
+
+def _curve(trial, epochs: int) -> tuple | None:
+    """(validation WAs, test WAs, test UAs) of every epoch of a complete trial, or None if one is missing."""
+    values = [trial.intermediate_values.get(e) for e in range(1, epochs + 1)]
+    if any(v is None for v in values):
+        return None
+    return (values, *test_at_epochs(trial.user_attrs[TEST_CURVE], epochs))
+
+
+def _epoch_seconds(trial) -> list[float]:
+    """Seconds per epoch of a training trained in one go (a resumed one timed only its last part)."""
+    secs, ran = trial.user_attrs.get("seconds"), trial.user_attrs.get("epochs_run")
+    if not secs or not ran or trial.user_attrs.get("resumed_from"):
+        return []
+    return [float(secs) / int(ran)]
+
+
+def _restarts(storage, name: str, meta: dict, found: dict, epochs: int) -> tuple[Restarts | None, str | None]:
+    """The restart control's curves (restart 0: the grid's own training), or (None, why not)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    control = meta.get("control")
+    if not control:
+        return None, None
+    key, n, reps = control["theta"], int(control["restarts"]), int(meta["reps"])
+    cells: dict[tuple[int, int], tuple] = {(r, 0): found[(r, key)] for r in range(reps) if (r, key) in found}
+    for r in range(reps):
+        try:
+            study = optuna.load_study(study_name=restarts_name(name, r), storage=storage)
+        except KeyError:
+            continue
+        for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
+            i = t.user_attrs.get("restart")
+            if t.params.get("theta") == key and i and (r, i) not in cells and TEST_CURVE in t.user_attrs:
+                curve = _curve(t, epochs)
+                if curve is not None:
+                    cells[(r, int(i))] = curve
+    missing = reps * n - len(cells)
+    if missing:
+        return None, (f"restart control of {key}: {missing} of its {reps * n} trainings are not finished; "
+                      f"left out")
+    arrays = [np.array([[cells[(r, i)][j] for i in range(n)] for r in range(reps)], dtype=np.float64)
+              for j in range(3)]
+    return Restarts(key=key, val=arrays[0], test_wa=arrays[1], test_ua=arrays[2]), None
 
 
 def _jsonable(value):
@@ -215,11 +332,16 @@ def _jsonable(value):
 
 # --------------------------------------------------------------------------- merge
 
+#: Stored search settings that decide which trainings a search runs, not what a (θ, r) training computes.
+NOT_RECIPE = ("strategy", "pruner", "budget", "restarts", "control")
+
+
 def _recipe(curves: Curves) -> dict:
     """What a (θ, r) training depends on besides θ: records that share it may merge."""
     source = curves.source
     corpus = {k: v for k, v in (source.get("corpus") or {}).items() if k != "root"}   # a path, not the data
-    return {"corpus": corpus, "training settings": source.get("settings"), "classes": source.get("classes"),
+    settings = {k: v for k, v in (source.get("settings") or {}).items() if k not in NOT_RECIPE}
+    return {"corpus": corpus, "training settings": settings, "classes": source.get("classes"),
             "seed": curves.seed, "repetitions": curves.reps, "epochs": curves.epochs,
             "test utterances": source.get("test_utterances")}
 
@@ -283,9 +405,11 @@ def merge(parts: Sequence[Curves]) -> Curves:
         if mine and theirs and mine != theirs:
             raise ConfigError(f"curves {part.name!r} and {first.name!r} were trained on different splits; "
                               f"only records of one corpus and seed merge")
-    grid, cells = {}, {}
+    grid, cells, secs = {}, {}, {}
     for part in parts:
         for i, key in enumerate(part.keys):
+            if part.epoch_seconds is not None:
+                secs[key] = part.epoch_seconds[i]
             cell = (part.val[:, i], part.test_wa[:, i], part.test_ua[:, i])
             if key in cells and not all(np.array_equal(a, b) for a, b in zip(cells[key], cell)):
                 raise ConfigError(f"setting {key} is in two records with different curves; they were not "
@@ -300,8 +424,21 @@ def merge(parts: Sequence[Curves]) -> Curves:
                                    "parts": [{"name": p.name, "storage": p.source.get("storage"),
                                               "settings": p.n_settings} for p in parts]}
     notes = dict.fromkeys(n for p in parts for n in p.notes)     # what the parts left out
+    seconds = np.array([secs[k] for k in keys]) if len(secs) == len(keys) else None
     return Curves(name=name, keys=tuple(keys), val=val, test_wa=test_wa, test_ua=test_ua, seed=first.seed,
-                  source=_jsonable(source), notes=tuple(notes))
+                  source=_jsonable(source), notes=tuple(notes), epoch_seconds=seconds, restarts=_one_control(parts))
+
+
+def _one_control(parts: Sequence[Curves]) -> Restarts | None:
+    """The restart control of the parts that hold one; two parts with different controls do not merge."""
+    controls = [p for p in parts if p.restarts is not None]
+    for p in controls[1:]:
+        a, b = controls[0].restarts, p.restarts
+        if a.key != b.key or a.val.shape != b.val.shape or not all(
+                np.array_equal(getattr(a, f), getattr(b, f)) for f in ("val", "test_wa", "test_ua")):
+            raise ConfigError(f"curves {p.name!r} and {controls[0].name!r} hold different restart controls "
+                              f"({b.key} x {b.n} vs {a.key} x {a.n}); merge records with one control at most")
+    return controls[0].restarts if controls else None
 
 
 # --------------------------------------------------------------------------- file
@@ -314,9 +451,15 @@ def save(curves: Curves, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": CURVES_FORMAT, "name": curves.name, "keys": list(curves.keys), "seed": curves.seed,
             "source": curves.source, "notes": list(curves.notes)}
+    extra = {}
+    if curves.epoch_seconds is not None:
+        extra["epoch_seconds"] = curves.epoch_seconds
+    if curves.restarts is not None:
+        meta["restarts"] = {"key": curves.restarts.key}
+        extra |= {f"restart_{f}": getattr(curves.restarts, f) for f in ("val", "test_wa", "test_ua")}
     # float64 as the trials hold them: a replay from the file and from the storage agree to the bit.
     np.savez_compressed(path, meta=np.array(json.dumps(meta)), val=curves.val,
-                        test_wa=curves.test_wa, test_ua=curves.test_ua)
+                        test_wa=curves.test_wa, test_ua=curves.test_ua, **extra)
     return path
 
 
@@ -329,12 +472,16 @@ def load(path: str | Path) -> Curves:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k].astype(np.float64) for k in ("val", "test_wa", "test_ua")}
+            seconds = z["epoch_seconds"].astype(np.float64) if "epoch_seconds" in z.files else None
+            restarts = (Restarts(key=meta["restarts"]["key"], **{f: z[f"restart_{f}"].astype(np.float64)
+                                                                   for f in ("val", "test_wa", "test_ua")})
+                        if "restarts" in meta else None)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"{path} is not a sertune curves file ({exc}); write one with `sertune curves`") from None
     if meta.get("format") != CURVES_FORMAT:
         raise ConfigError(f"{path}: curves format {meta.get('format')!r}, this sertune reads {CURVES_FORMAT}")
     return Curves(name=meta["name"], keys=tuple(meta["keys"]), seed=int(meta["seed"]), source=meta["source"],
-                  notes=tuple(meta["notes"]), **arrays)
+                  notes=tuple(meta["notes"]), epoch_seconds=seconds, restarts=restarts, **arrays)
 
 
 def open_curves(study: str | Path, *, storage: str | None = None, name: str | None = None) -> Curves:

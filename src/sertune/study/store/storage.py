@@ -1,7 +1,8 @@
 """Where a study lives: Optuna RDB storage (SQLite by default, PostgreSQL for many machines).
 
 A search named NAME is K Optuna studies in one storage (docs/study-storage.md):
-``NAME.rep{r}`` holds the trials of repetition r. The work queue is the table
+``NAME.rep{r}`` holds the trials of repetition r; a search with a restart control
+also has ``NAME.rep{r}.restarts``, the control's extra trainings of repetition r. The work queue is the table
 ``sertune_claims`` in the same database (:mod:`sertune.study.store.claims`): one row
 per θ, held with a heartbeat by the worker that trains θ on every repetition.
 """
@@ -58,6 +59,34 @@ def open_storage(url: str, *, heartbeat: float = HEARTBEAT_SECONDS) -> RDBStorag
 
 def rep_name(name: str, rep: int) -> str:
     return f"{name}.rep{rep}"
+
+
+def restarts_name(name: str, rep: int) -> str:
+    """The study of repetition ``rep``'s restart control (its trainings never compete for θ_r*)."""
+    return f"{rep_name(name, rep)}.restarts"
+
+
+def restarts_search(name: str) -> str:
+    """The claims of a search's restart control: a queue of its own beside the grid's."""
+    return f"{name}.restarts"
+
+
+#: Separates a control claim's θ key from its restart index (``M40-L400-H160-T3~restart2``).
+RESTART_MARK = "~restart"
+
+
+def control_keys(control: dict | None) -> list[str]:
+    """The claim keys of a restart control (``meta["control"]``: ``{"theta": key, "restarts": N}``):
+    one per extra restart 1..N-1 (restart 0 is the grid's own training of θ)."""
+    if not control:
+        return []
+    return [f"{control['theta']}{RESTART_MARK}{i}" for i in range(1, int(control["restarts"]))]
+
+
+def split_control_key(key: str) -> tuple[str, int]:
+    """(θ key, restart index) of a claim key; restart 0 for a grid setting's own key."""
+    base, mark, index = key.partition(RESTART_MARK)
+    return (base, int(index)) if mark else (key, 0)
 
 
 def load_meta(storage: RDBStorage, name: str) -> dict:

@@ -21,7 +21,9 @@ from pathlib import Path
 from ..corpora.marker import describe_corpus, read_marker
 from ..environment import versions
 from ..study.store import results as sr
+from ..study.store.control import load_control
 from . import analysis, tables
+from .gain import gain
 from .render import csv_text, markdown
 from .render import tables as table_list
 
@@ -107,6 +109,7 @@ def build_report(results: sr.StudyResults, *, generated: str | None = None) -> d
         "confusion": analysis.mean_confusion(results), "heatmap": analysis.heatmap(results),
         "marginals": analysis.marginal_effects(results),
         "versions": versions(), "study_environment": results.attrs.get("environment"),
+        "gain": gain(results, load_control(results)),
     }
     doc["paper_context"] = context
     doc["table6"] = tables.table6(results, doc["table4"]["test_wa_tuned"]) if context["comparable"] else None
@@ -129,6 +132,7 @@ def _finite(x):
 def draw_figures(doc: dict) -> dict[str, bytes | None]:
     """PNG bytes of every figure (None where there is nothing to draw yet)."""
     from . import figures as fg, heatmap_plot  # matplotlib only when drawing
+    from .gain_plot import gain_figure
 
     conf, t4, hm = doc["confusion"], doc["table4"], doc["heatmap"]
     sub = subtitle(doc)
@@ -139,6 +143,7 @@ def draw_figures(doc: dict) -> dict[str, bytes | None]:
         "fig4_heatmap": heatmap_plot.heatmap_figure(hm, subtitle=sub) if has_values else None,
         "marginals": fg.marginals_figure(doc["marginals"], subtitle=sub) if has_values else None,
         "paired": fg.paired_figure(t4, subtitle=sub) if t4["per_rep"] else None,
+        "gain": gain_figure(doc["gain"], subtitle=sub) if doc.get("gain") else None,
     }
 
 

@@ -118,6 +118,13 @@ def tables(doc: dict) -> list[Table]:
                           for r in t6["rows"]], t6["notes"] + differences))
     if doc["confusion"]:
         out.append(confusion_table(doc["confusion"]))
+    if doc.get("gain"):
+        g = doc["gain"]
+        out.append(Table("gain", f"Where the gain comes from: {g['name']} restarted {g['restarts']} times on the "
+                                 f"study's splits (test WA, mean ± std, %)",
+                         ["", "test WA (%)", f"gain over one training of {g['name']} (points)"],
+                         [[row["label"], row["test_wa"], row["gain"] if i else None]
+                          for i, row in enumerate(g["rows"])], g["notes"]))
     out.append(Table("selected", "The selected θ_r* of every repetition",
                      ["rep", "M", "L", "H", "T (s)", "trial", "val WA (%)", "test WA (%)", "test UA (%)",
                       "test F1 (%)", "best epoch"],

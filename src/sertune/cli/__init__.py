@@ -28,10 +28,10 @@ if "OMP_WAIT_POLICY" not in os.environ:
 
 from .. import __version__  # noqa: E402
 from ..errors import SertuneError, SertuneWarning  # noqa: E402
-from . import corpus, demo, export, features, predict, replay, report, search, synth, train  # noqa: E402
+from . import corpus, dashboard, demo, export, features, predict, replay, report, search, synth, train  # noqa: E402
 
 #: Command modules, in the order ``sertune --help`` lists them.
-COMMANDS = (demo, corpus, synth, features, train, search, replay, report, predict, export)
+COMMANDS = (demo, corpus, synth, features, train, search, dashboard, replay, report, predict, export)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -74,7 +74,16 @@ def _storage(url: str):
         return optuna.storages.RDBStorage(url, engine_kwargs=engine, skip_table_creation=True,
                                           skip_compatibility_check=True)
     except Exception as exc:  # SQLAlchemy and Optuna raise many kinds; all mean "cannot open"
+        if "no such table" in str(exc.__cause__ or exc):  # a database, but not one Optuna wrote
+            raise ConfigError(f"storage {url} is not an Optuna storage (it has no Optuna tables); give the "
+                              f"study.db that `sertune search` wrote, or its folder") from None
         raise ConfigError(f"cannot open storage {url}: {exc}") from None
+
+
+def read_only_storage(url: str):
+    """The storage at ``url`` opened as the readers here open it (for viewers such as ``sertune
+    dashboard``): no database file or table is created. Raises ConfigError when it cannot be opened."""
+    return _storage(url)
 
 
 def study_names(storage_url: str, storage=None) -> list[str]:

@@ -7,16 +7,22 @@ Two parts, both measured in this run:
    epochs (synthesized by ``sertune.study.store.curves.synthesize``: no one has
    recorded that study on a CPU), with the wall time of each and of all.
 2. Quality: every strategy of the panel and ``--budget``'s candidates on the
-   recorded study ``--budget`` chooses on (``sertune.study.strategies.budget.RECORD``, a real
-   brute-force ``sertune search`` on a synthetic corpus; ``--curves`` takes another): epochs
-   spent (% of brute force), regret (mean test WA points lost against brute
-   force's θ_r*, with the range of 95 % of arrival orders) and how often θ_r* itself
-   is selected. Beside them, two scales: what brute force's own runner-up loses,
-   and what a perfect ranking of the settings (training only the best few on every
-   repetition) would lose at each budget.
+   recorded study ``--budget`` chooses on (``sertune.study.strategies.budget.RECORD``;
+   ``--curves`` takes another): the share of brute force's epochs and of its device
+   time (each epoch weighed by its setting's measured seconds, or the cost model for
+   records without them), and both yardsticks with the range of 95 % of arrival
+   orders: per-repetition regret (test WA lost against brute force's θ_r* on the
+   repetition it was picked on, the paper's protocol) and setting regret (each
+   selected θ scored on the other repetitions: the setting without its training's
+   luck). Beside them, the scales: how much of brute force's per-repetition number is
+   the pick of the luckiest training, what its runner-up loses, and what a perfect
+   ranking of the settings would lose at each budget. Then the live strategy with the
+   least setting regret within each budget of device time (:func:`budget.choose`),
+   as a row to paste into ``BY_BUDGET``.
 
-Last line, for the default of ``sertune search --budget 10%``:
-``epoch_fraction: X regret: Y ci95: [A, B]``.
+Last line, for the default of ``sertune search --budget 10%`` as it runs on a search of
+the record's epochs:
+``device_fraction: X setting_regret: Y ci95: [A, B] per_rep_regret: Z``.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from pathlib import Path
 
 from sertune.training.devices import cpu_model, usable_cpus
 from sertune.study.store import curves as cv
-from sertune.study.strategies.budget import BUDGETS, CANDIDATES, PANEL, RECORD, choose, evidence_for, strategy_for
+from sertune.study.strategies.budget import (BUDGETS, CANDIDATES, PANEL, RECORD, choose, evidence_for, evidence_of,
+                                            strategy_for, yardstick)
 from sertune.study.strategies.registry import parse_strategy
 from sertune.study.replay.lab import replay
-from sertune.study.replay.scales import ranking_oracle, runner_up_regret
-from sertune.study.replay.text import format_table, scale_lines
+from sertune.study.replay.scales import ranking_oracle, runner_up_regret, selection_luck
+from sertune.study.replay.text import LEGEND, format_table, interval, scale_lines
 
 #: --budget's evidence (budget.RECORD is relative to the repository root).
 RECORDED = Path(__file__).resolve().parents[1] / RECORD
@@ -66,29 +73,38 @@ def main() -> None:
     for note in curves.notes:
         print(f"note: {note}")
     print(format_table(results))
-    for line in scale_lines({"runner_up_regret": runner_up_regret(curves)}):
+    print(LEGEND)
+    doc = {"runner_up_regret": runner_up_regret(curves), "selection_luck": selection_luck(curves),
+           "cost_source": curves.epoch_costs()[1]}
+    for line in scale_lines(doc):
         print(f"scale: {line}")
     for budget in BUDGETS:
         for line in scale_lines({"ranking_oracle": ranking_oracle(curves, budget)}):
             print(f"scale at {budget:.0%}: {line}")
     evidence = args.curves.resolve() == RECORDED.resolve()
     print("\n" + ("evidence for --budget" if evidence else f"on this record (--budget's evidence is {RECORDED.name})")
-          + " (the live strategy with the least regret within each budget):")
+          + " (the live strategy with the least setting regret within each share of device time):")
     for budget in BUDGETS:
         best = choose(results, budget)
         shipped = evidence_for(budget)
-        print(f"  {budget:>4.0%}: " + (f"{best.spec}  epochs {best.epoch_fraction.mean:.1%}  regret "
-                                     f"{best.regret.mean:+.2f} [{best.regret.low:+.2f}, {best.regret.high:+.2f}]"
-                                     if best else "none fits")
-              + ("" if best and parse_strategy(shipped.spec).spec() == best.spec else
+        if best is None:
+            print(f"  {budget:>4.0%}: none fits")
+            continue
+        print(f"  {budget:>4.0%}: {best.spec}  device {best.device_fraction.mean:.1%}  epochs "
+              f"{best.epoch_fraction.mean:.1%}  setting regret {interval(yardstick(best))}  per-rep regret "
+              f"{interval(best.regret)}"
+              + ("" if parse_strategy(shipped.spec).spec() == best.spec else
                  f"   (BY_BUDGET ships {shipped.spec}" + (": update it)" if evidence else ")")))
+        if evidence:
+            print(f"        {evidence_of(best, budget, curves.epochs)!r}")
     d = next(r for r in results if r.spec == default)
     row = evidence_for(args.budget)
     scaled = ("" if row.epochs == curves.epochs else
               f" ({row.spec} of the {row.epochs}-epoch evidence, scaled to {curves.epochs} epochs)")
+    setting = yardstick(d)
     print(f"\ndefault for --budget {args.budget}: {default}{scaled}")
-    print(f"epoch_fraction: {d.epoch_fraction.mean:.3f} regret: {d.regret.mean:.2f} "
-          f"ci95: [{d.regret.low:.2f}, {d.regret.high:.2f}]")
+    print(f"device_fraction: {d.device_fraction.mean:.3f} setting_regret: {setting.mean:.2f} "
+          f"ci95: [{setting.low:.2f}, {setting.high:.2f}] per_rep_regret: {d.regret.mean:.2f}")
 
 
 if __name__ == "__main__":

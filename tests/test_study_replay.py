@@ -12,6 +12,8 @@ from optuna.trial import TrialState
 from sertune.cli import main
 from sertune.errors import ConfigError
 from sertune.study.store import curves as cv
+from sertune.study.store.merge import merge
+from sertune.study.store import recording
 from sertune.study.replay.lab import make_orders, replay, select
 from sertune.study.replay.scales import ranking_oracle, runner_up_regret
 from sertune.study.store.storage import open_storage, rep_name
@@ -54,7 +56,7 @@ def trials_of(folder, name: str, reps: int) -> dict:
 
 @pytest.mark.parametrize("name", LIVE)
 def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, name):
-    curves = cv.open_curves(recorded / "brute")
+    curves = recording.open_curves(recorded / "brute")
     assert (curves.n_settings, curves.reps, curves.epochs) == (8, 2, 4) and not curves.notes
     strategy = parse_strategy(LIVE[name])
     orders, seeds = curves.live_order()[None], np.array([curves.seed])   # replay's order 0
@@ -155,7 +157,7 @@ def test_curves_file_round_trip_and_cli(recorded, tmp_path, capsys):
     path = tmp_path / "study.curves.npz"
     assert main(["curves", str(recorded / "brute"), "--out", str(path)]) == 0
     assert "wrote" in capsys.readouterr().out
-    a, b = cv.open_curves(recorded / "brute"), cv.load(path)
+    a, b = recording.open_curves(recorded / "brute"), cv.load(path)
     assert a.keys == b.keys and a.seed == b.seed
     for part in ("val", "test_wa", "test_ua"):
         np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
@@ -170,7 +172,7 @@ def test_a_part_of_the_grid_records_the_same_curves_and_parts_merge_into_the_who
                                                                                      capsys):
     """A (θ, r) training does not depend on the rest of its grid: a search of the M 40 half records the
     very curves the whole grid's search did, and merged with the other half it is that record."""
-    whole = cv.open_curves(recorded / "brute")
+    whole = recording.open_curves(recorded / "brute")
     (tmp_path / "half.toml").write_text(GRID.replace("[24, 40]", "[40]"))
     assert main(["search", str(synth_savee), "--grid", str(tmp_path / "half.toml"), *TRAIN, "--cache-dir",
                  str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--out", str(tmp_path / "m40")]) == 0
@@ -203,12 +205,12 @@ def test_merge_orders_settings_as_a_product_grid_and_keeps_one_copy_of_a_shared_
     b = cv.Curves(name="b", keys=b.keys, val=np.concatenate([a.val[:, :1] - 50, a.val[:, :1]], axis=1),
                   test_wa=np.concatenate([a.test_wa[:, :1] - 50, a.test_wa[:, :1]], axis=1),
                   test_ua=np.concatenate([a.test_ua[:, :1] - 50, a.test_ua[:, :1]], axis=1), source=a.source)
-    merged = cv.merge([a, b])
+    merged = merge([a, b])
     assert merged.keys == ("M24-L255-H160-T1", "M40-L255-H160-T1", "M24-L511-H160-T1")
     np.testing.assert_array_equal(merged.val[:, 1], a.val[:, 0])
     np.testing.assert_array_equal(merged.val[:, 0], a.val[:, 0] - 50)
     assert merged.name == "part0.0+b" and [p["settings"] for p in merged.source["parts"]] == [2, 2]
-    assert cv.merge([a]) is a
+    assert merge([a]) is a
 
 
 @pytest.mark.parametrize("other, match", [
@@ -222,7 +224,7 @@ def test_merge_refuses_records_that_were_not_trained_alike(other, match):
     mine = _part(["M24-L255-H160-T1"], splits=["a", "a"])
     keys = other.pop("keys", ["M40-L255-H160-T1"])
     with pytest.raises(ConfigError, match=match):
-        cv.merge([mine, _part(keys, **other)])
+        merge([mine, _part(keys, **other)])
 
 
 def test_curves_cli_without_a_study_is_one_error_line(capsys):

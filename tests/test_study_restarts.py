@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sertune.cli import main
-from sertune.study.store import curves as cv
+from sertune.study.store import recording
 from sertune.study.store.storage import open_storage, rep_name, restarts_name
 from sertune.training.fit import rep_seed, restart_seed
 
@@ -55,14 +55,14 @@ def test_the_control_trains_its_restarts_apart_and_leaves_the_grid_as_it_was(sea
         assert sorted(t.user_attrs["restart"] for t in extra) == [1, 2]
         assert all(t.state == TrialState.COMPLETE and t.params["theta"] == USUAL for t in extra)
         assert all("model" not in t.user_attrs for t in extra)      # it competes for no selected model
-    curves = cv.open_curves(searched / "control")
+    curves = recording.open_curves(searched / "control")
     assert curves.restarts.key == USUAL and curves.restarts.val.shape == (2, 3, 2)
     i = curves.keys.index(USUAL)
     np.testing.assert_array_equal(curves.restarts.val[:, 0], curves.val[:, i])      # restart 0: the grid's
     # Other seeds: at 2 epochs on 12 validation utterances a curve can repeat by chance, not all of them.
     assert any(not np.array_equal(curves.restarts.val[:, i], curves.restarts.val[:, 0]) for i in (1, 2))
     assert curves.epoch_seconds is not None and (curves.epoch_seconds > 0).all()
-    assert cv.open_curves(searched / "plain").restarts is None
+    assert recording.open_curves(searched / "plain").restarts is None
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import pytest
 
 from sertune.errors import ConfigError
 from sertune.study.store import curves as cv
+from sertune.study.store.merge import merge
 
 KEYS = ("M24-L255-H160-T1", "M40-L400-H160-T3")
 
@@ -59,25 +60,25 @@ def test_settings_and_repetitions_keep_seconds_and_control_aligned():
 def test_parts_merge_with_their_seconds_and_the_one_control():
     a = record(("M24-L255-H160-T1",), seconds=(0.5,), control=False)
     b = record(("M40-L400-H160-T3",), seconds=(2.0,), shift=1.0)
-    merged = cv.merge([a, b])
+    merged = merge([a, b])
     assert merged.keys == ("M24-L255-H160-T1", "M40-L400-H160-T3")
     assert merged.epoch_seconds.tolist() == [0.5, 2.0] and merged.restarts is b.restarts
     # A part without measured seconds leaves the merged record to the cost model.
-    assert cv.merge([record(("M24-L255-H160-T1",), seconds=None, control=False), b]).epoch_seconds is None
+    assert merge([record(("M24-L255-H160-T1",), seconds=None, control=False), b]).epoch_seconds is None
 
 
 def test_two_different_controls_do_not_merge():
     b = record(("M40-L400-H160-T3",), seconds=(2.0,), shift=1.0)
     c = record(("M24-L255-H160-T1",), seconds=(0.5,), shift=2.0)
     with pytest.raises(ConfigError, match=r"hold different restart controls .* merge records with one control"):
-        cv.merge([b, c])
+        merge([b, c])
 
 
 def test_search_settings_that_choose_trainings_do_not_stop_a_merge():
     a = record(("M24-L255-H160-T1",), seconds=(0.5,), control=False)
     b = record(("M40-L400-H160-T3",), seconds=(2.0,), shift=1.0)
     b.source["settings"] = {**b.source["settings"], "restarts": 8, "control": "usual", "budget": None}
-    assert cv.merge([a, b]).n_settings == 2
+    assert merge([a, b]).n_settings == 2
 
 
 @pytest.mark.parametrize("change, match", [

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..study.strategies import budget as budgets
-from ..study.store.curves import Curves, merge, open_curves, save
+from ..study.store.curves import Curves, save
+from ..study.store.merge import merge
+from ..study.store.recording import open_curves
 from ..study.replay.lab import make_orders, replay
 from ..study.replay.scales import ranking_oracle, runner_up_regret, selection_luck
 from ..study.replay.text import LEGEND, format_table, scale_lines

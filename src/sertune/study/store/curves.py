@@ -10,13 +10,12 @@ checkpoint up to e. :class:`Curves` holds that as arrays; a strategy replayed on
 them (:mod:`~sertune.study.replay.lab`) spends and selects exactly what it would
 have live, without training.
 
-A :class:`Curves` comes from a study's storage (:func:`from_storage`) or from a
+A :class:`Curves` comes from a study's storage (:func:`.recording.from_storage`) or from a
 compact ``.npz`` file (:func:`save` / :func:`load`, ``sertune curves``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -25,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError
-from ...features.theta import Theta, theta_from_dict, theta_key
+from ...features.theta import Theta, theta_from_dict
 from .claims import order
-from .storage import load_meta, open_storage, rep_name, restarts_name
 
 #: Format of the ``.npz`` curves file (the ``meta`` entry says it). Additive entries
 #: (``epoch_seconds``, the restart control's arrays) leave it at 1: older files lack them.
@@ -206,239 +204,8 @@ def test_at_epochs(improved: list, epochs: int) -> tuple[np.ndarray, np.ndarray]
     return wa, ua
 
 
-# --------------------------------------------------------------------------- from a study
-
-def from_storage(url: str, name: str) -> Curves:
-    """The curves of search ``name``: every θ finished on every repetition.
-
-    Raises ConfigError when the search is not brute force, recorded no test
-    curves, or has no θ finished on every repetition. Settings finished on only
-    some repetitions are left out and :attr:`Curves.notes` says so.
-    """
-    import optuna
-    from optuna.trial import TrialState
-
-    storage = open_storage(url)
-    meta = load_meta(storage, name)
-    settings = meta.get("settings") or {}
-    strategy = settings.get("strategy") or settings.get("pruner", "none")
-    if strategy not in ("none", "brute"):
-        raise ConfigError(f"search {name!r} ran strategy {strategy!r}: replay needs a brute-force record "
-                          f"(every setting trained every epoch); run `sertune search ... --strategy brute`")
-    grid = [Theta(**t) for t in meta["grid"]]
-    keys = [theta_key(t) for t in grid]
-    reps, epochs = int(meta["reps"]), int(settings["epochs"])
-    found: dict[tuple[int, str], tuple] = {}
-    seconds: dict[str, list[float]] = {}
-    no_curve = 0
-    tests, digests = [], []
-    for r in range(reps):
-        try:
-            study = optuna.load_study(study_name=rep_name(name, r), storage=storage)
-        except KeyError:
-            continue
-        split = study.user_attrs.get("split", {})
-        tests.append(len(split.get("test", ())))
-        digests.append(hashlib.sha256(json.dumps(split, sort_keys=True).encode()).hexdigest()[:16])
-        for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
-            key = t.params.get("theta")
-            if key not in keys or (r, key) in found:
-                continue            # a duplicate: the first finished trial of a cell wins, as everywhere
-            if TEST_CURVE not in t.user_attrs:
-                no_curve += 1
-                continue
-            curve = _curve(t, epochs)
-            if curve is not None:
-                found[(r, key)] = curve
-                seconds.setdefault(key, []).extend(_epoch_seconds(t))
-    if no_curve and not found:
-        raise ConfigError(f"search {name!r} has no test curves: it was recorded before sertune kept the test "
-                          f"metrics of improving epochs; run the search again to record them")
-    done = [k for k in keys if all((r, k) in found for r in range(reps))]
-    if not done:
-        raise ConfigError(f"search {name!r} has no setting finished on all {reps} repetitions yet; "
-                          f"replay needs whole curves (let the search finish, or wait for a few settings)")
-    notes = []
-    if len(done) < len(keys):
-        notes.append(f"partial record: {len(done)} of {len(keys)} settings are finished on every repetition; "
-                     f"the replay covers those only")
-    if no_curve:
-        notes.append(f"{no_curve} trials recorded no test curve and were left out")
-    arrays = [np.array([[found[(r, k)][i] for k in done] for r in range(reps)], dtype=np.float64)
-              for i in range(3)]
-    # The fastest repetition of a setting is the least disturbed by other work on the machine.
-    timed = [min(seconds[k]) if seconds.get(k) else None for k in done]
-    epoch_seconds = np.array(timed, dtype=np.float64) if all(timed) else None
-    restarts, note = _restarts(storage, name, meta, found, epochs)
-    notes += [note] if note else []
-    kept = [meta["grid"][keys.index(k)] for k in done]
-    source = {"corpus": meta.get("corpus"), "settings": settings, "grid": kept, "storage": url,
-              "classes": meta.get("classes"), "test_utterances": tests,
-              "split_digests": digests}
-    return Curves(name=name, keys=tuple(done), val=arrays[0], test_wa=arrays[1], test_ua=arrays[2],
-                  seed=int(settings.get("seed", 0)), source=_jsonable(source), notes=tuple(notes),
-                  epoch_seconds=epoch_seconds, restarts=restarts)
-
-
-def _curve(trial, epochs: int) -> tuple | None:
-    """(validation WAs, test WAs, test UAs) of every epoch of a complete trial, or None if one is missing."""
-    values = [trial.intermediate_values.get(e) for e in range(1, epochs + 1)]
-    if any(v is None for v in values):
-        return None
-    return (values, *test_at_epochs(trial.user_attrs[TEST_CURVE], epochs))
-
-
-def _epoch_seconds(trial) -> list[float]:
-    """Seconds per epoch of a training trained in one go (a resumed one timed only its last part)."""
-    secs, ran = trial.user_attrs.get("seconds"), trial.user_attrs.get("epochs_run")
-    if not secs or not ran or trial.user_attrs.get("resumed_from"):
-        return []
-    return [float(secs) / int(ran)]
-
-
-def _restarts(storage, name: str, meta: dict, found: dict, epochs: int) -> tuple[Restarts | None, str | None]:
-    """The restart control's curves (restart 0: the grid's own training), or (None, why not)."""
-    import optuna
-    from optuna.trial import TrialState
-
-    control = meta.get("control")
-    if not control:
-        return None, None
-    key, n, reps = control["theta"], int(control["restarts"]), int(meta["reps"])
-    cells: dict[tuple[int, int], tuple] = {(r, 0): found[(r, key)] for r in range(reps) if (r, key) in found}
-    for r in range(reps):
-        try:
-            study = optuna.load_study(study_name=restarts_name(name, r), storage=storage)
-        except KeyError:
-            continue
-        for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
-            i = t.user_attrs.get("restart")
-            if t.params.get("theta") == key and i and (r, i) not in cells and TEST_CURVE in t.user_attrs:
-                curve = _curve(t, epochs)
-                if curve is not None:
-                    cells[(r, int(i))] = curve
-    missing = reps * n - len(cells)
-    if missing:
-        return None, (f"restart control of {key}: {missing} of its {reps * n} trainings are not finished; "
-                      f"left out")
-    arrays = [np.array([[cells[(r, i)][j] for i in range(n)] for r in range(reps)], dtype=np.float64)
-              for j in range(3)]
-    return Restarts(key=key, val=arrays[0], test_wa=arrays[1], test_ua=arrays[2]), None
-
-
-def _jsonable(value):
+def jsonable(value):
     return json.loads(json.dumps(value, default=str))
-
-
-# --------------------------------------------------------------------------- merge
-
-#: Stored search settings that decide which trainings a search runs, not what a (θ, r) training computes.
-NOT_RECIPE = ("strategy", "pruner", "budget", "restarts", "control")
-
-
-def _recipe(curves: Curves) -> dict:
-    """What a (θ, r) training depends on besides θ: records that share it may merge."""
-    source = curves.source
-    corpus = {k: v for k, v in (source.get("corpus") or {}).items() if k != "root"}   # a path, not the data
-    settings = {k: v for k, v in (source.get("settings") or {}).items() if k not in NOT_RECIPE}
-    return {"corpus": corpus, "training settings": settings, "classes": source.get("classes"),
-            "seed": curves.seed, "repetitions": curves.reps, "epochs": curves.epochs,
-            "test utterances": source.get("test_utterances")}
-
-
-def _difference(got, want) -> str:
-    """``got vs want``; for two dicts, only the keys whose values differ (``missing`` where absent)."""
-    if not (isinstance(got, dict) and isinstance(want, dict)):
-        return f"{got!r} vs {want!r}"
-    keys = [k for k in dict.fromkeys([*want, *got]) if got.get(k, ...) != want.get(k, ...)]
-    show = lambda d, k: repr(d[k]) if k in d else "missing"   # noqa: E731
-    return ", ".join(f"{k} {show(got, k)} vs {show(want, k)}" for k in keys)
-
-
-def _grid_order(theta: dict) -> tuple:
-    # The order of a product grid (grids.product: segment, window, mels, hop), so that the union
-    # of two parts is ordered as one search over the union of their grids would be.
-    return (float(theta["segment"]), int(theta["win_length"]), int(theta["n_mels"]), int(theta["hop_length"]))
-
-
-def merge(parts: Sequence[Curves]) -> Curves:
-    """One record from brute-force records of other settings of one corpus and training.
-
-    A (θ, r) training depends on the corpus, repetition r's split and seed
-    (:func:`sertune.training.fit.rep_seed` of the search's seed and r) and the training
-    settings, never on which other settings its grid holds. So records that share all
-    of those merge into exactly the record one search over the union of their grids
-    makes (tested): a grid grown later, or cut into parts recorded on several machines.
-
-    Parameters
-    ----------
-    parts : sequence of Curves, length >= 1
-        Records that agree on corpus (its folder may differ), training settings, classes,
-        seed, repetitions, epochs, test utterances and (where recorded) their splits.
-
-    Returns
-    -------
-    Curves
-        Every setting of every part once, in product-grid order; ``source["parts"]`` names the
-        parts (name, storage, settings). One part is returned as it is.
-
-    Raises
-    ------
-    ConfigError
-        Naming the first part and field that differ, or a setting two parts hold with other
-        curves.
-    """
-    if not parts:
-        raise ConfigError("merge: no curves given; pass one or more records")
-    first = parts[0]
-    if len(parts) == 1:
-        return first
-    want = _recipe(first)
-    for part in parts[1:]:
-        got = _recipe(part)
-        for field_, value in want.items():
-            if got[field_] != value:
-                raise ConfigError(f"curves {part.name!r} differ from {first.name!r} in {field_}: "
-                                  f"{_difference(got[field_], value)}; only records of one corpus and training "
-                                  f"settings merge")
-        mine, theirs = first.source.get("split_digests"), part.source.get("split_digests")
-        if mine and theirs and mine != theirs:
-            raise ConfigError(f"curves {part.name!r} and {first.name!r} were trained on different splits; "
-                              f"only records of one corpus and seed merge")
-    grid, cells, secs = {}, {}, {}
-    for part in parts:
-        for i, key in enumerate(part.keys):
-            if part.epoch_seconds is not None:
-                secs[key] = part.epoch_seconds[i]
-            cell = (part.val[:, i], part.test_wa[:, i], part.test_ua[:, i])
-            if key in cells and not all(np.array_equal(a, b) for a, b in zip(cells[key], cell)):
-                raise ConfigError(f"setting {key} is in two records with different curves; they were not "
-                                  f"trained alike (another machine or thread count?), so they do not merge")
-            cells[key] = cell
-            grid[key] = theta_of(part, i).as_dict()
-    keys = sorted(cells, key=lambda k: _grid_order(grid[k]))
-    val, test_wa, test_ua = (np.stack([cells[k][j] for k in keys], axis=1) for j in range(3))
-    names = [p.name for p in parts]
-    name = first.name if len(set(names)) == 1 else "+".join(names)
-    source = dict(first.source) | {"grid": [grid[k] for k in keys],
-                                   "parts": [{"name": p.name, "storage": p.source.get("storage"),
-                                              "settings": p.n_settings} for p in parts]}
-    notes = dict.fromkeys(n for p in parts for n in p.notes)     # what the parts left out
-    seconds = np.array([secs[k] for k in keys]) if len(secs) == len(keys) else None
-    return Curves(name=name, keys=tuple(keys), val=val, test_wa=test_wa, test_ua=test_ua, seed=first.seed,
-                  source=_jsonable(source), notes=tuple(notes), epoch_seconds=seconds, restarts=_one_control(parts))
-
-
-def _one_control(parts: Sequence[Curves]) -> Restarts | None:
-    """The restart control of the parts that hold one; two parts with different controls do not merge."""
-    controls = [p for p in parts if p.restarts is not None]
-    for p in controls[1:]:
-        a, b = controls[0].restarts, p.restarts
-        if a.key != b.key or a.val.shape != b.val.shape or not all(
-                np.array_equal(getattr(a, f), getattr(b, f)) for f in ("val", "test_wa", "test_ua")):
-            raise ConfigError(f"curves {p.name!r} and {controls[0].name!r} hold different restart controls "
-                              f"({b.key} x {b.n} vs {a.key} x {a.n}); merge records with one control at most")
-    return controls[0].restarts if controls else None
 
 
 # --------------------------------------------------------------------------- file
@@ -482,23 +249,6 @@ def load(path: str | Path) -> Curves:
         raise ConfigError(f"{path}: curves format {meta.get('format')!r}, this sertune reads {CURVES_FORMAT}")
     return Curves(name=meta["name"], keys=tuple(meta["keys"]), seed=int(meta["seed"]), source=meta["source"],
                   notes=tuple(meta["notes"]), epoch_seconds=seconds, restarts=restarts, **arrays)
-
-
-def open_curves(study: str | Path, *, storage: str | None = None, name: str | None = None) -> Curves:
-    """Curves from a ``.npz`` file, a search's output folder, or a storage URL (``--storage``)."""
-    from .locate import find_storage, find_study_name
-
-    if storage:
-        return from_storage(storage, name or find_study_name(storage))
-    if study is None:
-        raise ConfigError("give STUDY (a curves .npz, or the --out folder of `sertune search`) or --storage URL")
-    path = Path(study)
-    if path.suffix == ".npz" or path.is_file():
-        return load(path)
-    if "://" in str(study):
-        return from_storage(str(study), name or find_study_name(str(study)))
-    url, found = find_storage(path)
-    return from_storage(url, name or found)
 
 
 def theta_of(curves: Curves, index: int) -> Theta:

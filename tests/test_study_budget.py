@@ -8,9 +8,10 @@ import pytest
 
 from sertune.errors import ConfigError
 from sertune.study.store import curves as cv
-from sertune.study.strategies.budget import BY_BUDGET, CANDIDATES, PANEL, RECORD, choose, evidence_for, parse_budget, strategy_for
+from sertune.study.strategies.budget import (BY_BUDGET, CANDIDATES, PANEL, RECORD, RECORD_SETTINGS, choose,
+                                             evidence_for, least_share, parse_budget, plan_text, strategy_for)
 from sertune.study.strategies.pruners import strategy_of
-from sertune.study.replay.lab import replay
+from sertune.study.replay.lab import replay, strategy_fraction
 from sertune.study.search.settings import SearchConfig
 from sertune.study.strategies.registry import parse_strategy
 from sertune.training.fit import TrainConfig
@@ -24,7 +25,7 @@ def test_the_budget_table_is_what_replay_of_the_recorded_study_shows():
     for row in BY_BUDGET:
         best = choose(results, row.budget)
         assert best is not None and best.spec == parse_strategy(row.spec).spec(), row
-        assert row.epochs == curves.epochs
+        assert row.epochs == curves.epochs and RECORD_SETTINGS == curves.n_settings
         assert (row.fraction, row.regret, row.low, row.high) == pytest.approx(
             (best.epoch_fraction.mean, best.regret.mean, best.regret.low, best.regret.high), abs=0.005)
 
@@ -100,3 +101,63 @@ def test_choose_takes_the_least_regret_within_the_budget():
     assert best.live and best.epoch_fraction.mean <= 1.0
     assert best.regret.mean == min(r.regret.mean for r in results if r.live)
     assert choose(results, 0.001) is None
+
+
+def _plan(budget: str, settings: int, epochs: int) -> str:
+    """plan_text as --plan calls it: the strategy --budget runs and the share replay estimates for the grid."""
+    spec = SearchConfig(budget=budget, train=TrainConfig(epochs=epochs)).search_strategy()
+    fraction = strategy_fraction(spec, settings=settings, reps=2, epochs=epochs)
+    return plan_text(budget, strategy=spec, settings=settings, epochs=epochs, fraction=fraction)
+
+
+def test_a_budget_a_small_grid_cannot_reach_says_why_and_what_it_will_spend():
+    text = _plan("10%", settings=3, epochs=4)                  # the issue's case: 3 settings, 4 epochs
+    lines = text.splitlines()
+    assert lines[0].startswith("--budget 10% runs topk:n=1,k=0.05: on the recorded study (63 settings x 30 "
+                               "epochs) it spent 9% of brute force's epochs")
+    assert lines[1] == ("--budget 10% is out of reach on this grid: the search will spend about 50% of brute "
+                        "force's epochs (at least 50%):")
+    assert "the one selected, trained to the end on each repetition, is already 1/3 = 33%" in lines[2]
+    assert "topk's smallest step trains every other setting at least n=1 of the 4 epochs (25% of a training): " \
+           "+17%" in lines[3]
+    assert lines[4] == ("  more settings (the record has 63) and more --epochs (up to the record's 30) bring "
+                        "the share toward 10%")
+    # A strategy that stops nothing on so few settings, and one whose rest comes from its rule.
+    median = _plan("50%", settings=3, epochs=4)
+    assert "median stops nothing until startup=5 trainings have finished: 3 of 3" in median
+    assert "about 100%" in median and "more --epochs" not in median          # epochs would not help
+    asha = _plan("25%", settings=5, epochs=15)
+    assert "the rest: trainings it lets go on" in asha and "min=1 of the 15 epochs" in asha
+
+
+@pytest.mark.parametrize("budget, settings, epochs", [("10%", 63, 30), ("10%", 30, 150), ("25%", 12, 150)])
+def test_a_budget_the_grid_reaches_prints_only_the_evidence(budget, settings, epochs):
+    text = _plan(budget, settings=settings, epochs=epochs)
+    assert len(text.splitlines()) == 1 and text.startswith(f"--budget {budget} runs ")
+
+
+@pytest.mark.parametrize("spec, settings, epochs, share", [
+    ("topk:n=1,k=0.05", 3, 4, (4 + 2 * 1) / 12),
+    ("topk:n=2,k=3", 10, 20, (3 * 20 + 7 * 2) / 200),
+    ("asha:eta=2,min=2", 10, 20, (20 + 9 * 2) / 200),
+    ("asha-screen:eta=4", 10, 20, 1 / 10),                 # settings may get no epoch past the screening
+    ("median:startup=5,warmup=6", 3, 30, 1.0),
+    ("median:startup=2,warmup=0,interval=3", 10, 30, (2 * 30 + 8 * 3) / 300),
+    ("random:budget=0.1", 20, 30, 2 / 20),
+    ("brute", 4, 10, 1.0),
+])
+def test_least_share(spec, settings, epochs, share):
+    assert least_share(parse_strategy(spec), settings=settings, epochs=epochs)[0] == pytest.approx(share)
+
+
+@pytest.mark.parametrize("settings, epochs", [(3, 4), (7, 12), (25, 30)])
+def test_least_share_is_a_lower_bound_of_what_replay_spends(settings, epochs):
+    for spec in dict.fromkeys(PANEL + CANDIDATES):
+        strategy = parse_strategy(spec)
+        try:
+            strategy.check(epochs, settings, 3)
+        except ConfigError:
+            continue
+        least, _ = least_share(strategy, settings=settings, epochs=epochs)
+        spent = strategy_fraction(spec, settings=settings, reps=3, epochs=epochs)
+        assert spent >= least - 1e-9, (spec, spent, least)

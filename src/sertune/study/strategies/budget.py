@@ -17,6 +17,12 @@ scaled, loses 7.6 points there), but it is not the evidence: one setting wins al
 repetitions, which makes the strategies that find one winner look better than they are
 on a grid whose best varies (see ``benchmarks/data/README.md``). A record of the paper's
 length and grid is what should replace it.
+
+A budget is a share of brute force's epochs, and a small grid cannot get near a small
+share: the setting a strategy selects is trained to the end on every repetition, which is
+already 1/S of brute force's epochs on S settings, and a strategy trains the others at
+least its smallest step. :func:`plan_text` says so, and what the search will spend,
+beside the evidence.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import ConfigError
+from .base import _count
 from .registry import Strategy, parse_strategy
 
 #: What `sertune replay` replays when no --strategy is given: every registered strategy at
@@ -67,8 +74,16 @@ CANDIDATES = [
 #: Budgets a row of :data:`BY_BUDGET` is kept for.
 BUDGETS = (0.10, 0.25, 0.50)
 
-#: The recorded study the evidence comes from (a brute-force search; see benchmarks/README.md).
+#: The recorded study the evidence comes from (a brute-force search; see benchmarks/README.md),
+#: and its number of settings (tests/test_study_budget.py checks it against the record).
 RECORD = "benchmarks/data/synthetic-emodb-h100.curves.npz"
+RECORD_SETTINGS = 63
+
+#: :func:`plan_text` explains a budget a grid cannot reach when the share estimated for the grid
+#: exceeds the budget by more than this factor. The estimate replays synthesized curves of the
+#: grid's size over 10 orders; on grids that reach the budget it lands within about 15 % of it
+#: (12 settings x 150 epochs: 11.4 % at --budget 10 %, 27 % at 25 %).
+OVER = 1.2
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,8 @@ class Evidence:
     high: float
 
     def text(self) -> str:
-        return (f"on the recorded study it spent {self.fraction:.0%} of brute force's epochs and lost "
+        return (f"on the recorded study ({RECORD_SETTINGS} settings x {self.epochs} epochs) it spent "
+                f"{self.fraction:.0%} of brute force's epochs and lost "
                 f"{self.regret:.1f} test WA points against brute force's choice (95 % of arrival orders: "
                 f"{self.low:+.1f} to {self.high:+.1f})")
 
@@ -128,3 +144,104 @@ def evidence_for(budget: str | float) -> Evidence:
         raise ConfigError(f"budget={budget!r}: no strategy was replayed below {cheapest:.0%} of brute "
                           f"force's epochs; give --budget {cheapest:.0%} or more")
     return max(rows, key=lambda row: row.budget)
+
+
+def smallest_step(strategy: Strategy, epochs: int) -> tuple[int, str]:
+    """Epochs ``strategy`` trains a setting on every repetition before it may stop it, and the
+    parameter that says so; ``(0, "")`` where a setting may get no epoch at all on some
+    repetition (random, tpe, repfid, and asha-screen past its screening repetitions)."""
+    name = strategy.name
+    if name == "topk":
+        step, param = strategy.n, "n"
+    elif name in ("asha", "hyperband"):
+        step, param = strategy.min, "min"
+    elif name == "median":       # Optuna's first check: epoch `warmup`, or `interval` without warmup
+        step, param = (strategy.warmup, "warmup") if strategy.warmup >= 1 else (strategy.interval, "interval")
+    else:
+        step, param = 0, ""
+    return min(step, epochs), param
+
+
+def least_share(strategy: Strategy, *, settings: int, epochs: int) -> tuple[float, list[str]]:
+    """The smallest share of brute force's epochs ``strategy`` can spend on a grid, and why.
+
+    Parameters
+    ----------
+    strategy : Strategy
+        As the search runs it (epoch parameters already scaled to ``epochs``).
+    settings : int
+        Settings S in the grid.
+    epochs : int
+        Epochs E of a training.
+
+    Returns
+    -------
+    share : float in (0, 1]
+        ``(F E + (S - F) m) / (S E)``: F settings trained in full on every repetition (at
+        least the one selected; more where the strategy keeps a count or a share of the
+        grid, or stops nothing before ``startup`` trainings), the others at least the
+        strategy's :func:`smallest_step` m.
+    reasons : list of str
+        One sentence per term, for a user.
+    """
+    S, E, name = settings, epochs, strategy.name
+    full, why = 1, ""
+    if name == "brute":
+        full, why = S, "brute force trains every one of them"
+    elif name == "topk":
+        full, why = _count(strategy.k, S), f"{name} keeps the top k={strategy.k:g} of them to the end"
+    elif name == "repfid":
+        full, why = _count(strategy.top, S), f"{name} trains the top={strategy.top:g} of them to the end"
+    elif name in ("random", "tpe"):
+        full, why = _count(strategy.budget, S), f"{name} trains budget={strategy.budget:g} of them in full"
+    elif name == "median":
+        full = min(S, max(1, strategy.startup))
+        why = f"{name} stops nothing until startup={strategy.startup} trainings have finished"
+    if full == 1:
+        reasons = [f"with {S} settings, the one selected, trained to the end on each repetition, is already "
+                   f"1/{S} = {1 / S:.0%} of brute force's epochs"]
+    else:
+        reasons = [f"with {S} settings, {why}: {full} of {S} trained to the end on each repetition are "
+                   f"already {full / S:.0%} of brute force's epochs"]
+    step, param = smallest_step(strategy, E)
+    if step and full < S:
+        reasons.append(f"{name}'s smallest step trains every other setting at least {param}={step} of the {E} "
+                       f"epochs ({step / E:.0%} of a training): +{(S - full) * step / (S * E):.0%}")
+    return (full * E + (S - full) * step) / (S * E), reasons
+
+
+def plan_text(budget: str | float, *, strategy: str, settings: int, epochs: int, fraction: float) -> str:
+    """What ``--plan`` says of ``--budget``: the strategy it runs and the evidence for it, and, on a
+    grid too small for the budget, what share the search will spend instead and why.
+
+    Parameters
+    ----------
+    budget : str or float
+        As given (``"10%"`` or ``0.1``).
+    strategy : str
+        The spec the search runs (``SearchConfig.search_strategy()``: the row's, scaled).
+    settings, epochs : int
+        The grid's settings and the epochs of a training.
+    fraction : float
+        The share of brute force's epochs estimated for this grid (``Plan.strategy_fraction``).
+    """
+    value = parse_budget(budget)
+    row = evidence_for(value)
+    head = f"--budget {value:.0%} runs {strategy}: {row.text()}"
+    if fraction <= value * OVER:
+        return head
+    live = parse_strategy(strategy)
+    least, reasons = least_share(live, settings=settings, epochs=epochs)
+    lines = [head, f"--budget {value:.0%} is out of reach on this grid: the search will spend about "
+                   f"{fraction:.0%} of brute force's epochs (at least {least:.0%}):"]
+    lines += [f"  {r}" for r in reasons]
+    if fraction > least * OVER:
+        lines.append("  the rest: trainings it lets go on (replayed on synthetic curves of this size)")
+    # More epochs help only where the step could not shrink with them (at least 1 epoch).
+    step, _ = smallest_step(live, epochs)
+    record_step, _ = smallest_step(parse_strategy(row.spec), row.epochs)
+    epochs_help = epochs < row.epochs and step / epochs > 1.5 * record_step / row.epochs
+    lines.append(f"  more settings (the record has {RECORD_SETTINGS})"
+                 + (f" and more --epochs (up to the record's {row.epochs})" if epochs_help else "")
+                 + f" bring the share toward {value:.0%}")
+    return "\n".join(lines)

@@ -59,12 +59,28 @@ def test_toml_product_and_extra(tmp_path):
      r"grid entry 1 \(M=16 .*16 mels x 101 frames; SqueezeNet needs at least 17 of each"),
     ("n_mels = [64]\nwin_length = [255]\nhop_length = [640]\nsegment = [0.5]\n",
      r"64 mels x 13 frames; .*a segment of at least 16 hops \(0.64 s at H=640\)"),
+    # a number's own rule comes before the network's input size
+    ("n_mels = [40, -5]\nwin_length = [400]\nhop_length = [160]\nsegment = [1]\n",
+     r"^grid entry 2 \(M=-5 L=400 H=160 T=1s\): n_mels=-5 is invalid: the number of mel filters must be a "
+     r"positive integer; use e.g. 128$"),
+    ("n_mels = [40]\nwin_length = [400]\nhop_length = [-160]\nsegment = [1]\n",
+     r"^grid entry 1 .*hop_length=-160 is invalid: the hop must be a positive integer"),
+    ("n_mels = [40]\nwin_length = [400]\nhop_length = [160]\nsegment = [-1]\n",
+     r"^grid entry 1 .*segment=-1.0 is invalid"),
 ])
 def test_bad_grid_files_name_the_problem(tmp_path, text, match):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=match):
         resolve_grid(str(path), "emodb")
+
+
+def test_a_missing_grid_file_is_called_a_grid_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"^grid file \S+nothing.toml does not exist; check the path$"):
+        resolve_grid(str(tmp_path / "nothing.toml"), "emodb")
+    (tmp_path / "folder.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"^grid file \S+folder.toml is a folder; give a .toml file$"):
+        resolve_grid(str(tmp_path / "folder.toml"), "emodb")
 
 
 def test_unknown_grid_name():

@@ -38,6 +38,22 @@ def test_a_parameter_with_one_value_gets_no_panel():
     assert figures.marginals_figure(marg)[:8] == PNG
 
 
+@pytest.mark.parametrize("grid", [
+    grids.product((64, 80, 96), (400,), (160,), (1.5,)) + (USUAL,),         # one parameter varies: one panel
+    DEMO,
+    grids.product((64, 80), (255, 511), (16, 32), (1.0, 2.0)),
+])
+def test_the_marginals_title_fits_the_figure(grid):
+    trials = [FakeTrial(r, th, 44.0 + i, 44.0 + i) for r in range(2) for i, th in enumerate(grid)]
+    marg = build_report(fake_results(grid, trials, reps=2))["marginals"]
+    fig = figures.marginals_canvas(marg, subtitle="synthetic corpus (made by `sertune synth`), not recordings "
+                                                  "of people")
+    fig.canvas.draw()
+    box, page = fig._suptitle.get_window_extent(), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
+    assert "one value in every setting" in fig._suptitle.get_text() or len(grid) == 16
+
+
 def test_no_marginals_figure_when_every_parameter_has_one_value():
     grid = (grids.Theta(64, 400, 160, 3.0),)
     doc = build_report(fake_results(grid, [FakeTrial(0, grid[0], 50.0, 49.0)], reps=1, usual=None))

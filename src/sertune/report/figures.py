@@ -10,6 +10,7 @@ figure is freed as soon as it is rendered. Every function returns PNG bytes.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -67,10 +68,17 @@ def marginals_figure(marg: dict, *, subtitle: str = "") -> bytes | None:
     A parameter that takes one value in every setting gets no panel (it has no effect to
     show); the title names it and its value. None when no parameter takes two values.
     """
+    fig = marginals_canvas(marg, subtitle=subtitle)
+    return None if fig is None else png(fig)
+
+
+def marginals_canvas(marg: dict, *, subtitle: str = "") -> Figure | None:
+    """The :class:`Figure` :func:`marginals_figure` renders (None when no parameter varies)."""
     params, fixed = marginal_panels(marg)
     if not params:
         return None
-    fig = Figure(figsize=(max(4.5, 3.0 * len(params) + 0.6), 3.9), layout="constrained")
+    width = max(4.5, 3.0 * len(params) + 0.6)
+    fig = Figure(figsize=(width, 3.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(params), sharey=True))
     for ax, (symbol, p) in zip(axes, params.items()):
         vals = p["values"]
@@ -95,8 +103,17 @@ def marginals_figure(marg: dict, *, subtitle: str = "") -> bytes | None:
         lines.append(f"one value in every setting, so no panel: {', '.join(fixed)}")
     if subtitle:
         lines.append(subtitle)
-    fig.suptitle("\n".join(lines), fontsize=10)
-    return png(fig)
+    # Wrapped to the figure's width: with one panel (one parameter varies) the figure is narrow
+    # and the line naming the fixed parameters would run past both edges.
+    fig.suptitle("\n".join(wrap_lines(lines, width=width, fontsize=10)), fontsize=10)
+    return fig
+
+
+def wrap_lines(lines: list[str], *, width: float, fontsize: float) -> list[str]:
+    """``lines`` broken at spaces so that each fits ``width`` inches of ``fontsize``-point text
+    (DejaVu Sans averages about 0.5 em per character; 0.55 leaves a margin)."""
+    chars = max(20, int(width * 72 / (0.55 * fontsize)))
+    return [part for line in lines for part in textwrap.wrap(line, chars) or [""]]
 
 
 def marginal_panels(marg: dict) -> tuple[dict, list[str]]:

@@ -151,6 +151,15 @@ def test_interrupted_cells_are_counted_in_the_coverage_tables():
     assert "<th>running</th><th>interrupted</th><th>waiting</th>" in page
 
 
+def test_the_coverage_table_says_in_words_what_is_not_a_cell_state():
+    doc = _demo_doc(states={1: "failed"})
+    assert doc["coverage"]["failed_trials"] == 3                    # report.json keeps its keys
+    page = render_html(doc, {})
+    assert "failed_trials" not in page and "<td>duplicates</td>" not in page
+    assert "<td>failed trainings (every attempt, retried or not)</td><td class=\"num\">3</td>" in page
+    assert "<td>failed</td><td class=\"num\">3</td>" in page and "<td>planned (repetitions × settings)</td>" in page
+
+
 def test_theta_usual_inside_the_grid_is_outlined_on_the_map():
     grid = grids.product((40, 64), (400, 512), (160,), (3.0,))          # θ• is one of its cells
     trials = [FakeTrial(r, th, 50.0 + i, 50.0) for r in range(2) for i, th in enumerate(grid)]

@@ -78,12 +78,21 @@ def _theta_cells(theta: dict) -> list:
     return [theta["n_mels"], theta["win_length"], theta["hop_length"], Seconds(theta["segment"])]
 
 
+#: Words for the coverage keys that are not a cell state (report.json keeps the keys).
+COVERAGE_ROWS = {
+    "planned": "planned (repetitions × settings)",
+    "failed_trials": "failed trainings (every attempt, retried or not)",
+    "duplicates": "duplicate trainings (a cell finished more than once; the first counts)",
+}
+
+
 def tables(doc: dict) -> list[Table]:
     """Every table of the report, in reading order."""
     cov = doc["coverage"]
     t3, t4, t5 = doc["table3"], doc["table4"], doc["table5"]
     out = [Table("coverage", "Coverage: planned (repetition, θ) cells by state", ["state", "cells"],
-                 [[k, cov[k]] for k in ("planned", *CELL_STATES, "failed_trials", "duplicates") if k in cov],
+                 [[COVERAGE_ROWS.get(k, k), cov[k]] for k in ("planned", *CELL_STATES, "failed_trials", "duplicates")
+                  if k in cov],
                  doc["coverage_notes"])]
     out.append(Table("table3", f"Table 3: validation WA over {doc['reps_with_best']} repetitions "
                      "(mean ± std, %)", ["quantity", "mean ± std (%)"],

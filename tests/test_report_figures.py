@@ -3,6 +3,8 @@ least a few points with θ• on it, a legend of what is shown, and Fig. 3's rou
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,17 @@ def test_theta_usual_inside_the_grid_is_outlined_on_the_map():
     assert figures.heatmap_legend(hm)[-2:] == [
         ("usual_cell", "θ• (usual)"), ("usual", "θ• (usual): 50.0 on the colour bar")]
     assert figures.heatmap_figure(hm)[:8] == PNG
+
+
+def test_counts_of_one_take_the_singular():
+    """One repetition, one pruned cell, one cell not run: no "1 cells" anywhere."""
+    grid = grids.product((64, 80, 96), (400,), (160,), (1.5,))
+    trials = [FakeTrial(0, grid[0], 45.0, 44.0), FakeTrial(0, grid[1], 40.0, 40.0, state="pruned")]
+    doc = build_report(fake_results(grid, trials, reps=1))
+    text = " ".join(doc["notes"] + doc["coverage_notes"] + doc["heatmap"]["notes"] + doc["table3"]["notes"])
+    assert "1 cell was pruned" in text and "1 of 3 cells is not finished" in text
+    assert "1 cell has no trial" in text and "1 cell holds only pruned trials" in text
+    assert "1 pruned trial (stopped early because it was doing worse) is left out" in text
+    page = render_html(doc, {})
+    assert re.search(r"\b1 (cells|repetitions|settings|trainings|trials)\b", text + page) is None
+    assert "Table 3: validation WA over 1 repetition (" in page and "× 1 repetition." in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sertune.training.dataset import Theta
-from sertune.errors import ConfigError
+from sertune.errors import ConfigError, SertuneWarning
 from sertune.features.theta import theta_key
 from sertune.study.search.grids import USUAL, USUAL_SETTINGS, paper_grid, resolve_grid, toml_grid
 
@@ -86,3 +86,16 @@ def test_a_missing_grid_file_is_called_a_grid_file(tmp_path):
 def test_unknown_grid_name():
     with pytest.raises(ConfigError, match="not paper, usual or a .toml file"):
         resolve_grid("papers", "emodb")
+
+
+@pytest.mark.parametrize("n_mels, start", [
+    ([128], "the one setting has poor log-Mel parameters; it is searched as given. It: M=128 L=127"),
+    ([40, 128], "1 of 2 settings has poor log-Mel parameters; it is searched as given. It: M=128"),
+    ([128, 136], "2 of 2 settings have poor log-Mel parameters; they are searched as given. First: M=128"),
+])
+def test_the_poor_settings_warning_counts_in_words(tmp_path, n_mels, start):
+    path = tmp_path / "g.toml"
+    path.write_text(f"n_mels = {n_mels}\nwin_length = [127]\nhop_length = [160]\nsegment = [1]\n")
+    with pytest.warns(SertuneWarning) as got:
+        resolve_grid(str(path), "emodb")
+    assert str(got[0].message).startswith(start), str(got[0].message)

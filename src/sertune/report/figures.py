@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .drawing import png, text_colour
+from .render import counted
 from .heatmap_plot import MIN_COLOUR_SPAN, colour_limits, heatmap_figure, heatmap_legend
 
 __all__ = ["confusion_figure", "heatmap_figure", "heatmap_legend", "colour_limits", "MIN_COLOUR_SPAN",
@@ -54,9 +55,9 @@ def confusion_figure(conf: dict, *, normalised: bool, subtitle: str = "") -> byt
             else "utterances: mean over repetitions, each cell rounded")
     fig.colorbar(im, ax=ax, shrink=0.8, label=unit, pad=0.02)
     if normalised:
-        what = f"Test confusion matrix of θ_r*, mean over {conf['reps']} repetitions, row-normalised (%)"
+        what = f"Test confusion matrix of θ_r*, mean over {counted(conf['reps'], 'repetition')}, row-normalised (%)"
     else:
-        what = (f"Test confusion matrix of θ_r*: mean over {conf['reps']} repetitions, every cell rounded "
+        what = (f"Test confusion matrix of θ_r*: mean over {counted(conf['reps'], 'repetition')}, every cell rounded "
                 f"to an integer (as in the paper);\nrounded rows need not add up to the row total on the right")
     ax.set_title(what + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
     return png(fig)

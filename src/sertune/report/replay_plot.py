@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from .drawing import png
+from .render import counted
 
 
 def replay_figure(doc: dict) -> bytes:
@@ -28,7 +29,7 @@ def replay_figure(doc: dict) -> bytes:
     oracle = doc.get("ranking_oracle")
     if oracle:     # the other scale: what a perfect ranking of the settings would lose at the budget
         ax.plot([100 * oracle["epoch_fraction"]], [oracle["regret"]], "*", ms=11, color="0.3", zorder=3)
-        ax.annotate(f"perfect ranking, best {oracle['settings']} settings: {oracle['regret']:+.1f}",
+        ax.annotate(f"perfect ranking, best {counted(oracle['settings'], 'setting')}: {oracle['regret']:+.1f}",
                     (100 * oracle["epoch_fraction"], oracle["regret"]), xytext=(6, -12),
                     textcoords="offset points", fontsize=7.5, color="0.3")
     for i, r in enumerate(rows):
@@ -46,8 +47,9 @@ def replay_figure(doc: dict) -> bytes:
     ax.set_xlabel("epochs spent, % of brute force (log scale; bars: 95 % of arrival orders)")
     ax.set_ylabel("regret: test WA points lost vs brute force's θ_r*")
     curves = doc["curves"]
-    title = (f"Search strategies replayed on {curves['settings']} settings x {curves['reps']} repetitions x "
-             f"{curves['epochs']} epochs, {doc['orders']} arrival orders")
+    title = (f"Search strategies replayed on {counted(curves['settings'], 'setting')} x "
+             f"{counted(curves['reps'], 'repetition')} x {counted(curves['epochs'], 'epoch')}, "
+             f"{counted(doc['orders'], 'arrival order')}")
     ax.set_title(title, fontsize=10)
     handles = [ax.plot([], [], "o", color=c)[0] for c in ("tab:blue", "tab:orange", "tab:green")]
     labels = ["runs live (sertune search --strategy)", "replay only", "default for --budget"]

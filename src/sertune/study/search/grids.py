@@ -142,6 +142,9 @@ def validate(grid: tuple[Theta, ...]) -> tuple[Theta, ...]:
         # One summary instead of one warning per setting: the paper's own grid has
         # 100+ settings with empty mel filters (small L), and they are searched on purpose.
         advice = poor[0].check(SAMPLE_RATE, warn=False)[0]
-        warnings.warn(f"{len(poor)} of {len(grid)} settings have poor log-Mel parameters; they are "
-                      f"searched as given. First: {poor[0]}: {advice}", SertuneWarning, stacklevel=2)
+        one = len(poor) == 1
+        some = f"{len(poor)} of {len(grid)} settings {'has' if one else 'have'}" if len(grid) > 1 else \
+            "the one setting has"
+        warnings.warn(f"{some} poor log-Mel parameters; {'it is' if one else 'they are'} searched as given. "
+                      f"{'It' if one else 'First'}: {poor[0]}: {advice}", SertuneWarning, stacklevel=2)
     return tuple(dict.fromkeys(grid))

@@ -195,9 +195,10 @@ def test_input_warnings_name_what_the_model_cannot_judge(wave, expected):
 
 
 def test_warning_thresholds_are_the_documented_ones():
-    assert (QUIET_DBFS, SHORT_SECONDS, PADDED_SHARE) == (-60.0, 0.25, 0.5)
-    assert input_warnings(_speech(0.5), sample_rate=16000, segment=1.0) == []          # exactly half: speech
-    assert input_warnings(_speech(1.9), sample_rate=16000, segment=4.0)[0].startswith("mostly padding")
+    assert (QUIET_DBFS, SHORT_SECONDS, PADDED_SHARE) == (-60.0, 0.25, 1 / 3)
+    assert input_warnings(_speech(1.48), sample_rate=16000, segment=3.0) == []         # half padding: ordinary
+    assert input_warnings(_speech(1.3), sample_rate=16000, segment=4.0)[0].startswith(
+        "mostly padding: 1.30 s of audio for the model's 4 s segment, so 68 %")
 
 
 @pytest.mark.slow

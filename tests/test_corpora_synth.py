@@ -135,6 +135,6 @@ def test_train_summary_names_a_synthetic_corpus():
            "summary": {part: {m: stats for m in METRICS} for part in ("val", "test")}}
     real = train_cli.format_summary(doc | {"synthetic": None}, Path("o")).splitlines()[0]
     synthetic = train_cli.format_summary(doc | {"synthetic": {"layout": "emodb", "seed": 2}}, Path("o"))
-    assert real.startswith("θ = M=40 L=400 H=160 T=3s on emodb, 1 repetitions")
+    assert real.startswith("θ = M=40 L=400 H=160 T=3s on emodb, 1 repetition,")
     assert synthetic.splitlines()[0].startswith(
-        "θ = M=40 L=400 H=160 T=3s on synthetic (sertune synth, layout emodb, seed 2), 1 repetitions")
+        "θ = M=40 L=400 H=160 T=3s on synthetic (sertune synth, layout emodb, seed 2), 1 repetition,")

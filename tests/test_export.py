@@ -115,7 +115,7 @@ def test_cli_export_end_to_end(exported, tmp_path, capsys):
     assert doc["onnx"] == str(out) and out.is_file() and doc["check"]["max_abs_diff"] <= 1e-4
     assert doc["check"]["examples"] == 6                     # 1 + 3 random, chirp, the audio file
     assert main(["predict", str(out), exported.paths[0], "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["label"] == Predictor(exported.onnx).predict_file(
+    assert json.loads(capsys.readouterr().out)[0]["prediction"] == Predictor(exported.onnx).predict_file(
         exported.paths[0]).label
 
 

@@ -11,7 +11,7 @@ import torch
 
 import sertune.deploy.predict as predict_mod
 from sertune.cli import main
-from sertune.deploy.predict import Predictor
+from sertune.deploy.predict import PADDED_SHARE, QUIET_DBFS, SHORT_SECONDS, Predictor, input_warnings
 from sertune.training.dataset import build_segments
 from sertune.training.devices import use_bf16
 from sertune.errors import ConfigError
@@ -90,8 +90,8 @@ def test_prediction_fields_and_segments(trained, tmp_path):
     assert set(r.probabilities) == set(predictor.classes)
     assert sum(r.probabilities.values()) == pytest.approx(1.0)
     assert max(r.probabilities, key=r.probabilities.get) == r.label
-    assert r.as_dict() == {"path": str(tmp_path / "long.wav"), "label": r.label, "prediction": r.label,
-                           "probabilities": r.probabilities, "segments": 3}
+    assert r.as_dict() == {"path": str(tmp_path / "long.wav"), "prediction": r.label,
+                           "probabilities": r.probabilities, "segments": 3, "warnings": []}
     # In memory, and at another rate (resampled as files are), the same decision.
     w = predictor.predict_waveform(long)
     np.testing.assert_allclose(w.scores, r.scores, atol=1e-5)
@@ -137,8 +137,9 @@ def test_cli_predict_end_to_end(trained, tmp_path, capsys):
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert [d["path"] for d in doc] == good + [str(tmp_path / "bad.wav")]
-    assert set(doc[0]) == {"path", "label", "prediction", "probabilities", "segments"}
-    assert all(d["prediction"] == d["label"] for d in doc[:3])
+    assert set(doc[0]) == {"path", "prediction", "probabilities", "segments", "warnings"}
+    classes = Predictor(trained.model).classes
+    assert all(d["prediction"] in classes and d["warnings"] == [] for d in doc[:3])
     assert set(doc[3]) == {"path", "error"}
     assert captured.err.startswith("warning: 1 of 4 files could not be read")
     # The table, on a folder of audio (expanded to its files).
@@ -169,3 +170,58 @@ def test_cli_bad_model_paths(trained, tmp_path, capsys, make, match):
     assert main(["predict", str(model), next(iter(trained.paths.values()))]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and match in err and "Traceback" not in err
+
+
+def _speech(seconds: float, *, level: float = 0.1) -> np.ndarray:
+    """Noise with a speech-like level (RMS -20 dBFS at level 0.1), 16 kHz."""
+    return np.random.default_rng(0).normal(0, level, int(seconds * 16000)).astype(np.float32)
+
+
+@pytest.mark.parametrize("wave, expected", [
+    (_speech(2.0), []),
+    (_speech(0.6), []),                                          # shorter than T = 1 s, mostly speech
+    (np.zeros(32000, dtype=np.float32), ["silent: every sample is zero"]),
+    (_speech(2.0, level=10 ** ((QUIET_DBFS - 5) / 20)), ["near-silent: RMS -65 dBFS"]),
+    (_speech(2.0, level=10 ** ((QUIET_DBFS + 5) / 20)), []),
+    (_speech(478 / 16000), ["very short: 0.03 s (478 samples at 16000 Hz), less than 0.25 s",
+                            "mostly padding: 0.03 s of audio for the model's 1 s segment, so 97 % of the "
+                            "network's input is zero padding"]),
+    (_speech(0.3), ["mostly padding: 0.30 s of audio for the model's 1 s segment, so 70 %"]),
+    (np.zeros(478, dtype=np.float32), ["silent", "very short", "mostly padding"]),
+])
+def test_input_warnings_name_what_the_model_cannot_judge(wave, expected):
+    got = input_warnings(wave, sample_rate=16000, segment=1.0)
+    assert len(got) == len(expected) and all(g.startswith(e) for g, e in zip(got, expected)), got
+
+
+def test_warning_thresholds_are_the_documented_ones():
+    assert (QUIET_DBFS, SHORT_SECONDS, PADDED_SHARE) == (-60.0, 0.25, 1 / 3)
+    assert input_warnings(_speech(1.48), sample_rate=16000, segment=3.0) == []         # half padding: ordinary
+    assert input_warnings(_speech(1.3), sample_rate=16000, segment=4.0)[0].startswith(
+        "mostly padding: 1.30 s of audio for the model's 4 s segment, so 68 %")
+
+
+@pytest.mark.slow
+def test_cli_predict_warns_on_silent_and_short_files_and_still_answers(trained, tmp_path, capsys):
+    zero, short = tmp_path / "zero.wav", tmp_path / "short.wav"
+    sf.write(zero, np.zeros(32000, dtype=np.float32), 16000)                      # 2 s of digital silence
+    sf.write(short, _speech(478 / 16000), 16000)
+    normal = sorted(trained.paths.values())[0]
+    argv = ["predict", str(trained.model), str(zero), str(short), normal]
+    assert main([*argv, "--json"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert [d["prediction"] in Predictor(trained.model).classes for d in doc] == [True] * 3   # still answered
+    assert [len(d["warnings"]) for d in doc] == [1, 2, 0]
+    assert doc[0]["warnings"][0].startswith("silent: every sample is zero")
+    assert doc[1]["warnings"][0].startswith("very short: 0.03 s (478 samples")
+    assert err.splitlines() == [f"warning: {zero}: {doc[0]['warnings'][0]}",
+                                *(f"warning: {short}: {w}" for w in doc[1]["warnings"])]
+    # The table: the same warnings on stderr, none for the ordinary file (other names: the CLI
+    # shows each distinct warning once per process).
+    zero.rename(zero := tmp_path / "zero-again.wav")
+    assert main(["predict", str(trained.model), str(zero), normal]) == 0
+    out, err = capsys.readouterr()
+    assert err == f"warning: {zero}: {doc[0]['warnings'][0]}\n"
+    assert [line.split()[:2] for line in out.splitlines()[2:4]] == [[str(zero), doc[0]["prediction"]],
+                                                                     [normal, doc[2]["prediction"]]]

@@ -3,6 +3,8 @@ least a few points with θ• on it, a legend of what is shown, and Fig. 3's rou
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,22 @@ def test_a_parameter_with_one_value_gets_no_panel():
     panels, fixed = figures.marginal_panels(marg)
     assert list(panels) == ["M", "L"] and fixed == ["H = 160 samples", "T = 1.5 s"]
     assert figures.marginals_figure(marg)[:8] == PNG
+
+
+@pytest.mark.parametrize("grid", [
+    grids.product((64, 80, 96), (400,), (160,), (1.5,)) + (USUAL,),         # one parameter varies: one panel
+    DEMO,
+    grids.product((64, 80), (255, 511), (16, 32), (1.0, 2.0)),
+])
+def test_the_marginals_title_fits_the_figure(grid):
+    trials = [FakeTrial(r, th, 44.0 + i, 44.0 + i) for r in range(2) for i, th in enumerate(grid)]
+    marg = build_report(fake_results(grid, trials, reps=2))["marginals"]
+    fig = figures.marginals_canvas(marg, subtitle="synthetic corpus (made by `sertune synth`), not recordings "
+                                                  "of people")
+    fig.canvas.draw()
+    box, page = fig._suptitle.get_window_extent(), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
+    assert "one value in every setting" in fig._suptitle.get_text() or len(grid) == 16
 
 
 def test_no_marginals_figure_when_every_parameter_has_one_value():
@@ -135,6 +153,15 @@ def test_interrupted_cells_are_counted_in_the_coverage_tables():
     assert "<th>running</th><th>interrupted</th><th>waiting</th>" in page
 
 
+def test_the_coverage_table_says_in_words_what_is_not_a_cell_state():
+    doc = _demo_doc(states={1: "failed"})
+    assert doc["coverage"]["failed_trials"] == 3                    # report.json keeps its keys
+    page = render_html(doc, {})
+    assert "failed_trials" not in page and "<td>duplicates</td>" not in page
+    assert "<td>failed trainings (every attempt, retried or not)</td><td class=\"num\">3</td>" in page
+    assert "<td>failed</td><td class=\"num\">3</td>" in page and "<td>planned (repetitions × settings)</td>" in page
+
+
 def test_theta_usual_inside_the_grid_is_outlined_on_the_map():
     grid = grids.product((40, 64), (400, 512), (160,), (3.0,))          # θ• is one of its cells
     trials = [FakeTrial(r, th, 50.0 + i, 50.0) for r in range(2) for i, th in enumerate(grid)]
@@ -144,3 +171,17 @@ def test_theta_usual_inside_the_grid_is_outlined_on_the_map():
     assert figures.heatmap_legend(hm)[-2:] == [
         ("usual_cell", "θ• (usual)"), ("usual", "θ• (usual): 50.0 on the colour bar")]
     assert figures.heatmap_figure(hm)[:8] == PNG
+
+
+def test_counts_of_one_take_the_singular():
+    """One repetition, one pruned cell, one cell not run: no "1 cells" anywhere."""
+    grid = grids.product((64, 80, 96), (400,), (160,), (1.5,))
+    trials = [FakeTrial(0, grid[0], 45.0, 44.0), FakeTrial(0, grid[1], 40.0, 40.0, state="pruned")]
+    doc = build_report(fake_results(grid, trials, reps=1))
+    text = " ".join(doc["notes"] + doc["coverage_notes"] + doc["heatmap"]["notes"] + doc["table3"]["notes"])
+    assert "1 cell was pruned" in text and "1 of 3 cells is not finished" in text
+    assert "1 cell has no trial" in text and "1 cell holds only pruned trials" in text
+    assert "1 pruned trial (stopped early because it was doing worse) is left out" in text
+    page = render_html(doc, {})
+    assert re.search(r"\b1 (cells|repetitions|settings|trainings|trials)\b", text + page) is None
+    assert "Table 3: validation WA over 1 repetition (" in page and "× 1 repetition." in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sertune.training.dataset import Theta
-from sertune.errors import ConfigError
+from sertune.errors import ConfigError, SertuneWarning
 from sertune.features.theta import theta_key
 from sertune.study.search.grids import USUAL, USUAL_SETTINGS, paper_grid, resolve_grid, toml_grid
 
@@ -59,6 +59,14 @@ def test_toml_product_and_extra(tmp_path):
      r"grid entry 1 \(M=16 .*16 mels x 101 frames; SqueezeNet needs at least 17 of each"),
     ("n_mels = [64]\nwin_length = [255]\nhop_length = [640]\nsegment = [0.5]\n",
      r"64 mels x 13 frames; .*a segment of at least 16 hops \(0.64 s at H=640\)"),
+    # a number's own rule comes before the network's input size
+    ("n_mels = [40, -5]\nwin_length = [400]\nhop_length = [160]\nsegment = [1]\n",
+     r"^grid entry 2 \(M=-5 L=400 H=160 T=1s\): n_mels=-5 is invalid: the number of mel filters must be a "
+     r"positive integer; use e.g. 128$"),
+    ("n_mels = [40]\nwin_length = [400]\nhop_length = [-160]\nsegment = [1]\n",
+     r"^grid entry 1 .*hop_length=-160 is invalid: the hop must be a positive integer"),
+    ("n_mels = [40]\nwin_length = [400]\nhop_length = [160]\nsegment = [-1]\n",
+     r"^grid entry 1 .*segment=-1.0 is invalid"),
 ])
 def test_bad_grid_files_name_the_problem(tmp_path, text, match):
     path = tmp_path / "bad.toml"
@@ -67,6 +75,27 @@ def test_bad_grid_files_name_the_problem(tmp_path, text, match):
         resolve_grid(str(path), "emodb")
 
 
+def test_a_missing_grid_file_is_called_a_grid_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"^grid file \S+nothing.toml does not exist; check the path$"):
+        resolve_grid(str(tmp_path / "nothing.toml"), "emodb")
+    (tmp_path / "folder.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"^grid file \S+folder.toml is a folder; give a .toml file$"):
+        resolve_grid(str(tmp_path / "folder.toml"), "emodb")
+
+
 def test_unknown_grid_name():
     with pytest.raises(ConfigError, match="not paper, usual or a .toml file"):
         resolve_grid("papers", "emodb")
+
+
+@pytest.mark.parametrize("n_mels, start", [
+    ([128], "the one setting has poor log-Mel parameters; it is searched as given. It: M=128 L=127"),
+    ([40, 128], "1 of 2 settings has poor log-Mel parameters; it is searched as given. It: M=128"),
+    ([128, 136], "2 of 2 settings have poor log-Mel parameters; they are searched as given. First: M=128"),
+])
+def test_the_poor_settings_warning_counts_in_words(tmp_path, n_mels, start):
+    path = tmp_path / "g.toml"
+    path.write_text(f"n_mels = {n_mels}\nwin_length = [127]\nhop_length = [160]\nsegment = [1]\n")
+    with pytest.warns(SertuneWarning) as got:
+        resolve_grid(str(path), "emodb")
+    assert str(got[0].message).startswith(start), str(got[0].message)

@@ -66,3 +66,16 @@ def test_frames_and_check():
     assert Theta(128, 127, 16, 1.0).check(16000, warn=False)       # empty mel filters: advice
     with pytest.raises(ConfigError, match="hop_length=0 is invalid"):
         Theta(40, 400, 0, 3.0).check(16000)
+
+
+@pytest.mark.parametrize("theta, match", [
+    (Theta(-5, 400, 160, 1.0), r"^n_mels=-5 is invalid: the number of mel filters must be a positive integer"),
+    (Theta(0, 400, 160, 1.0), r"^n_mels=0 is invalid"),
+    (Theta(16, 400, 160, 1.0), r"^the network input is 16 mels x 101 frames; SqueezeNet needs at least 17"),
+    (Theta(40, 400, 160, 0.1), r"^the network input is 40 mels x 11 frames; .*16 hops \(0.16 s at H=160\)"),
+    (Theta(40, 400, -160, 1.0), r"^hop_length=-160 is invalid"),
+])
+def test_check_gives_each_number_s_rule_before_the_network_s_input_size(theta, match):
+    with pytest.raises(ConfigError, match=match):
+        theta.check(16000)
+    assert Theta(17, 400, 160, 0.16).check(16000) == []          # the smallest input SqueezeNet takes

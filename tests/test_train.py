@@ -182,12 +182,18 @@ def test_cli_train_with_fixed_threads(synth_savee, tmp_path, capsys, monkeypatch
      r"unknown key 'fuse'"),
     (["--n-mels", "40", "--win-length", "400", "--hop-length", "160", "--segment", "1", "--threads", "0"],
      r"threads=0 must be a positive integer \(e.g. --threads 2\)"),
+    # Each number's own rule before what they make together; too small an input is an error, not a crash.
+    (["--n-mels", "-5", "--win-length", "400", "--hop-length", "160", "--segment", "1"],
+     r"^error: n_mels=-5 is invalid: the number of mel filters must be a positive integer"),
+    (["--n-mels", "8", "--win-length", "400", "--hop-length", "160", "--segment", "1"],
+     r"^error: the network input is 8 mels x 101 frames; SqueezeNet needs at least 17 of each"),
+    (["--config", "MISSING"], r"^error: config file \S+missing.toml does not exist"),
 ])
 def test_cli_train_bad_settings(synth_savee, tmp_path, capsys, extra, match):
     (tmp_path / "c.toml").write_text("n_mel = 40\n")
     (tmp_path / "f.toml").write_text('fuse = "always"\n')
-    extra = [str(tmp_path / "c.toml") if e == "CONFIG" else str(tmp_path / "f.toml") if e == "FUSE" else e
-             for e in extra]
+    files = {"CONFIG": tmp_path / "c.toml", "FUSE": tmp_path / "f.toml", "MISSING": tmp_path / "missing.toml"}
+    extra = [str(files.get(e, e)) for e in extra]
     assert main(["train", str(synth_savee), "--out", str(tmp_path / "o")] + extra) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err

@@ -19,15 +19,21 @@ else:  # pragma: no cover
 from .errors import ConfigError
 
 
-def read_toml(path: str | Path) -> dict:
-    """A TOML file as a dict; ConfigError naming the file and the problem."""
+def read_toml(path: str | Path, *, what: str = "config file") -> dict:
+    """A TOML file as a dict; ConfigError naming the file, what it is and the problem.
+
+    ``what`` is what the caller reads (``"config file"``, ``"grid file"``): a missing grid
+    is not a missing config file.
+    """
     path = Path(path)
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"{what} {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder; give a .toml file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
 
 
 def resolve(defaults: Mapping[str, object], file: Mapping[str, object] | None,

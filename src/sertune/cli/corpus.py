@@ -13,9 +13,9 @@ def add_corpus_args(parser: argparse.ArgumentParser) -> None:
     """The corpus arguments every command that reads a corpus shares."""
     parser.add_argument("root", metavar="ROOT", help="folder the corpus was unpacked into")
     parser.add_argument("--corpus", metavar="NAME", choices=sorted(registry()),
-                        help="corpus layout (default: detect from ROOT): %(choices)s")
+                        help="corpus layout: %(choices)s (default detected from ROOT)")
     parser.add_argument("--subset", choices=("improvised", "scripted", "all"), default=None,
-                        help="IEMOCAP utterances to use (default: improvised, as the paper)")
+                        help="IEMOCAP utterances to use (default improvised, as the paper)")
     parser.add_argument("--no-merge-excited", dest="merge_excited", action="store_false", default=None,
                         help="IEMOCAP: drop 'excited' instead of merging it into happiness")
 
@@ -71,8 +71,8 @@ def format_summary(summary: dict) -> str:
         lines.append(f"data     {label}: made by `sertune synth`, not recordings of people")
     lines += [
         f"options  {', '.join(f'{k}={v}' for k, v in summary['options'].items()) or '-'}",
-        f"total    {n} utterances, {summary['total_seconds'] / 60:.1f} min of audio, "
-        f"{len(summary['speakers'])} speakers, {len(summary['classes'])} classes",
+        f"total    {_counted(n, 'utterance')}, {summary['total_seconds'] / 60:.1f} min of audio, "
+        f"{_counted(len(summary['speakers']), 'speaker')}, {_counted(len(summary['classes']), 'class', 'classes')}",
         "",
         _table("class", summary["classes"], n),
         "",
@@ -80,15 +80,19 @@ def format_summary(summary: dict) -> str:
     ]
     excluded = summary.get("excluded") or {}
     if excluded:
-        lines += ["", f"excluded {sum(excluded.values())} utterances by design (not errors):"]
+        lines += ["", f"excluded {_counted(sum(excluded.values()), 'utterance')} by design (not errors):"]
         lines += [f"  {count:>6}  {reason}" for reason, count in excluded.items()]
     skipped = summary["skipped"]
     if skipped:
-        lines += ["", f"skipped  {len(skipped)} files:"]
+        lines += ["", f"skipped  {_counted(len(skipped), 'file')}:"]
         lines += [f"  {s['path']}: {s['reason']}" for s in skipped[:20]]
         if len(skipped) > 20:
             lines.append(f"  ... and {len(skipped) - 20} more (see --json)")
     return "\n".join(lines)
+
+
+def _counted(n: int, noun: str, nouns: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def _table(title: str, counts: dict[str, int], total: int) -> str:

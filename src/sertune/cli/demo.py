@@ -36,12 +36,13 @@ segment = 3
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="run the whole method on a synthetic corpus (a few minutes)",
-                       description="Synthesize a corpus, search a small LMS grid with 3 repetitions, "
+                       description="Synthesize a corpus, search a small LMS grid with K repetitions, "
                                    "write the report, export the best model to ONNX and predict a file.")
-    p.add_argument("--out", default="sertune-demo", metavar="DIR", help="output folder (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=15, help="epochs per training (default %(default)s)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="sertune-demo", metavar="DIR", help="output folder (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=15, metavar="N", help="epochs per training (default %(default)s)")
+    p.add_argument("--reps", type=int, default=3, metavar="K", help="repetitions (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, metavar="SEED",
+                   help="seed of the corpus, the splits and the trainings (default %(default)s)")
     p.set_defaults(func=run)
 
 

@@ -1,4 +1,4 @@
-"""``sertune export MODEL --onnx OUT.onnx``: the network as ONNX, verified and measured."""
+"""``sertune export MODEL --onnx FILE.onnx``: the network as ONNX, verified and measured."""
 
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ def add_parser(sub) -> None:
                                    "(batch, 1, n_mels, frames); output: logits) with θ, classes and "
                                    "normalisation in its metadata, check with onnxruntime that the logits "
                                    "match PyTorch, and report size, MACs and CPU latency. "
-                                   "`sertune predict OUT.onnx AUDIO...` runs it.")
+                                   "`sertune predict FILE.onnx AUDIO...` runs it.")
     p.add_argument("model", metavar="MODEL", help="model.pt written by `sertune train` or `sertune search`")
-    p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="file to write (replaced if it exists)")
+    p.add_argument("--onnx", required=True, metavar="FILE.onnx", help="file to write (replaced if it exists)")
     p.add_argument("--audio", nargs="+", default=(), metavar="FILE",
                    help="also check on the first segment of these audio files")
     p.add_argument("--atol", type=float, default=ATOL,
                    help="largest accepted |logit difference| (default %(default)g)")
-    p.add_argument("--runs", type=int, default=30, help="timed runs for the latency median (default 30)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the latencies (default: torch's)")
+    p.add_argument("--runs", type=int, default=30, metavar="N",
+                   help="timed runs for the latency median (default %(default)s)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for the latencies (default torch's own)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=run)
 

@@ -29,23 +29,25 @@ def add_parser(sub) -> None:
                         help="window length L in samples (paper: 127, 255, 511; 400 = 25 ms)")
     parser.add_argument("--hop-length", type=int, required=True, metavar="H",
                         help="hop H in samples (paper: 16, 32; 160 = 10 ms)")
-    parser.add_argument("--n-fft", type=int, metavar="N", help="FFT size (default: L)")
+    parser.add_argument("--n-fft", type=int, metavar="N", help="FFT size (default L)")
     parser.add_argument("--mel-scale", choices=features.MEL_SCALES, default="slaney",
-                        help="mel scale: slaney (librosa's) or htk (paper eq. 5) (default: %(default)s)")
+                        help="mel scale: slaney (librosa's) or htk (paper eq. 5) (default %(default)s)")
     parser.add_argument("--pad-mode", choices=features.PAD_MODES, default="constant",
                         help="edge padding: constant (librosa >= 0.9) or reflect (< 0.9) "
-                             "(default: %(default)s)")
-    parser.add_argument("--fmin", type=float, default=0.0, help="lowest filter frequency in Hz (default: 0)")
-    parser.add_argument("--fmax", type=float, help="highest filter frequency in Hz (default: 8000, Nyquist)")
-    parser.add_argument("--top-db", type=float, default=80.0,
-                        help="dynamic range in dB (default: %(default)s)")
+                             "(default %(default)s)")
+    parser.add_argument("--fmin", type=float, default=0.0, metavar="HZ",
+                        help="lowest filter frequency (default %(default)g)")
+    parser.add_argument("--fmax", type=float, metavar="HZ",
+                        help="highest filter frequency (default 8000, the Nyquist frequency)")
+    parser.add_argument("--top-db", type=float, default=80.0, metavar="DB",
+                        help="dynamic range in dB (default %(default)g)")
     parser.add_argument("--segment", type=float, metavar="T",
                         help="cut the audio into T-second segments first (as for training)")
     parser.add_argument("--remainder", choices=features.REMAINDERS, default="drop",
                         help="with --segment: drop a last partial segment (reference code) or zero-pad it "
-                             "(default: %(default)s)")
-    parser.add_argument("--png", metavar="OUT.png", help="draw the log-Mel spectrogram to this PNG")
-    parser.add_argument("--npy", metavar="OUT.npy",
+                             "(default %(default)s)")
+    parser.add_argument("--png", metavar="FILE.png", help="draw the log-Mel spectrogram to this PNG")
+    parser.add_argument("--npy", metavar="FILE.npy",
                         help="save the array: (M, frames), or (segments, M, frames) with --segment")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     parser.set_defaults(func=run)

@@ -3,7 +3,9 @@
 Exit status: 0 when at least one file was scored (files that could not be read are
 listed with the reason, and a warning on stderr counts them); 2 with an ``error:``
 line when the model cannot be used or no file at all could be read (the reasons are
-in the table or the JSON, once).
+in the table or the JSON, once). A file the model cannot judge (silent, very short,
+mostly zero padding) is still labelled, with a ``warning: FILE: ...`` line on stderr
+and the same text in its JSON ``warnings``.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ def add_parser(sub) -> None:
     p.add_argument("audio", metavar="AUDIO", nargs="+",
                    help="audio files (WAV/FLAC/OGG, any rate and channels) or folders of them")
     p.add_argument("--json", action="store_true",
-                   help='print a JSON list: {"path", "label", "prediction", "probabilities", "segments"} '
-                        '(label = prediction) or {"path", "error"}')
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (.pt models)")
+                   help='print a JSON list: {"path", "prediction", "probabilities", "segments", "warnings"} '
+                        'or {"path", "error"}')
+    p.add_argument("--device", default="cpu",
+                   help="cpu, cuda, cuda:N or auto; .onnx models run on the CPU (default %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="auto: bf16 where training would use it, so results match training (default)")
-    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="segments per network call")
+                   help="auto: bf16 where training would use it, so results match training (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N",
+                   help="segments per network call (default %(default)s)")
     p.set_defaults(func=run)
 
 
@@ -45,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
         print(format_table(results, predictor.classes))
+    for r in results:
+        for text in r.warnings:
+            warnings.warn(f"{r.path}: {text}", SertuneWarning)
     where = "the error entries" if args.json else "the table"
     if len(failed) == len(results):
         raise AudioError(f"none of the {len(results)} audio files could be read (the reasons are in {where})")

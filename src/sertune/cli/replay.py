@@ -23,7 +23,8 @@ def _add_source(p: argparse.ArgumentParser) -> None:
                    help="the --out folder of a brute-force `sertune search`, or a curves .npz file")
     p.add_argument("--storage", metavar="URL", help="Optuna storage URL instead of STUDY")
     p.add_argument("--study", dest="name", metavar="NAME",
-                   help="search name in the storage (default: the only one)")
+                   help="the search's name, as given to `sertune search --study` (default the search in STUDY, "
+                        "or the only one in --storage)")
 
 
 def add_parser(sub) -> None:
@@ -38,11 +39,12 @@ def add_parser(sub) -> None:
                f"Spec syntax: {SYNTAX}.")
     _add_source(p)
     p.add_argument("--strategy", action="append", metavar="SPEC",
-                   help="a strategy to replay (repeat the flag for several; default: the standard panel)")
-    p.add_argument("--orders", type=int, default=100, help="arrival orders (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the orders and random choices (default: %(default)s)")
+                   help="a strategy to replay; repeat the flag for several (default the standard panel)")
+    p.add_argument("--orders", type=int, default=100, metavar="N", help="arrival orders (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the orders and random choices (default %(default)s)")
     p.add_argument("--budget", metavar="PCT", help="mark the strategy --budget PCT picks (e.g. 10%%)")
-    p.add_argument("--out", metavar="DIR", help="where to write (default: STUDY/replay, or FILE-replay/)")
+    p.add_argument("--out", metavar="DIR",
+                   help="where to write (default STUDY/replay, or NAME-replay/ beside a curves file NAME.npz)")
     p.add_argument("--json", action="store_true", help="print replay.json instead of the table")
     p.set_defaults(func=run)
 
@@ -56,7 +58,8 @@ def add_parser(sub) -> None:
                    help="--out folders of brute-force `sertune search`es, or curves .npz files (several merge)")
     c.add_argument("--storage", metavar="URL", help="Optuna storage URL (merged with any STUDY)")
     c.add_argument("--study", dest="name", metavar="NAME",
-                   help="search name in the storage (default: the only one)")
+                   help="the search's name, as given to `sertune search --study` (default the search in STUDY, "
+                        "or the only one in --storage)")
     c.add_argument("--out", metavar="FILE.npz", required=True, help="the curves file to write")
     c.set_defaults(func=run_curves)
 
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
-    print(f"replayed {len(results)} strategies x {args.orders} orders on {curves_text(curves)}")
+    print(f"replayed {len(results)} {'strategy' if len(results) == 1 else 'strategies'} x {args.orders} "
+          f"order{'s' if args.orders != 1 else ''} on {curves_text(curves)}")
     for note in curves.notes:
         print(f"note: {note}")
     if curves.reps < 2:

@@ -1,4 +1,4 @@
-"""``sertune report STUDY_DIR --out DIR``: the paper's tables and figures from a study, as one HTML page."""
+"""``sertune report STUDY --out DIR``: the paper's tables and figures from a study, as one HTML page."""
 
 from __future__ import annotations
 
@@ -17,23 +17,24 @@ def add_parser(sub) -> None:
                                    "contained), report.json, tables.md, one CSV per table and the figures: "
                                    "the paper's Tables 3-6 and Fig. 3-4, marginal effects and paired tests. "
                                    "Works on a study in progress.")
-    p.add_argument("study_dir", metavar="STUDY_DIR", nargs="?",
-                   help="output folder of `sertune search` (holds study.db or search.json)")
-    p.add_argument("--storage", metavar="URL", help="Optuna storage URL instead of STUDY_DIR's "
+    p.add_argument("study_dir", metavar="STUDY", nargs="?",
+                   help="the --out folder of `sertune search` (it holds search.json or study.db)")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL instead of STUDY's "
                                                     "(e.g. sqlite:////abs/study.db, postgresql://...)")
-    p.add_argument("--study", metavar="NAME", help="search name (studies NAME.rep0, NAME.rep1, ...); "
-                                                   "default: the only one in the storage")
-    p.add_argument("--out", metavar="DIR", help="where to write the report (default: STUDY_DIR/report)")
+    p.add_argument("--study", metavar="NAME",
+                   help="the search's name, as given to `sertune search --study` (default the search in STUDY, "
+                        "or the only one in --storage)")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default STUDY/report)")
     p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
     p.set_defaults(func=run)
 
 
 def locate(args: argparse.Namespace) -> tuple[str, str]:
-    """(storage URL, search name) from STUDY_DIR and/or --storage/--study."""
+    """(storage URL, search name) from STUDY and/or --storage/--study."""
     if args.storage:
         return args.storage, args.study or find_study_name(args.storage)
     if not args.study_dir:
-        raise ConfigError("give STUDY_DIR (the --out folder of `sertune search`) or --storage URL")
+        raise ConfigError("give STUDY (the --out folder of `sertune search`) or --storage URL")
     url, name = find_storage(args.study_dir)
     return url, args.study or name
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.study_dir:
         out = Path(args.study_dir) / "report"
     else:
-        raise ConfigError("--out DIR is required with --storage (there is no STUDY_DIR to write into)")
+        raise ConfigError("--out DIR is required with --storage (there is no STUDY folder to write into)")
     replay = _replay_doc(args, name)
     doc = write_report(load_results(url, name), out, replay=replay)
     if args.json:
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _replay_doc(args: argparse.Namespace, name: str) -> dict | None:
-    """``STUDY_DIR/replay/replay.json`` (written by ``sertune replay STUDY_DIR``) when it replays this search."""
+    """``STUDY/replay/replay.json`` (written by ``sertune replay STUDY``) when it replays this search."""
     if not args.study_dir:
         return None
     path = Path(args.study_dir) / "replay" / "replay.json"

@@ -216,9 +216,9 @@ def _plan_text(config, grid, prepared, devices, threads, worker_devices) -> str:
                                worker_devices=worker_devices)
     text = format_plan(plan, device=device)
     if config.budget is not None:
-        from ..study.strategies.budget import evidence_for
-        text += (f"\n--budget {config.budget} runs {config.search_strategy()}: "
-                 f"{evidence_for(config.budget).text()}")
+        from ..study.strategies.budget import plan_text
+        text += "\n" + plan_text(config.budget, strategy=config.search_strategy(), settings=len(grid),
+                                 epochs=config.train.epochs, fraction=plan.strategy_fraction, reps=len(splits))
     return text
 
 

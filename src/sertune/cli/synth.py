@@ -14,14 +14,15 @@ def add_parser(sub) -> None:
         "synth", help="write a synthetic emotional-speech corpus",
         description="Write deterministic speech-like audio whose prosody and voice quality vary "
                     "with emotion and speaker, in a real corpus layout that the loaders read. A marker "
-                    f"file ({MARKER}) at OUT makes every output say the corpus is synthetic.")
-    parser.add_argument("out", metavar="OUT", help="folder to write the corpus into")
+                    f"file ({MARKER}) in DIR makes every output say the corpus is synthetic.")
+    parser.add_argument("out", metavar="DIR", help="folder to write the corpus into")
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="emodb",
-                        help="corpus layout to imitate (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same files (default: %(default)s)")
-    parser.add_argument("--speakers", type=int, default=4, help="number of speakers (default: %(default)s)")
-    parser.add_argument("--per-class", type=int, default=10,
-                        help="utterances per class and speaker (default: %(default)s)")
+                        help="corpus layout to imitate (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same files (default %(default)s)")
+    parser.add_argument("--speakers", type=int, default=4, metavar="N",
+                        help="number of speakers (default %(default)s)")
+    parser.add_argument("--per-class", type=int, default=10, metavar="N",
+                        help="utterances per class and speaker (default %(default)s)")
     parser.set_defaults(func=run)
 
 

@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train and evaluate one LMS setting over K repetitions",
                        description="Train SqueezeNet v1.1 on log-Mel spectrograms of one setting θ = "
                                    "(M, L, H, T) for K repetitions and report mean ± std of WA, UA, "
-                                   "weighted precision and F1 (utterance level, %%).")
+                                   "weighted precision and F1 (utterance level, %).")
     add_corpus_args(p)
     g = p.add_argument_group("LMS setting θ")
     g.add_argument("--n-mels", type=int, metavar="M", help="number of mel filters")
@@ -46,13 +46,15 @@ def add_parser(sub) -> None:
     g.add_argument("--hop-length", type=int, metavar="H", help="hop length, samples")
     g.add_argument("--segment", type=float, metavar="T", help="segment length, seconds")
     g.add_argument("--remainder", choices=REMAINDERS,
-                   help="tail of long utterances: drop (reference code, default) or pad (keep all speech)")
+                   help="tail of long utterances: drop (the reference code) or pad (keep all speech) "
+                        "(default drop)")
     g = p.add_argument_group("protocol")
-    g.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: shuffle-split (the paper)")
+    g.add_argument("--protocol", choices=sorted(PROTOCOLS), help="evaluation protocol (default shuffle-split, "
+                                                                  "the paper's)")
     g.add_argument("--reps", type=int, metavar="K",
                    help="repetitions (default 10; loso/loso-session: every fold)")
     g.add_argument("--split-unit", choices=("utterance", "segment"),
-                   help="split utterances (default) or segments as the reference code does (leaks)")
+                   help="split utterances, or segments as the reference code does (leaks) (default utterance)")
     g.add_argument("--splits", metavar="FILE", help="reuse the splits of an earlier run (splits.json)")
     g.add_argument("--seed", type=int, help="seed of splits, weights and batch order (default 0)")
     g.add_argument("--restarts", type=int, metavar="N",
@@ -60,9 +62,9 @@ def add_parser(sub) -> None:
                         "as a search keeps its best setting: the restart control (default 1)")
     g = p.add_argument_group("training")
     add_flags(g, TrainConfig)
-    g.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    g.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto, a GPU if there is one)")
     g.add_argument("--threads", type=int, metavar="N",
-                   help="CPU threads, fixed (default: the usable cores, fewer while other processes keep "
+                   help="CPU threads, fixed (default the usable cores, fewer while other processes keep "
                         "them busy; the thread count changes a CPU training's float rounding, so give N "
                         "to rerun bit for bit)")
     p.add_argument("--config", metavar="FILE.toml", help="settings file (keys as the flags, e.g. n_mels)")
@@ -127,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
 def format_summary(doc: dict, out: Path) -> str:
     s = doc["summary"]
     corpus = synthetic_label(doc.get("synthetic")) or doc["corpus"]
-    lines = [f"θ = {Theta(**doc['theta'])} on {corpus}, {len(doc['reps'])} repetitions, "
+    k = len(doc["reps"])
+    lines = [f"θ = {Theta(**doc['theta'])} on {corpus}, {k} repetition{'s' if k != 1 else ''}, "
              f"{doc['level']} level, {doc['device']}", "",
              f"{'metric':<10} {'validation':>16} {'test':>16}"]
     for m in METRICS:

@@ -14,6 +14,10 @@ ONNX export (``.onnx``, :mod:`sertune.deploy.export`); both carry what inference
 Reported probabilities are ``softmax`` of that mean (the normalised geometric mean of
 the segment probabilities), so their argmax is the training's decision.
 
+Input the model cannot judge is still scored, with warnings (:func:`input_warnings`):
+silence or near-silence, a file too short to hold speech, and a file so much shorter than
+the model's segment T that most of the network's input is zero padding.
+
 Precision follows training: ``precision="auto"`` runs bf16 autocast and channels-last
 where :func:`sertune.training.devices.use_bf16` says the device is fast at it, as training's
 evaluation did on the same machine; ``"fp32"`` turns it off. One difference is
@@ -45,11 +49,28 @@ from ..training.metrics import utterance_log_probs
 from ..features.theta import Theta
 from .session import open_session
 
-__all__ = ["ModelSpec", "Prediction", "Predictor"]
+__all__ = ["ModelSpec", "Prediction", "Predictor", "input_warnings"]
 
 #: Segments decoded and scored together by :meth:`Predictor.predict_files` (bounds memory:
 #: 256 three-second segments are ~50 MB of audio).
 GROUP_SEGMENTS = 256
+
+#: RMS level (dB re full scale) below which a file is called near-silent. Speech corpora are
+#: recorded tens of dB above it (EmoDB's 535 files: -26 to -12 dBFS RMS, peaks at 0 dBFS); a
+#: quiet room's noise floor in 16-bit PCM lies around -60 to -70 dBFS. The log-Mel is not
+#: normalised per file (power in dB re 1.0, then the training set's mean and std), so such a
+#: file is far outside what the network saw and its label says nothing about the speaker.
+QUIET_DBFS = -60.0
+
+#: Shorter than this (seconds), a file cannot hold an utterance: a syllable lasts about 0.2 s,
+#: and the shortest utterances of the usual corpora last about a second (EmoDB: 1.2 s).
+SHORT_SECONDS = 0.25
+
+#: A file shorter than this share of the model's segment T is mostly zero padding: segments are
+#: padded at the end to T, so the network sees at least twice as much silence as sound. Training
+#: pads short utterances too, so a half would flag ordinary ones (EmoDB's shortest, 1.2 s, is 59 %
+#: padding at the usual T = 3 s; the demo's file, 1.48 s, 51 %); a third flags what is much shorter.
+PADDED_SHARE = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,9 @@ class Prediction:
         evaluation takes the argmax of.
     error : str or None
         Why the file could not be scored; the other fields are then empty.
+    warnings : tuple of str
+        Why the prediction may say little about the recording (:func:`input_warnings`):
+        silence, a very short file, mostly zero padding. Empty for ordinary speech.
     """
 
     path: str | None
@@ -79,21 +103,23 @@ class Prediction:
     segments: int = 0
     scores: np.ndarray | None = field(default=None, repr=False)
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def as_dict(self) -> dict:
-        """``{"path", "label", "prediction", "probabilities", "segments"}`` or ``{"path", "error"}``.
+        """``{"path", "prediction", "probabilities", "segments", "warnings"}`` or ``{"path", "error"}``.
 
-        JSON-ready. ``prediction`` and ``label`` hold the same predicted class: ``label``
-        is the original key, kept for the tools that read it; ``prediction`` says what it is.
+        JSON-ready. ``prediction`` is the predicted class (:attr:`label`): one key, named
+        for what it is (a ``label`` of a corpus is the true class); ``warnings`` is a list,
+        empty for ordinary speech.
         """
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        return {"path": self.path, "label": self.label, "prediction": self.label,
-                "probabilities": dict(self.probabilities), "segments": self.segments}
+        return {"path": self.path, "prediction": self.label, "probabilities": dict(self.probabilities),
+                "segments": self.segments, "warnings": list(self.warnings)}
 
 
 class Predictor:
@@ -235,12 +261,53 @@ class Predictor:
                                             seconds=self.theta.segment, remainder=self.spec.remainder)
         scores = utterance_log_probs(self.segment_log_probs(segs), owner, len(group))
         counts = np.bincount(owner, minlength=len(group))
-        for (index, name, _), score, n in zip(group, scores, counts):
+        for (index, name, wave), score, n in zip(group, scores, counts):
             probs = np.exp(score - score.max())
             probs /= probs.sum()
             results[index] = Prediction(name, label=self.classes[int(score.argmax())],
                                         probabilities={c: float(p) for c, p in zip(self.classes, probs)},
-                                        segments=int(n), scores=score)
+                                        segments=int(n), scores=score,
+                                        warnings=tuple(input_warnings(wave, sample_rate=self.spec.sample_rate,
+                                                                      segment=self.theta.segment)))
+
+
+def input_warnings(wave: np.ndarray, *, sample_rate: int, segment: float) -> list[str]:
+    """Why a prediction on ``wave`` may say little about the recording; empty for ordinary speech.
+
+    Parameters
+    ----------
+    wave : np.ndarray, shape (samples,), float
+        Mono audio in [-1, 1] at ``sample_rate``, as the model will see it.
+    sample_rate : int, Hz
+    segment : float, seconds
+        The model's segment length T.
+
+    Returns
+    -------
+    list of str
+        In this order, each where it applies: silent (every sample zero) or near-silent (RMS
+        below :data:`QUIET_DBFS`); shorter than :data:`SHORT_SECONDS`; shorter than
+        :data:`PADDED_SHARE` of T, with the share of the input that is zero padding.
+    """
+    out = []
+    wave = np.asarray(wave, dtype=np.float64)
+    seconds = len(wave) / sample_rate
+    if not np.any(wave):
+        out.append("silent: every sample is zero, so the label says nothing about a speaker")
+    else:
+        rms = 10 * np.log10(np.mean(wave ** 2))
+        if rms < QUIET_DBFS:
+            peak = 20 * np.log10(np.abs(wave).max())
+            out.append(f"near-silent: RMS {rms:.0f} dBFS, peak {peak:.0f} dBFS (below {QUIET_DBFS:g} dBFS RMS; "
+                       f"speech corpora are recorded at about -40 to -12 dBFS), so the label says little; "
+                       f"check the recording level")
+    if seconds < SHORT_SECONDS:
+        out.append(f"very short: {seconds:.2f} s ({len(wave)} samples at {sample_rate} Hz), less than "
+                   f"{SHORT_SECONDS:g} s, too short to hold an utterance")
+    if seconds < PADDED_SHARE * segment:
+        out.append(f"mostly padding: {seconds:.2f} s of audio for the model's {segment:g} s segment, so "
+                   f"{100 * (1 - seconds / segment):.0f} % of the network's input is zero padding")
+    return out
 
 
 def _check_finite(wave: np.ndarray, name: str) -> None:

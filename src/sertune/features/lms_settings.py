@@ -16,7 +16,7 @@ import scipy.signal
 from . import melfilters
 from ..errors import ConfigError, SertuneWarning
 
-__all__ = ["check_settings", "n_frames", "MEL_SCALES", "PAD_MODES", "is_int"]
+__all__ = ["check_settings", "check_network_input", "n_frames", "MEL_SCALES", "PAD_MODES", "is_int"]
 
 MEL_SCALES = ("slaney", "htk")
 
@@ -120,6 +120,15 @@ def check_settings(*, sample_rate=16000, n_mels, win_length, hop_length, n_fft=N
         for text in advice:
             warnings.warn(text, SertuneWarning, stacklevel=2)
     return advice
+
+
+def check_network_input(*, n_mels: int, frames: int, hop_length: int, sample_rate: int = 16000) -> None:
+    """ConfigError when a log-Mel of ``n_mels`` x ``frames`` is smaller than SqueezeNet's smallest
+    input (:data:`MIN_INPUT` in each dimension). Check the numbers with :func:`check_settings` first."""
+    if min(n_mels, frames) < MIN_INPUT:
+        raise ConfigError(f"the network input is {n_mels} mels x {frames} frames; SqueezeNet needs at least "
+                          f"{MIN_INPUT} of each. Use n_mels >= {MIN_INPUT} and a segment of at least "
+                          f"{MIN_INPUT - 1} hops ({(MIN_INPUT - 1) * hop_length / sample_rate:g} s at H={hop_length})")
 
 
 def n_frames(samples: int, *, n_fft: int, hop_length: int) -> int:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 from ..errors import ConfigError
-from .lms_settings import check_settings, n_frames
+from .lms_settings import check_network_input, check_settings, n_frames
 
 __all__ = ["Theta", "theta_key", "parse_theta_key", "theta_from_dict"]
 
@@ -43,10 +43,15 @@ class Theta:
     def check(self, sample_rate: int, *, warn: bool = True) -> list[str]:
         """Raise ConfigError for an impossible setting (before any work is done).
 
+        Each number's own rule first (:func:`check_settings`: ``n_mels`` positive, ...),
+        then the network input it makes (:func:`check_network_input`: SqueezeNet's smallest).
         Returns the advice for legal but poor settings (also issued as warnings when ``warn``).
         """
-        return check_settings(n_mels=self.n_mels, win_length=self.win_length, hop_length=self.hop_length,
-                              sample_rate=sample_rate, segment=self.segment, warn=warn)
+        advice = check_settings(n_mels=self.n_mels, win_length=self.win_length, hop_length=self.hop_length,
+                                sample_rate=sample_rate, segment=self.segment, warn=warn)
+        check_network_input(n_mels=self.n_mels, frames=self.frames(sample_rate), hop_length=self.hop_length,
+                            sample_rate=sample_rate)
+        return advice
 
 
 def theta_key(theta: Theta) -> str:

@@ -24,7 +24,7 @@ from ..study.store import results as sr
 from ..study.store.control import load_control
 from . import analysis, tables
 from .gain import gain
-from .render import csv_text, markdown
+from .render import counted, csv_text, markdown
 from .render import tables as table_list
 
 #: How many failed trials the report lists (the rest are counted).
@@ -35,7 +35,8 @@ def _coverage_notes(results: sr.StudyResults, cov: dict) -> list[str]:
     notes = []
     if cov["finished"] < cov["planned"]:
         lacking = [r for r in sr.coverage_by_rep(results) if r["complete"] + r["pruned"] < len(results.grid)]
-        notes.append(f"{cov['planned'] - cov['finished']} of {cov['planned']} cells are not finished, in rep "
+        left = cov["planned"] - cov["finished"]
+        notes.append(f"{left} of {counted(cov['planned'], 'cell')} {'is' if left == 1 else 'are'} not finished, in rep "
                      + ", ".join(f"{r['rep']} ({len(results.grid) - r['complete'] - r['pruned']})" for r in lacking))
     if len(results.studies) < results.reps:
         absent = sorted(set(range(results.reps)) - set(results.studies))
@@ -43,24 +44,27 @@ def _coverage_notes(results: sr.StudyResults, cov: dict) -> list[str]:
     if cov["pruned"]:
         skipped = (f"; {cov['skipped']} of them were skipped by the search strategy without training"
                    if cov.get("skipped") else "")
-        notes.append(f"{cov['pruned']} cells were pruned (stopped early){skipped}: shown as pruned, never as "
+        notes.append(f"{counted(cov['pruned'], 'cell')} {'was' if cov['pruned'] == 1 else 'were'} pruned "
+                     f"(stopped early){skipped}: shown as pruned, never as "
                      f"finished, and left out of θ_r*, the means and the ranking")
     if cov["failed"]:
-        notes.append(f"{cov['failed']} cells failed and were not retried successfully (errors below)")
+        notes.append(f"{counted(cov['failed'], 'cell')} failed and {'was' if cov['failed'] == 1 else 'were'} "
+                     f"not retried successfully (errors below)")
     if cov.get("at_chance"):
         chance = sr.at_chance(results)
         by_rep = sorted({t.rep for t in chance})
-        notes.append(f"{len(chance)} complete trainings ended at chance (validation UA within "
+        notes.append(f"{counted(len(chance), 'complete training')} ended at chance (validation UA within "
                      f"{sr.CHANCE_MARGIN:g} points of {100 / max(1, len(results.classes)):.1f} %, one class for "
                      f"everything), in rep {', '.join(f'{r} ({sum(t.rep == r for t in chance)})' for r in by_rep)}"
                      f": they never learned, and count like every other training; many point at a learning "
                      f"rate too high for some starts")
     if cov["duplicates"]:
-        notes.append(f"{cov['duplicates']} duplicate trials (same θ, same repetition) are ignored: "
+        notes.append(f"{counted(cov['duplicates'], 'duplicate trial')} (same θ, same repetition) "
+                     f"{'is' if cov['duplicates'] == 1 else 'are'} ignored: "
                      f"the first by trial number counts")
     if cov["off_grid"]:
-        notes.append(f"{cov['off_grid']} finished trials are of a θ or repetition outside the plan; "
-                     f"they are used as candidates but not counted in coverage")
+        notes.append(f"{counted(cov['off_grid'], 'finished trial')} {'is' if cov['off_grid'] == 1 else 'are'} "
+                     f"of a θ or repetition outside the plan; used as candidates but not counted in coverage")
     return notes
 
 

@@ -11,6 +11,7 @@ from scipy.cluster import hierarchy
 
 from ..study.store import results as sr
 from ..features.theta import Theta
+from .render import counted
 from .tables import theta_values
 
 #: The four LMS parameters: θ field, symbol, unit (for axis labels).
@@ -122,9 +123,11 @@ def heatmap(results: sr.StudyResults) -> dict:
     notes = [f"{axis}: {note}" for axis, note in (("rows", row_note), ("columns", col_note)) if note]
     notes += [f"{th} is not on the (T, L) × (M, H) product and is left out (see Table 3)" for th in left_out]
     if (state == "missing").any():
-        notes.append(f"{int((state == 'missing').sum())} cells have no trial (not in the grid or not run yet)")
+        n = int((state == "missing").sum())
+        notes.append(f"{counted(n, 'cell')} {'has' if n == 1 else 'have'} no trial (not in the grid or not run yet)")
     if (state == "pruned").any():
-        notes.append(f"{int((state == 'pruned').sum())} cells hold only pruned trials")
+        n = int((state == "pruned").sum())
+        notes.append(f"{counted(n, 'cell')} {'holds' if n == 1 else 'hold'} only pruned trials")
     v = values[np.ix_(row_order, col_order)]
     usual_cell = None
     if results.usual is not None and results.usual in thetas:

@@ -10,11 +10,13 @@ figure is freed as soon as it is rendered. Every function returns PNG bytes.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from .drawing import png, text_colour
+from .render import counted
 from .heatmap_plot import MIN_COLOUR_SPAN, colour_limits, heatmap_figure, heatmap_legend
 
 __all__ = ["confusion_figure", "heatmap_figure", "heatmap_legend", "colour_limits", "MIN_COLOUR_SPAN",
@@ -53,9 +55,9 @@ def confusion_figure(conf: dict, *, normalised: bool, subtitle: str = "") -> byt
             else "utterances: mean over repetitions, each cell rounded")
     fig.colorbar(im, ax=ax, shrink=0.8, label=unit, pad=0.02)
     if normalised:
-        what = f"Test confusion matrix of θ_r*, mean over {conf['reps']} repetitions, row-normalised (%)"
+        what = f"Test confusion matrix of θ_r*, mean over {counted(conf['reps'], 'repetition')}, row-normalised (%)"
     else:
-        what = (f"Test confusion matrix of θ_r*: mean over {conf['reps']} repetitions, every cell rounded "
+        what = (f"Test confusion matrix of θ_r*: mean over {counted(conf['reps'], 'repetition')}, every cell rounded "
                 f"to an integer (as in the paper);\nrounded rows need not add up to the row total on the right")
     ax.set_title(what + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
     return png(fig)
@@ -67,10 +69,17 @@ def marginals_figure(marg: dict, *, subtitle: str = "") -> bytes | None:
     A parameter that takes one value in every setting gets no panel (it has no effect to
     show); the title names it and its value. None when no parameter takes two values.
     """
+    fig = marginals_canvas(marg, subtitle=subtitle)
+    return None if fig is None else png(fig)
+
+
+def marginals_canvas(marg: dict, *, subtitle: str = "") -> Figure | None:
+    """The :class:`Figure` :func:`marginals_figure` renders (None when no parameter varies)."""
     params, fixed = marginal_panels(marg)
     if not params:
         return None
-    fig = Figure(figsize=(max(4.5, 3.0 * len(params) + 0.6), 3.9), layout="constrained")
+    width = max(4.5, 3.0 * len(params) + 0.6)
+    fig = Figure(figsize=(width, 3.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(params), sharey=True))
     for ax, (symbol, p) in zip(axes, params.items()):
         vals = p["values"]
@@ -95,8 +104,17 @@ def marginals_figure(marg: dict, *, subtitle: str = "") -> bytes | None:
         lines.append(f"one value in every setting, so no panel: {', '.join(fixed)}")
     if subtitle:
         lines.append(subtitle)
-    fig.suptitle("\n".join(lines), fontsize=10)
-    return png(fig)
+    # Wrapped to the figure's width: with one panel (one parameter varies) the figure is narrow
+    # and the line naming the fixed parameters would run past both edges.
+    fig.suptitle("\n".join(wrap_lines(lines, width=width, fontsize=10)), fontsize=10)
+    return fig
+
+
+def wrap_lines(lines: list[str], *, width: float, fontsize: float) -> list[str]:
+    """``lines`` broken at spaces so that each fits ``width`` inches of ``fontsize``-point text
+    (DejaVu Sans averages about 0.5 em per character; 0.55 leaves a margin)."""
+    chars = max(20, int(width * 72 / (0.55 * fontsize)))
+    return [part for line in lines for part in textwrap.wrap(line, chars) or [""]]
 
 
 def marginal_panels(marg: dict) -> tuple[dict, list[str]]:

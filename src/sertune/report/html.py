@@ -11,7 +11,7 @@ import base64
 from html import escape
 
 from ..study.replay.text import interval, scale_lines
-from .render import CELL_STATES, Table, fmt, tables
+from .render import CELL_STATES, Table, counted, fmt, tables
 
 #: How many ranking rows show before the rest folds into <details>.
 RANKING_SHOWN = 25
@@ -50,7 +50,7 @@ def _table_html(table: Table, *, limit: int | None = None) -> str:
     body = "".join(rows[:limit] if limit else rows)
     html = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     if limit and len(rows) > limit:
-        html += (f"<details><summary>the other {len(rows) - limit} settings</summary>"
+        html += (f"<details><summary>the other {counted(len(rows) - limit, 'setting')}</summary>"
                  f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows[limit:])}</tbody></table></details>")
     return html + _notes(table.notes)
 
@@ -98,9 +98,9 @@ def _replay_section(replay: dict, image: bytes | None) -> list[str]:
                                  "per-repetition regret [95 % of orders]", "setting regret [95 % of orders]",
                                  "same θ_r* (%)", "runs live"], rows)
     curves = replay["curves"]
-    caption = (f"Each strategy replayed on this study's recorded learning curves ({curves['settings']} settings x "
-               f"{curves['reps']} repetitions x {curves['epochs']} epochs) over {replay['orders']} arrival "
-               f"orders: the epochs and device time it spends and the test WA it loses against brute force's "
+    caption = (f"Each strategy replayed on this study's recorded learning curves ({counted(curves['settings'], 'setting')} x "
+               f"{counted(curves['reps'], 'repetition')} x {counted(curves['epochs'], 'epoch')}) over "
+               f"{counted(replay['orders'], 'arrival order')}: the epochs and device time it spends and the test WA it loses against brute force's "
                f"θ_r*, on the repetition each was picked on (per-repetition regret, the paper's protocol) and on "
                f"the other repetitions (setting regret: the setting without its training's luck); mean and the "
                f"range of 95 % of orders. Exact, not estimated: training is deterministic, so a run stopped at "
@@ -163,8 +163,8 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
         f"<h1>LMS parameter search <code>{escape(study['name'])}</code></h1>",
         f"<p>Corpus <b>{escape(corpus_text)}</b> "
         f"({escape(str(corpus.get('n_utterances', '?')))} utterances; classes: "
-        f"{escape(', '.join(study['classes']))}); {study['grid_size']} settings θ "
-        f"(grid <code>{escape(str(study['grid_name']))}</code>) × {study['reps']} repetitions. "
+        f"{escape(', '.join(study['classes']))}); {counted(study['grid_size'], 'setting')} θ "
+        f"(grid <code>{escape(str(study['grid_name']))}</code>) × {counted(study['reps'], 'repetition')}. "
         f"Usual setting θ•: {escape(study['usual_text'])}. All numbers are in %; mean ± std is over "
         f"repetitions, std with ddof=0 as in the authors' code. Generated {escape(doc['generated'])}.</p>",
         _synthetic_banner(study, context),

@@ -22,6 +22,12 @@ QUANTITIES = {
 }
 
 
+def counted(n: int, noun: str, nouns: str | None = None) -> str:
+    """``"1 setting"``, ``"3 settings"``: a count with its noun in the right number
+    (``nouns``: the plural where it is not ``noun + "s"``)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 #: Cell states in the order the coverage tables list them (those a study's counts lack are left out).
 CELL_STATES = ("complete", "pruned", "failed", "running", "interrupted", "waiting", "missing")
 
@@ -78,14 +84,23 @@ def _theta_cells(theta: dict) -> list:
     return [theta["n_mels"], theta["win_length"], theta["hop_length"], Seconds(theta["segment"])]
 
 
+#: Words for the coverage keys that are not a cell state (report.json keeps the keys).
+COVERAGE_ROWS = {
+    "planned": "planned (repetitions × settings)",
+    "failed_trials": "failed trainings (every attempt, retried or not)",
+    "duplicates": "duplicate trainings (a cell finished more than once; the first counts)",
+}
+
+
 def tables(doc: dict) -> list[Table]:
     """Every table of the report, in reading order."""
     cov = doc["coverage"]
     t3, t4, t5 = doc["table3"], doc["table4"], doc["table5"]
     out = [Table("coverage", "Coverage: planned (repetition, θ) cells by state", ["state", "cells"],
-                 [[k, cov[k]] for k in ("planned", *CELL_STATES, "failed_trials", "duplicates") if k in cov],
+                 [[COVERAGE_ROWS.get(k, k), cov[k]] for k in ("planned", *CELL_STATES, "failed_trials", "duplicates")
+                  if k in cov],
                  doc["coverage_notes"])]
-    out.append(Table("table3", f"Table 3: validation WA over {doc['reps_with_best']} repetitions "
+    out.append(Table("table3", f"Table 3: validation WA over {counted(doc['reps_with_best'], 'repetition')} "
                      "(mean ± std, %)", ["quantity", "mean ± std (%)"],
                      [[QUANTITIES[k], t3[k]] for k in ("val_wa_best", "val_wa_worst", "val_wa_usual")],
                      t3["notes"]))
@@ -144,8 +159,8 @@ def confusion_table(conf: dict) -> Table:
     mean = conf["mean"]
     rows = [[true, *map(float, row), float(sum(row)), int(sum(conf["rounded"][i]))]
             for i, (true, row) in enumerate(zip(conf["classes"], mean))]
-    return Table("confusion_mean", f"Fig. 3 unrounded: mean test confusion matrix of θ_r* over {conf['reps']} "
-                 "repetitions (utterances)",
+    return Table("confusion_mean", f"Fig. 3 unrounded: mean test confusion matrix of θ_r* over "
+                 f"{counted(conf['reps'], 'repetition')} (utterances)",
                  ["true \\ predicted", *conf["classes"], "row total", "sum of rounded cells"], rows,
                  ["Fig. 3 rounds every cell to the nearest integer, as the paper does; a rounded row can "
                   "add up to more or less than the class's mean number of test utterances (row total)"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from .drawing import png
+from .render import counted
 
 #: The two yardsticks, as (key in replay.json, axis label); the second only where the replay has it.
 YARDSTICKS = (("regret", "per-repetition regret: test WA points lost\nvs brute force's θ_r* on its repetition"),
@@ -31,8 +32,9 @@ def replay_figure(doc: dict) -> bytes:
     for ax, (key, label) in zip(axes, sticks):
         _panel(ax, doc, key, label)
     curves = doc["curves"]
-    fig.suptitle(f"Search strategies replayed on {curves['settings']} settings x {curves['reps']} repetitions x "
-                 f"{curves['epochs']} epochs, {doc['orders']} arrival orders\n{curves['text']}", fontsize=9,
+    fig.suptitle(f"Search strategies replayed on {counted(curves['settings'], 'setting')} x "
+                 f"{counted(curves['reps'], 'repetition')} x {counted(curves['epochs'], 'epoch')}, "
+                 f"{counted(doc['orders'], 'arrival order')}\n{curves['text']}", fontsize=9,
                  color="tab:red" if curves.get("synthetic") else "0.2")
     return png(fig)
 
@@ -52,7 +54,7 @@ def _panel(ax, doc: dict, key: str, label: str) -> None:
     oracle = doc.get("ranking_oracle")
     if oracle and key in oracle:       # what a perfect ranking of the settings would lose at the budget
         ax.plot([100 * oracle["epoch_fraction"]], [oracle[key]], "*", ms=11, color="0.3", zorder=3)
-        ax.annotate(f"perfect ranking, best {oracle['settings']}: {oracle[key]:+.1f}",
+        ax.annotate(f"perfect ranking, best {counted(oracle['settings'], 'setting')}: {oracle[key]:+.1f}",
                     (100 * oracle["epoch_fraction"], oracle[key]), xytext=(6, -12),
                     textcoords="offset points", fontsize=7.5, color="0.3")
     xname = "epochs"

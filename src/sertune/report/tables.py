@@ -22,6 +22,7 @@ from ..study.store import results as sr
 from ..study.strategies.pruners import strategy_of
 from ..features.theta import Theta, theta_key
 from .literature import LITERATURE, PAPER_RESULTS, PAPER_SETUP, REFERENCES
+from .render import counted
 
 #: The θ_r* test metrics of Table 5 (the paper's precision and F1, plus UA, recall and WA).
 TABLE5_METRICS = ("precision", "f1", "ua", "recall", "wa")
@@ -41,7 +42,8 @@ def _reps_note(results: sr.StudyResults, have: dict, what: str) -> list[str]:
     missing = [r for r in range(results.reps) if r not in have]
     if not missing:
         return []
-    return [f"{what}: {len(have)} of {results.reps} repetitions have a complete trial; "
+    return [f"{what}: {len(have)} of {counted(results.reps, 'repetition')} {'has' if len(have) == 1 else 'have'} "
+            f"a complete trial; "
             f"missing in rep {', '.join(map(str, missing))}"]
 
 
@@ -66,8 +68,9 @@ def table3(results: sr.StudyResults) -> dict:
     notes = _reps_note(results, best, "θ_r*")
     pruned = sr.coverage(results)["pruned"]
     if pruned:
-        notes.append(f"WA° is the worst of the complete trials; {pruned} pruned trials (stopped early "
-                     f"because they were doing worse) are left out, so the true worst is lower")
+        notes.append(f"WA° is the worst of the complete trials; {counted(pruned, 'pruned trial')} (stopped early "
+                     f"because {'it was' if pruned == 1 else 'they were'} doing worse) {'is' if pruned == 1 else 'are'} "
+                     f"left out, so the true worst may be lower")
     notes += _usual_notes(results)
     return {
         "val_wa_best": _ms(t.value for t in best.values()),
@@ -136,7 +139,7 @@ def table4(results: sr.StudyResults) -> dict:
         rel = float(100.0 * (np.mean(a) - np.mean(b)) / np.mean(b)) if np.mean(b) else None
     notes = _usual_notes(results) + tests.pop("notes")
     if paired and len(paired) < len(tuned):
-        notes.append(f"gain and tests use the {len(paired)} repetitions with both θ* and θ•")
+        notes.append(f"gain and tests use the {counted(len(paired), 'repetition')} with both θ* and θ•")
     return {
         "test_wa_tuned": _ms(tuned.values()),
         "test_wa_usual": _ms(base.values()),
@@ -208,9 +211,9 @@ def paper_context(results: sr.StudyResults, synthetic: dict | None) -> dict:
         differences.append(f"strategy {strategy} stops or skips settings early; the paper trains every "
                            f"setting for every epoch on every repetition")
     if results.reps != PAPER_SETUP["reps"]:
-        differences.append(f"K = {results.reps} repetitions; the paper's K = {PAPER_SETUP['reps']}")
+        differences.append(f"K = {counted(results.reps, 'repetition')}; the paper's K = {PAPER_SETUP['reps']}")
     if len(results.grid) != PAPER_SETUP["grid_size"] or results.grid_name != "paper":
-        differences.append(f"grid {results.grid_name or '(unnamed)'} with {len(results.grid)} settings; the "
+        differences.append(f"grid {results.grid_name or '(unnamed)'} with {counted(len(results.grid), 'setting')}; the "
                            f"paper searches Table 2's {PAPER_SETUP['grid_size']} (with θ•)")
     return {"corpus": corpus, "synthetic": synthetic is not None, "comparable": not reasons,
             "reasons": reasons, "differences": differences}

@@ -12,7 +12,6 @@ import warnings
 from pathlib import Path
 
 from ...config import read_toml
-from ...features.lms_settings import MIN_INPUT
 from ...errors import ConfigError, SertuneWarning
 from ...features.theta import Theta
 
@@ -73,7 +72,7 @@ def toml_grid(path: str | Path) -> tuple[Theta, ...]:
         hop_length = 160
         segment = 3
     """
-    doc = read_toml(path)
+    doc = read_toml(path, what="grid file")
     fields = ("n_mels", "win_length", "hop_length", "segment")
     unknown = sorted(set(doc) - set(fields) - {"extra"})
     if unknown:
@@ -121,7 +120,11 @@ def resolve_grid(spec: str, corpus: str) -> tuple[str, tuple[Theta, ...]]:
 
 
 def validate(grid: tuple[Theta, ...]) -> tuple[Theta, ...]:
-    """Check every setting before any training; drop exact duplicates (keeping order)."""
+    """Check every setting before any training; drop exact duplicates (keeping order).
+
+    Types first, then :meth:`Theta.check`: each number's own rule (``n_mels = -5`` must be
+    positive) before what the numbers make together (SqueezeNet's smallest input).
+    """
     poor = []
     for k, theta in enumerate(grid):
         for name in ("n_mels", "win_length", "hop_length"):
@@ -130,12 +133,6 @@ def validate(grid: tuple[Theta, ...]) -> tuple[Theta, ...]:
                 raise ConfigError(f"grid entry {k + 1}: {name}={value!r} must be an integer")
         if not isinstance(theta.segment, float):
             raise ConfigError(f"grid entry {k + 1}: segment={theta.segment!r} must be a number of seconds")
-        frames = theta.frames(SAMPLE_RATE) if theta.segment > 0 and theta.hop_length > 0 else MIN_INPUT
-        if min(theta.n_mels, frames) < MIN_INPUT:
-            raise ConfigError(f"grid entry {k + 1} ({theta}): the network input is {theta.n_mels} mels x {frames} "
-                              f"frames; SqueezeNet needs at least {MIN_INPUT} of each. Use n_mels >= {MIN_INPUT} "
-                              f"and a segment of at least {MIN_INPUT - 1} hops "
-                              f"({(MIN_INPUT - 1) * theta.hop_length / SAMPLE_RATE:g} s at H={theta.hop_length})")
         try:
             if theta.check(SAMPLE_RATE, warn=False):
                 poor.append(theta)
@@ -145,6 +142,9 @@ def validate(grid: tuple[Theta, ...]) -> tuple[Theta, ...]:
         # One summary instead of one warning per setting: the paper's own grid has
         # 100+ settings with empty mel filters (small L), and they are searched on purpose.
         advice = poor[0].check(SAMPLE_RATE, warn=False)[0]
-        warnings.warn(f"{len(poor)} of {len(grid)} settings have poor log-Mel parameters; they are "
-                      f"searched as given. First: {poor[0]}: {advice}", SertuneWarning, stacklevel=2)
+        one = len(poor) == 1
+        some = f"{len(poor)} of {len(grid)} settings {'has' if one else 'have'}" if len(grid) > 1 else \
+            "the one setting has"
+        warnings.warn(f"{some} poor log-Mel parameters; {'it is' if one else 'they are'} searched as given. "
+                      f"{'It' if one else 'First'}: {poor[0]}: {advice}", SertuneWarning, stacklevel=2)
     return tuple(dict.fromkeys(grid))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..study.store import results as sr
+from ..study.search.grids import USUAL
 from ..study.store.control import Control
 from ..training.metrics import mean_std
 
@@ -56,7 +57,7 @@ def gain(results: sr.StudyResults, control: Control | None) -> dict | None:
         values["study_elsewhere"].append(float(np.mean(elsewhere)) if elsewhere else float("nan"))
     base = np.array(values["one_training"])
     settings = len(results.grid)
-    name = "θ•" if control.theta == results.usual else str(control.theta)
+    name = "θ•" if control.theta == USUAL else str(control.theta)
     rows = []
     for key, label in ROWS:
         v = np.array(values[key])

@@ -39,9 +39,11 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
     the seed) is created here too, and completed for a search stored by an
     older sertune without one.
 
-    ``control`` (``{"theta": key, "restarts": N}``, :meth:`SearchConfig.control_meta`) adds the
-    restart control: studies ``NAME.rep{r}.restarts`` and a claim queue of N - 1 extra trainings
-    of θ per repetition beside the grid's.
+    ``control`` (``{"theta": key, "restarts": N, "in_grid": bool}``,
+    :meth:`SearchConfig.control_meta`) adds the restart control: studies ``NAME.rep{r}.restarts``
+    and a claim queue of the trainings of θ per repetition it adds beside the grid's. A stored
+    search without one gets it when resumed with one (its grid's numbers do not change); a
+    stored control goes on when the search is resumed without the flag.
 
     A new search stores its warnings (``notes`` about the grid, e.g. empty mel
     filters, and :mod:`~sertune.study.search.sanity`'s about the corpus: T longer than the
@@ -64,8 +66,13 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
         stored = optuna.load_study(study_name=rep_name(name, 0), storage=storage).user_attrs
         _check_same(stored, meta, name)
         book.create(order([theta_key(Theta(**t)) for t in stored["grid"]], int(stored["settings"]["seed"])))
-        _create_control(storage, url, name, control, len(splits), heartbeat)
-        return dict(stored) | {"resumed": True}
+        stored = dict(stored)
+        if control and not stored.get("control"):      # a control added to a stored search: it changes no number
+            for r in range(len(splits)):
+                optuna.load_study(study_name=rep_name(name, r), storage=storage).set_user_attr("control", control)
+            stored["control"] = control
+        _create_control(storage, url, name, stored.get("control"), len(splits), heartbeat)
+        return stored | {"resumed": True}
     meta["warnings"] = list(notes) + grid_warnings(
         grid, [len(w) / SAMPLE_RATE for w in prepared.waves], [u.label for u in corpus.utterances],
         ids=prepared.ids, splits=splits, remainder=settings["remainder"])
@@ -104,8 +111,8 @@ def _check_same(stored: dict, meta: dict, name: str) -> None:
                       f"{meta['grid_name']} ({len(meta['grid'])} settings)")
     if stored.get("reps") != meta["reps"]:
         raise differs("reps", stored.get("reps"), meta["reps"])
-    if stored.get("control") != meta["control"]:
-        raise differs("restart control", stored.get("control"), meta["control"])
+    if stored.get("control") and meta["control"] and stored["control"] != meta["control"]:
+        raise differs("restart control", stored["control"], meta["control"])
     for key in IDENTITY:
         # A search stored before strategies existed names its strategy by its pruner.
         old = strategy_of(stored["settings"]) if key == "strategy" else stored["settings"].get(key)

@@ -37,15 +37,15 @@ from ...training.fit import TrainConfig, fit, restart_seed
 from ..store.curves import TEST_CURVE
 from ..store.claims import Claim, ClaimBook, Heartbeat, make_engine
 from .epoch_checkpoints import EVERY_SECONDS, EpochCheckpoints
-from ...features.theta import Theta, theta_key
+from ...features.theta import Theta, parse_theta_key, theta_key
 from . import barrier
 from ..store.models import save_if_best
 from ..store.optuna_private import adopt
 from .picking import SKIPPED, acquire_chosen, promoted, within_budget
 from ..strategies.pruners import strategy_of
 from ..strategies.registry import parse_strategy
-from ..store.storage import (FixedSampler, control_keys, load_meta, open_storage, rep_name, restarts_name,
-                             restarts_search, split_control_key)
+from ..store.storage import (FixedSampler, control_keys, is_control_key, load_meta, open_storage, rep_name,
+                             restarts_name, restarts_search, split_control_key)
 from .trial_run import ClaimLost, Parked, TrialRun, WorkerStopped
 from .worker_data import FeatureCache, load_search_corpus
 
@@ -119,7 +119,7 @@ class Worker:
         # The restart control (``meta["control"]``): θ trained again with other seeds, in studies and
         # a claim queue of its own, so that its trainings never compete for θ_r* nor are pruned.
         self.control = control_keys(self.meta.get("control"))
-        self.thetas |= {k: self.thetas[split_control_key(k)[0]] for k in self.control}
+        self.thetas |= {k: parse_theta_key(split_control_key(k)[0]) for k in self.control}
         self.control_book = (ClaimBook(make_engine(url), restarts_search(name), grace=3 * self.heartbeat)
                              if self.control else None)
         self.fixed = FixedSampler()
@@ -182,7 +182,7 @@ class Worker:
                 if claim.stuck >= MAX_ORPHANS:
                     self._give_up(claim)
                     return
-                if self._restart(claim):          # the control: every repetition, in full, no strategy
+                if self._control(claim):          # the control: every repetition, in full, no strategy
                     for r in range(self.reps):
                         self._rep(claim, r)
                     self.control_book.finish(claim)
@@ -287,21 +287,27 @@ class Worker:
     def _trials_of(self, key: str, r: int) -> list[FrozenTrial]:
         """The trials of (θ, r) so far (failed, running, finished); of one restart for a control key."""
         base, restart = split_control_key(key)
-        study = self.restart_studies[r] if restart else self.rep_studies[r]
+        study = self.restart_studies[r] if is_control_key(key) else self.rep_studies[r]
         return [t for t in study.get_trials(deepcopy=False)
                 if t.params.get("theta") == base and t.user_attrs.get("restart", 0) == restart]
 
     # -- the restart control's claims live beside the grid's ------------------------------
     @staticmethod
+    def _control(claim: Claim) -> bool:
+        """Whether a claim is one of the restart control's (not a grid setting's)."""
+        return is_control_key(claim.key)
+
+    @staticmethod
     def _restart(claim: Claim) -> int:
-        """The restart index a claim trains: 0 for a grid setting, 1..N-1 for the control."""
+        """The restart index a claim trains: 0 for a grid setting (and the control's restart 0 of a θ
+        that is not in the grid), 1..N-1 for the control."""
         return split_control_key(claim.key)[1]
 
     def _book(self, claim: Claim) -> ClaimBook:
-        return self.control_book if self._restart(claim) else self.book
+        return self.control_book if self._control(claim) else self.book
 
     def _study(self, claim: Claim, r: int) -> optuna.Study:
-        return self.restart_studies[r] if self._restart(claim) else self.rep_studies[r]
+        return self.restart_studies[r] if self._control(claim) else self.rep_studies[r]
 
     def _at_barrier(self, trial: FrozenTrial) -> bool:
         """Whether a RUNNING ``trial`` waits parked at the strategy's undecided barrier."""
@@ -311,13 +317,14 @@ class Worker:
     def _new_trial(self, claim: Claim, study: optuna.Study, r: int, attempt: int) -> optuna.Trial:
         """A new trial of (θ, r); raises NotChosen (after recording why) when a choosing strategy's
         budget was taken by other workers before this one's first repetition started."""
-        self.fixed.key = split_control_key(claim.key)[0]
+        base = split_control_key(claim.key)[0]
+        self.fixed.key = base
         trial = study.ask()
-        trial.suggest_categorical("theta", self.keys)
+        trial.suggest_categorical("theta", self.keys if base in self.keys else [*self.keys, base])
         for k, v in (("theta", self.thetas[claim.key].as_dict()), ("rep", r), ("attempt", attempt),
                      ("device", describe(self.device))):
             trial.set_user_attr(k, v)
-        if self._restart(claim):
+        if self._control(claim):
             trial.set_user_attr("restart", self._restart(claim))
             return trial
         if r == 0 and self.strategy.picks and not within_budget(
@@ -333,7 +340,7 @@ class Worker:
         """The bookkeeping of one training of θ (see :class:`.trial_run.TrialRun`)."""
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")    # status counts workers so
         return TrialRun(trial, claim, self._book(claim), resume=resume, adopted=adopted,
-                        park_at=lambda epoch: (epoch == self.barrier and not self._restart(claim)
+                        park_at=lambda epoch: (epoch == self.barrier and not self._control(claim)
                                                and not barrier.decided(self.rep_studies)),
                         on_epoch=self.cpu_share.adjust if self.cpu_share is not None else None)
 
@@ -412,7 +419,7 @@ class Worker:
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("seconds", result.seconds)
         value = result.val["utterance"]["wa"]
-        if self.out is not None and not self._restart(claim):      # the control competes for no model
+        if self.out is not None and not self._control(claim):      # the control competes for no model
             model = save_if_best(self.out, study, trial.number, value, theta=self.thetas[claim.key],
                                  key=claim.key, rep=r, result=result, meta=self.meta)
             if model:

@@ -1,7 +1,7 @@
 """The restart control of a stored search, read-only: θ trained N times per repetition.
 
-Restart 0 is the grid's own training of θ (in ``NAME.rep{r}``), restarts 1..N-1 the
-control's extra trainings (in ``NAME.rep{r}.restarts``, written by the worker, never
+Restart 0 is the grid's own training of θ (in ``NAME.rep{r}``; the control's own when θ is
+not in the grid), restarts 1..N-1 the control's extra trainings (in ``NAME.rep{r}.restarts``, written by the worker, never
 selected). The report reads this to say how much of a tuned gain is the setting and how
 much the pick of the best of many trainings.
 """
@@ -65,7 +65,7 @@ def load_control(results: StudyResults) -> Control | None:
         except KeyError:
             continue
         for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
-            i = int(t.user_attrs.get("restart", 0))
-            if i and (r, i) not in runs and t.value is not None and "test" in t.user_attrs:
+            i = t.user_attrs.get("restart")
+            if i is not None and (r, i) not in runs and t.value is not None and "test" in t.user_attrs:
                 runs[(r, i)] = Restart(r, i, t.value, t.user_attrs["test"]["wa"], t.user_attrs["test"]["ua"])
     return Control(theta=theta, restarts=n, runs=tuple(runs[k] for k in sorted(runs)))

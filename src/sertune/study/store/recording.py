@@ -108,7 +108,8 @@ def _epoch_seconds(trial) -> list[float]:
 
 
 def _restarts(storage, name: str, meta: dict, found: dict, epochs: int) -> tuple[Restarts | None, str | None]:
-    """The restart control's curves (restart 0: the grid's own training), or (None, why not)."""
+    """The restart control's curves (restart 0: the grid's own training of θ, or the control's when θ
+    is not in the grid), or (None, why not)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -124,7 +125,7 @@ def _restarts(storage, name: str, meta: dict, found: dict, epochs: int) -> tuple
             continue
         for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
             i = t.user_attrs.get("restart")
-            if t.params.get("theta") == key and i and (r, i) not in cells and TEST_CURVE in t.user_attrs:
+            if t.params.get("theta") == key and i is not None and (r, i) not in cells and TEST_CURVE in t.user_attrs:
                 curve = _curve(t, epochs)
                 if curve is not None:
                     cells[(r, int(i))] = curve

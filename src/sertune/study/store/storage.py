@@ -76,11 +76,17 @@ RESTART_MARK = "~restart"
 
 
 def control_keys(control: dict | None) -> list[str]:
-    """The claim keys of a restart control (``meta["control"]``: ``{"theta": key, "restarts": N}``):
-    one per extra restart 1..N-1 (restart 0 is the grid's own training of θ)."""
+    """The claim keys of a restart control (``meta["control"]``: ``{"theta": key, "restarts": N,
+    "in_grid": bool}``): one per restart it trains, 1..N-1 when θ is in the grid (restart 0 is
+    the grid's own training of θ), else 0..N-1."""
     if not control:
         return []
-    return [f"{control['theta']}{RESTART_MARK}{i}" for i in range(1, int(control["restarts"]))]
+    first = 1 if control.get("in_grid", True) else 0
+    return [f"{control['theta']}{RESTART_MARK}{i}" for i in range(first, int(control["restarts"]))]
+
+
+def is_control_key(key: str) -> bool:
+    return RESTART_MARK in key
 
 
 def split_control_key(key: str) -> tuple[str, int]:

@@ -160,9 +160,10 @@ def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batc
     (at least :data:`MIN_REPEATS`) timed steps and evaluation batches, each timed on its
     own, within its share of ``budget`` seconds; its seconds per sample are the medians
     (:func:`summarize`). Large shapes are probed with smaller batches so that a shape takes
-    about its share (per-sample cost there is linear in the batch); a shape that would take
-    over twice that even with batches of 2 is skipped and extrapolated: on a CPU the largest
-    paper inputs take seconds per sample.
+    about its share (per-sample cost there is linear in the batch), sized by the fit of the
+    shapes before (the first, on a CPU, by one step of 2 samples); a shape that would take
+    over twice its share even with batches of 2 is skipped and extrapolated: on a CPU the
+    largest paper inputs take seconds per sample.
 
     On a CPU the probe runs at torch's thread count, the workers' limit. With
     ``follow_load`` (a search's workers without a fixed ``--threads``), it sets the threads
@@ -204,25 +205,38 @@ def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batc
             out.append(time.perf_counter() - start)
         return out
 
+    calls = WARMUP + MIN_REPEATS
     for n_mels, frames in candidates:
-        batch, eval_batch = batch_size, eval_batch_size
-        if points:
-            f = fit(points)
-            per = f.seconds(n_mels * frames) + f.seconds(n_mels * frames, "eval")
-            calls = WARMUP + MIN_REPEATS
-            batch = int(min(batch_size, per_shape / (calls * per)))
-            if batch < 2:
-                if 2 * calls * per > 2 * per_shape:
-                    skipped.append((n_mels, frames))
-                    continue
-                batch = 2
-            eval_batch = min(eval_batch_size, 2 * batch)
+        if share is not None:
+            share.adjust()
         model = build_model(n_classes, init="scratch", seed=0).to(device=device, memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=use_graphs(device))
 
         def inputs(n):
             return torch.randn(n, 1, n_mels, frames, generator=gen).to(device).contiguous(
                 memory_format=torch.channels_last)
+        batch, eval_batch = batch_size, eval_batch_size
+        if points:
+            f = fit(points)
+            per = f.seconds(n_mels * frames) + f.seconds(n_mels * frames, "eval")
+            batch = int(min(batch_size, per_shape / (calls * per)))
+            if batch < 2:
+                if 2 * calls * per > 2 * per_shape:
+                    skipped.append((n_mels, frames))
+                    continue
+                batch = 2
+        elif cpu:
+            # The first shape has no fit to size its batch by: a step of 2 samples (the second:
+            # the very first pays one-time costs) says whether full batches would take far over
+            # its share of the budget.
+            x2, y2 = inputs(2), torch.zeros(2, dtype=torch.long)
+            train_step(model, optimizer, x2, y2, bf16=bf16)
+            start = time.perf_counter()
+            train_step(model, optimizer, x2, y2, bf16=bf16)
+            per = 1.25 * (time.perf_counter() - start) / 2
+            if calls * batch_size * per > 2 * per_shape:
+                batch = max(2, int(per_shape / (calls * per)))
+        eval_batch = min(eval_batch_size, 2 * batch) if batch < batch_size else eval_batch_size
         x, xe = inputs(batch), inputs(eval_batch)
         y = torch.randint(0, n_classes, (batch,), generator=gen).to(device)
         model.train()
@@ -230,8 +244,6 @@ def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batc
             step = graphed_batch_step(model, optimizer, x[:, 0], y, bf16=bf16)
         else:
             step = lambda: train_step(model, optimizer, x, y, bf16=bf16)   # noqa: E731
-        if share is not None:
-            share.adjust()
         for _ in range(WARMUP):
             step()
         sync()

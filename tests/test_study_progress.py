@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.study.search.progress import busy_workers, cost, epochs_left, eta_seconds, expected_fraction, format_duration
+from sertune.study.search.progress import (busy_workers, cost, counted, device_time, epochs_left, eta_seconds,
+                                           expected_fraction, format_duration)
 from sertune.features.theta import Theta
 
 SMALL = Theta(40, 400, 160, 3.0)      # 40 mels x 301 frames
@@ -43,6 +44,26 @@ def test_eta_pools_every_finished_training_and_waits_for_the_first():
 ])
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("n, noun, text", [
+    (0, "training", "0 trainings"), (1, "training", "1 training"), (2, "setting", "2 settings"),
+    (5110, "training", "5,110 trainings"), (1, "complete training", "1 complete training"),
+])
+def test_counted_is_singular_for_one_only(n, noun, text):
+    assert counted(n, noun) == text
+
+
+@pytest.mark.parametrize("seconds, training, text", [
+    (20.4, True, "20 s of device time"),            # was "0.0 device-hours"
+    (359, True, "6 min of device time"),
+    (360, True, "0.1 device-hours (6 min of training)"),
+    (4380, True, "1.2 device-hours (73 min of training)"),
+    (4380, False, "1.2 device-hours"),
+    (3.6e6, False, "1,000.0 device-hours"),
+])
+def test_device_time_never_says_zero_hours(seconds, training, text):
+    assert device_time(seconds, training=training) == text
 
 
 @pytest.mark.parametrize("reported, fraction, left", [

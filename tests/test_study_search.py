@@ -169,6 +169,13 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_worker_paused_past_the_grace_loses_its_claim_and_stops_that_work_cleanly(
         synth_savee, grid_file, tmp_path, backend):
@@ -231,6 +238,133 @@ def test_start_message_new_then_resuming():
     assert again[1].startswith("warning: 2 warning(s) about this grid and corpus were shown when the search "
                                "started; the first: 430 of 511 settings have poor log-Mel parameters")
     assert len(again) == 2
+
+
+class EndedWorkers:
+    """A backend whose workers have ended, having trained nothing (each stopped on its own)."""
+
+    reasons: list[str] = []
+
+    def __init__(self, url, name, workers, opts, **_):
+        pass
+
+    def alive(self) -> bool:
+        return False
+
+    def stop(self, wait: float = 10.0) -> None:
+        pass
+
+    def failures(self) -> list[str]:
+        return list(self.reasons)
+
+
+def test_a_search_whose_workers_end_early_says_it_is_incomplete_and_fails(synth_savee, grid_file, tmp_path,
+                                                                          capsys, monkeypatch):
+    from sertune.cli import search as cli
+
+    monkeypatch.setitem(cli.BACKENDS, "local", EndedWorkers)
+    out = tmp_path / "early"
+    args = search_args(synth_savee, grid_file, out, tmp_path / "cache")
+    assert main(args + ["--json"]) == cli.INCOMPLETE == 3
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["incomplete"] is True and (doc["planned"], doc["complete"], doc["failed"]) == (8, 0, 0)
+    assert "incomplete: 0 of 8 trainings done; re-run the same command to resume" in captured.err
+    assert not (out / "status.json").exists() and not (out / "model.pt").exists()
+
+    # In text, with a worker that was killed: its failure as a warning, the status, then the
+    # incomplete line where a finished search says "next: sertune report".
+    monkeypatch.setattr(EndedWorkers, "reasons", ["worker 0 stopped with status -9; see worker0.log"])
+    monkeypatch.setattr(cli, "_plan", lambda *a, **k: ("plan: (not probed in this test)", {}))
+    assert main(args) == 3
+    captured = capsys.readouterr()
+    assert captured.out.rstrip().splitlines()[-1] == ("incomplete: 0 of 8 trainings done; re-run the same "
+                                                      "command to resume")
+    assert captured.out.startswith("search early: 0 complete, 0 pruned, 0 failed, 0 running of 8 planned")
+    assert "next: sertune report" not in captured.out and "selected models" not in captured.out
+    assert "warning: worker 0 stopped with status -9; see worker0.log" in captured.err
+    assert "resuming early: 0 of 8 trainings done" in captured.err
+
+
+@pytest.mark.slow
+def test_a_search_whose_worker_alone_is_interrupted_ends_incomplete(synth_savee, grid_file, tmp_path):
+    """SIGINT to the worker only (as a shell's Ctrl-C misses a search started in the background):
+    the worker saves its epoch and leaves; the search must not end as if it were done."""
+    out = tmp_path / "stopped"
+    cmd = [sys.executable, "-m", "sertune", *search_args(synth_savee, grid_file, out, tmp_path / "cache",
+                                                         "--epochs", "6", "--checkpoint-seconds", "0",
+                                                         "--devices", "cpu")]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: checkpoints(out), 180, "an epoch checkpoint")
+        worker, = [pid for pid in children(proc.pid) if " worker " in cmdline(pid)]
+        os.kill(worker, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 3, stderr[-2000:]
+    last = stdout.rstrip().splitlines()[-1]
+    done = read_progress(f"sqlite:///{out / 'study.db'}", "stopped")
+    assert done.done < 8 and done.interrupted == 1
+    assert last == f"incomplete: {done.done} of 8 trainings done; re-run the same command to resume"
+    assert "next: sertune report" not in stdout and "selected models" not in stdout
+    assert "stopped after" in (out / "logs" / "worker0.log").read_text()
+
+
+@pytest.mark.parametrize("epochs, blames", [
+    (4, "With only 4 epochs, too few to learn, that is no surprise: run more --epochs"),
+    (1, "With only 1 epoch, too few"),
+    (150, "Many of them point at a learning rate too high (--lr)"),
+    (None, "Many of them point at a learning rate too high (--lr)"),     # a status without its epochs
+])
+def test_the_chance_warning_blames_few_epochs_before_the_learning_rate(epochs, blames):
+    from sertune.cli.search import format_status
+    from sertune.study.search.progress import Progress
+
+    doc = Progress(planned=8, complete=1, at_chance=1, epochs=epochs).as_json()
+    text = format_status(doc, "s")
+    assert "warning: 1 of the 1 complete training ended at chance" in text and blames in text
+    assert ("learning rate" in text) == (epochs is None or epochs >= 10)
+    assert "0 duplicates" in text and "1 duplicates" not in format_status(doc | {"duplicates": 1}, "s")
+
+
+@pytest.mark.parametrize("flags, share, torch_threads", [
+    ([], "usable", None),                       # no --threads: follow the load, up to the usable cores
+    (["--threads", "1"], None, 1),              # a fixed count is kept
+    (["--threads", "1", "--share-cpu"], 1, 1),  # what a search gives its workers: a ceiling, followed below
+])
+def test_worker_threads_follow_the_load_unless_fixed(flags, share, torch_threads, monkeypatch):
+    import torch
+
+    from sertune.training.devices import usable_cpus
+
+    seen = {}
+
+    class FakeWorker:
+        def __init__(self, url, name, **kwargs):
+            seen.update(kwargs, threads=torch.get_num_threads())
+            self.trained, self.cpu_share = 0, kwargs["cpu_share"]
+
+        def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr(runner, "Worker", FakeWorker)
+    before = torch.get_num_threads()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert main(["worker", "--storage", "sqlite://", "--study", "s", *flags]) == 0
+    finally:
+        torch.set_num_threads(before)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    if share is None:
+        assert seen["cpu_share"] is None
+    else:
+        assert seen["cpu_share"].limit == (usable_cpus() if share == "usable" else share)
+    if torch_threads is not None:
+        assert seen["threads"] == torch_threads
 
 
 def test_failed_training_is_recorded_and_retried_once(synth_savee, grid_file, tmp_path, monkeypatch):
@@ -354,6 +488,7 @@ def test_asha_search_end_to_end(synth_savee, grid_file, tmp_path, capsys):
     (["--grid", "usual", "--checkpoint-seconds", "-1"], "must not be negative"),
     (["--grid", "usual", "--checkpoint-dir", "/dev/null/x"], "--checkpoint-dir /dev/null/x cannot be used"),
     (["--grid", "usual", "--heartbeat", "0"], "--heartbeat 0 must be positive"),
+    (["--grid", "usual", "--threads", "0"], "--threads 0 must be at least 1"),
 ])
 def test_search_bad_input_before_any_work(synth_savee, tmp_path, capsys, extra, match):
     assert main(["search", str(synth_savee), "--out", str(tmp_path / "o"), *extra]) == 2

@@ -19,7 +19,7 @@ from ..features.prepared import prepare
 from ..study.search.backends import BACKENDS, WorkerOptions
 from ..study.search.epoch_checkpoints import EVERY_SECONDS
 from ..study.search.grids import resolve_grid
-from ..study.search.progress import format_duration, read_progress
+from ..study.search.progress import counted, format_duration, read_progress
 from ..study.store.locate import find_storage
 from ..study.search.settings import SearchConfig
 from ..study.store.storage import HEARTBEAT_SECONDS, default_url
@@ -30,29 +30,35 @@ def add_parser(sub) -> None:
     p = sub.add_parser("search", help="search LMS settings over Θ x repetitions (resumable, parallel)",
                        description="Train SqueezeNet for every LMS setting θ of a grid on every repetition, "
                                    "in an Optuna storage that survives crashes and is shared by workers. "
-                                   "Re-running the same command resumes the search.")
+                                   "Re-running the same command resumes the search.",
+                       epilog=EXIT_STATUS)
     add_corpus_args(p)
     add_flags(p.add_argument_group("search settings (stored with the search)"), SearchConfig)
     p.add_argument("--config", metavar="FILE.toml", help="settings file (keys as the flags)")
     g = p.add_argument_group("workers")
-    g.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    g.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     g.add_argument("--devices", default="auto",
                    help="comma-separated devices for the workers, round-robin: cpu or cuda:0,cuda:1 "
                         "(default auto: every visible GPU, else cpu)")
-    g.add_argument("--threads", type=int, help="CPU threads per worker, kept (default: cores / workers, fewer "
-                                                 "while other processes keep them busy; a fixed N reruns bit for bit)")
+    g.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads per worker, kept fixed (reruns bit for bit) (default: the usable cores / "
+                        "workers, fewer while other processes keep the cores busy)")
     g.add_argument("--backend", choices=tuple(BACKENDS), default="local",
-                   help="start workers as local processes (default) or as Ray tasks")
-    g.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray instance)")
-    g.add_argument("--gpus-per-worker", type=float, default=0.0, help="Ray: GPU fraction per worker")
+                   help="start workers as local processes or as Ray tasks (default local)")
+    g.add_argument("--ray-address", metavar="ADDRESS", help="Ray cluster address (default: start a local Ray "
+                                                            "instance)")
+    g.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+                   help="Ray: GPU fraction per worker (default 0: none)")
     g.add_argument("--storage", metavar="URL", help="SQLAlchemy URL (default sqlite:///OUT/study.db)")
-    g.add_argument("--study", metavar="NAME", help="search name in the storage (default: OUT's name)")
-    g.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS,
-                   help="seconds between worker heartbeats; a worker silent for 3x is taken over")
+    g.add_argument("--study", metavar="NAME", help="search name in the storage (default OUT's folder name)")
+    g.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, metavar="S",
+                   help=f"seconds between worker heartbeats; a worker silent for 3x is taken over "
+                        f"(default {HEARTBEAT_SECONDS:g})")
     add_checkpoint_flags(g)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (models, logs, study.db)")
     p.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
-    p.add_argument("--json", action="store_true", help="print the final status as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the final status (with --plan: the plan) as JSON, without the live bar")
     p.add_argument("--plan", action="store_true",
                    help="print what the search will cost (a short probe of the device) and stop: trains "
                         "nothing, writes nothing; a search prints the same estimate when it starts")
@@ -62,12 +68,16 @@ def add_parser(sub) -> None:
                        description="Claim and train settings of a search until none is left.")
     w.add_argument("--storage", required=True, metavar="URL", help="the search's storage URL")
     w.add_argument("--study", required=True, metavar="NAME", help="the search's name")
-    w.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    w.add_argument("--out", metavar="DIR", help="where to save the best models (default: none)")
-    w.add_argument("--threads", type=int, help="CPU threads (default: the usable cores)")
+    w.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    w.add_argument("--out", metavar="DIR", help="where to save the best models (default: none saved)")
+    w.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads, kept fixed (reruns bit for bit) (default: the usable cores, fewer while "
+                        "other processes keep the cores busy, as a search's workers do)")
     w.add_argument("--share-cpu", action="store_true",
-                   help="use fewer threads (down to 1) while other processes keep the cores busy")
-    w.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, help="seconds between heartbeats")
+                   help="with --threads N: N is a ceiling, and fewer threads (down to 1) are used while other "
+                        "processes keep the cores busy (what a search gives its workers)")
+    w.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, metavar="S",
+                   help=f"seconds between heartbeats (default {HEARTBEAT_SECONDS:g}; give the search's --heartbeat)")
     add_checkpoint_flags(w)
     w.add_argument("--cache-dir", metavar="DIR", help="decoded-audio cache (default ~/.cache/sertune)")
     w.add_argument("--parent", type=int, help=argparse.SUPPRESS)
@@ -76,8 +86,9 @@ def add_parser(sub) -> None:
     s = sub.add_parser("status", help="print where a search stands, from its storage",
                        description="Counts of planned, complete, pruned, failed and running trials and "
                                    "the best θ of every repetition so far.")
-    s.add_argument("target", metavar="STUDY", help="a search's output folder, or its name with --storage")
-    s.add_argument("--storage", metavar="URL", help="storage URL (default: STUDY/study.db)")
+    s.add_argument("target", metavar="STUDY", help="a search's output folder (its --out), or the search's "
+                                                    "name with --storage")
+    s.add_argument("--storage", metavar="URL", help="storage URL (default STUDY/study.db)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=run_status)
 
@@ -107,13 +118,15 @@ def _devices(spec: str) -> list[str]:
 def _check_workers(args: argparse.Namespace) -> None:
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers} must be at least 1")
-    if args.heartbeat <= 0:
-        raise ConfigError(f"--heartbeat {args.heartbeat:g} must be positive (seconds)")
     _check_checkpoints(args)
 
 
 def _check_checkpoints(args: argparse.Namespace) -> None:
-    """Checkpoint flags, and a --checkpoint-dir that can be written, before any training."""
+    """Threads, heartbeat, checkpoint flags, and a --checkpoint-dir that can be written, before any training."""
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads} must be at least 1 (or leave it out to follow the load)")
+    if args.heartbeat <= 0:
+        raise ConfigError(f"--heartbeat {args.heartbeat:g} must be positive (seconds)")
     if args.checkpoint_seconds < 0 or args.checkpoint_epochs < 0:
         raise ConfigError(f"--checkpoint-seconds {args.checkpoint_seconds:g} and --checkpoint-epochs "
                           f"{args.checkpoint_epochs} must not be negative")
@@ -145,17 +158,18 @@ def run_search(args: argparse.Namespace) -> int:
     name = args.study or out.name
     threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
+    notes = [str(w.message) for w in grid_warnings]
     if args.plan or not args.json:
-        text = _plan_text(config, grid, prepared, devices, threads, _worker_devices(args, devices))
+        text, doc = _plan(config, grid, prepared, devices, threads, _worker_devices(args, devices),
+                          follow_load=not args.threads, notes=notes if args.plan else None)
         if args.plan:
-            print(text)
-            print("(--plan: nothing was trained or written)")
+            print(json.dumps(doc, indent=2) if args.json else f"{text}\n(--plan: nothing was trained or written)")
             return 0
         print(text, file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     meta = create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
-                            settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat,
-                            notes=[str(w.message) for w in grid_warnings], control=control)
+                            settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat, notes=notes,
+                            control=control)
     planned = len(grid) * meta["reps"]
     write_json(out / "search.json", {"storage": url, "study": name, "grid": grid_name,
                                      "reps": meta["reps"], "planned": planned})
@@ -173,13 +187,24 @@ def run_search(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         workers.stop()
         done = read_progress(url, name)
-        print(f"interrupted: {done.done} of {done.planned} trainings done; the trainings in flight saved "
+        print(f"interrupted: {done.done:,} of {counted(done.planned, 'training')} done; the trainings in flight saved "
               f"their last epoch. Re-run the same command to resume.", file=sys.stderr)
         return 130
     finally:
         if workers.alive():
             workers.stop()
     bad = workers.failures()
+    if state.done < state.planned:
+        # Workers that stopped (a signal to them alone, a kill) left trainings neither done nor
+        # failed: this is not the end of the search, and its models are not the selected ones.
+        for line in bad:
+            print(f"warning: {line}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(state.as_json() | {"incomplete": True}, indent=2))
+        else:
+            print(format_status(state.as_json(), name))
+        print(incomplete_line(state.done, state.planned), file=sys.stderr if args.json else sys.stdout)
+        return INCOMPLETE
     if bad:
         raise ConfigError(bad[0])
     from ..study.store.models import collect_selected
@@ -197,6 +222,19 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Exit status of a search whose workers all stopped before every planned training was done or failed.
+INCOMPLETE = 3
+
+EXIT_STATUS = ("exit status: 0 when every planned training is done (complete, pruned, or failed after its "
+               "retry); 2 on bad input or a worker error; 3 when the workers stopped before that "
+               "(\"incomplete: k of N trainings done\"): re-run the same command to resume; 130 on Ctrl-C")
+
+
+def incomplete_line(done: int, planned: int) -> str:
+    """What a search that ended with trainings neither done nor failed says last."""
+    return f"incomplete: {done:,} of {counted(planned, 'training')} done; re-run the same command to resume"
+
+
 def _worker_devices(args, devices: list[str]) -> list[str]:
     """Each worker's device as the backends assign them: round-robin over ``devices``; on Ray with
     ``--gpus-per-worker g``, workers 1/g at a time share one GPU (named apart for the plan's count)."""
@@ -206,20 +244,29 @@ def _worker_devices(args, devices: list[str]) -> list[str]:
     return [devices[k % len(devices)] for k in range(args.workers)]
 
 
-def _plan_text(config, grid, prepared, devices, threads, worker_devices) -> str:
-    """The cost estimate of ``--plan``, which a real search prints when it starts too."""
+def _plan(config, grid, prepared, devices, threads, worker_devices, *, follow_load: bool = True,
+          notes: list[str] | None = None) -> tuple[str, dict]:
+    """The cost estimate of ``--plan`` as text and as JSON; a real search prints the text when it
+    starts too. With ``notes`` (``--plan``), also the warnings about the grid and corpus that a new
+    search shows when it starts (``notes``: the grid's own, from :func:`resolve_grid`)."""
     from ..training.corpus_splits import utterance_splits
     from ..study.search.plan import format_plan, plan_search
 
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
-                               worker_devices=worker_devices)
+                               worker_devices=worker_devices, follow_load=follow_load)
     text = format_plan(plan, device=device)
+    doc = {"device": device, **plan.as_json()}
     if config.budget is not None:
         from ..study.strategies.budget import plan_text
-        text += "\n" + plan_text(config.budget, strategy=config.search_strategy(), settings=len(grid),
-                                 epochs=config.train.epochs, fraction=plan.strategy_fraction, reps=len(splits))
-    return text
+        doc["budget"] = plan_text(config.budget, strategy=config.search_strategy(), settings=len(grid),
+                                  epochs=config.train.epochs, fraction=plan.strategy_fraction, reps=len(splits))
+        text += f"\n{doc['budget']}"
+    if notes is not None:
+        from ..study.search.create import search_warnings
+        doc["warnings"] = search_warnings(prepared, grid, splits, remainder=config.remainder, notes=notes)
+        text += "".join(f"\nwarning: {w}" for w in doc["warnings"])
+    return text, doc
 
 
 def start_message(meta: dict, planned: int, state=None) -> str:
@@ -227,10 +274,10 @@ def start_message(meta: dict, planned: int, state=None) -> str:
     in one line when resumed (they were shown when it started)."""
     stored = meta.get("warnings") or []
     if state is None:
-        return "\n".join([f"new search {meta['search']}: {planned:,} trainings planned",
+        return "\n".join([f"new search {meta['search']}: {counted(planned, 'training')} planned",
                           *(f"warning: {w}" for w in stored)])
     stopped = f", {state.interrupted:,} to resume from a stopped worker" if state.interrupted else ""
-    lines = [f"resuming {meta['search']}: {state.done:,} of {planned:,} trainings done{stopped}"]
+    lines = [f"resuming {meta['search']}: {state.done:,} of {counted(planned, 'training')} done{stopped}"]
     if stored:
         lines.append(f"warning: {len(stored)} warning(s) about this grid and corpus were shown when the search "
                      f"started; the first: {stored[0]}")
@@ -252,14 +299,21 @@ def run_worker(args: argparse.Namespace) -> int:
     worker = Worker(args.storage, args.study, device=args.device, out=args.out, heartbeat=args.heartbeat,
                     cache_dir=args.cache_dir, parent=args.parent, checkpoint_dir=args.checkpoint_dir,
                     checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
-                    stop=stop.is_set, cpu_share=CpuShare(args.threads) if args.share_cpu else None)
+                    stop=stop.is_set, cpu_share=CpuShare(args.threads) if args.share_cpu or not args.threads
+                    else None)
+    if worker.cpu_share is not None:
+        # The first epoch too follows the load (as other processes used the CPU while this worker
+        # started; the worker then adjusts after every epoch). Beside other processes on 2 cores,
+        # a search's first training, its first epoch at 2 threads, took 28 s where the same
+        # setting took 14 s on the next repetition (benchmarks/bench_plan.py).
+        worker.cpu_share.adjust()
     try:
         n = worker.run()
     except WorkerStopped:
-        print(f"worker {os.getpid()}: stopped after {worker.trained} trainings; the one in flight saved "
+        print(f"worker {os.getpid()}: stopped after {counted(worker.trained, 'training')}; the one in flight saved "
               f"its state and its setting went back to the queue")
         return 0
-    print(f"worker {os.getpid()}: ran {n} trainings; no setting left to claim")
+    print(f"worker {os.getpid()}: ran {counted(n, 'training')}; no setting left to claim")
     return 0
 
 
@@ -276,15 +330,28 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Below this many epochs, trainings at chance are blamed on the epochs, not on the learning rate.
+#: On the lr 1e-4 record (benchmarks/data/README.md: 840 utterances, 144 trainings), 29 % of the
+#: trainings were still at chance after 1 epoch, 4 % after 2 and none after 4; a smaller corpus
+#: takes fewer optimizer steps per epoch, so more epochs to leave chance.
+FEW_EPOCHS = 10
+
+
 def _chance_line(doc: dict) -> list[str]:
     """The warning about complete trainings that never learned (none: no line)."""
     n = doc.get("at_chance") or 0
     if not n:
         return []
     from ..study.store.results import CHANCE_MARGIN
-    return [f"warning: {n} of the {doc['complete']} complete trainings ended at chance (validation UA within "
-            f"{CHANCE_MARGIN:g} points of 100 / classes %): they never learned; they still count, as every "
-            f"training does. Many of them point at a learning rate too high (--lr) for some starts."]
+    epochs = doc.get("epochs")
+    if epochs is not None and epochs < FEW_EPOCHS:
+        why = (f"With only {counted(epochs, 'epoch')}, too few to learn, that is no surprise: run more "
+               f"--epochs (default 150); if many stay at chance then, --lr may be too high for some starts.")
+    else:
+        why = "Many of them point at a learning rate too high (--lr) for some starts."
+    return [f"warning: {n} of the {counted(doc['complete'], 'complete training')} ended at chance (validation "
+            f"UA within {CHANCE_MARGIN:g} points of 100 / classes %): they never learned; they still count, as "
+            f"every training does. {why}"]
 
 
 def format_status(doc: dict, name: str) -> str:
@@ -296,7 +363,7 @@ def format_status(doc: dict, name: str) -> str:
                if doc.get("waiting") else "")
     lines = [f"search {name}: {doc['complete']} complete, {doc['pruned']} pruned{skipped}, {doc['failed']} failed, "
              f"{doc['running']} running{waiting}{interrupted} of {doc['planned']} planned ({pct:.0f} % done); "
-             f"{doc['duplicates']} duplicates{eta}", *_chance_line(doc), "",
+             f"{counted(doc['duplicates'], 'duplicate')}{eta}", *_chance_line(doc), "",
              f"{'rep':>3}  {'done':>9}  {'best val WA':>11}  best θ"]
     for r in doc["reps"]:
         best = r["best"]

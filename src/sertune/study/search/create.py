@@ -73,9 +73,7 @@ def create_or_resume(url: str, name: str, *, prepared: Prepared, grid: Sequence[
             stored["control"] = control
         _create_control(storage, url, name, stored.get("control"), len(splits), heartbeat)
         return stored | {"resumed": True}
-    meta["warnings"] = list(notes) + grid_warnings(
-        grid, [len(w) / SAMPLE_RATE for w in prepared.waves], [u.label for u in corpus.utterances],
-        ids=prepared.ids, splits=splits, remainder=settings["remainder"])
+    meta["warnings"] = search_warnings(prepared, grid, splits, remainder=settings["remainder"], notes=notes)
     for r, split in enumerate(splits):
         study = optuna.create_study(storage=storage, study_name=rep_name(name, r), direction="maximize",
                                     load_if_exists=True)
@@ -96,6 +94,16 @@ def _create_control(storage, url: str, name: str, control: dict | None, reps: in
         optuna.create_study(storage=storage, study_name=restarts_name(name, r), direction="maximize",
                             load_if_exists=True).set_user_attr("rep", r)
     ClaimBook(make_engine(url), restarts_search(name), grace=3 * heartbeat).create(control_keys(control))
+
+
+def search_warnings(prepared: Prepared, grid: Sequence[Theta], splits, *, remainder: str,
+                    notes: Sequence[str] = ()) -> list[str]:
+    """The warnings a new search stores and shows (and ``--plan`` prints): ``notes`` about the
+    grid (e.g. empty mel filters, from :func:`~sertune.study.search.grids.resolve_grid`), then
+    :func:`~sertune.study.search.sanity.grid_warnings` about this corpus and these splits."""
+    return list(notes) + grid_warnings(
+        grid, [len(w) / SAMPLE_RATE for w in prepared.waves], [u.label for u in prepared.corpus.utterances],
+        ids=prepared.ids, splits=splits, remainder=remainder)
 
 
 def _check_same(stored: dict, meta: dict, name: str) -> None:

@@ -2,49 +2,24 @@
 
 The cost of an epoch of θ is (training segments x seconds per training sample) +
 (validation segments x seconds per evaluated sample), and seconds per sample grow
-with the input size M x frames. :func:`probe` measures both on the chosen device
-with a few steps on a handful of representative input shapes; :func:`fit` fits
-``a + b x (M x frames)`` to them (least squares); :func:`estimate` applies the fit
-to every θ of the grid. Everything but :func:`probe` is pure arithmetic.
+with the input size M x frames. :func:`~.probe.probe` measures both on the chosen device
+with a few steps on a handful of representative input shapes, and says how far to trust
+them on a busy machine; :func:`~.probe.fit` fits ``a + b x (M x frames)`` to them (least
+squares); :func:`estimate` applies the fit to every θ of the grid. Everything but
+:func:`plan_search` is pure arithmetic.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from ...features.theta import Theta, theta_key
+from .probe import CpuLoad, Fit, ProbePoint, busy_note, fit, probe
 
 SAMPLE_RATE = 16000
-
-
-@dataclass(frozen=True)
-class ProbePoint:
-    """Measured seconds per sample at one input shape (train: forward + backward + step)."""
-
-    n_mels: int
-    frames: int
-    train: float
-    eval: float
-
-    @property
-    def size(self) -> int:
-        return self.n_mels * self.frames
-
-
-@dataclass(frozen=True)
-class Fit:
-    """seconds per sample = intercept + slope x (M x frames), for training and for evaluation."""
-
-    train: tuple[float, float]
-    eval: tuple[float, float]
-
-    def seconds(self, size: float, part: str = "train") -> float:
-        a, b = getattr(self, part)
-        return a + b * size
 
 
 @dataclass(frozen=True)
@@ -61,6 +36,30 @@ class Plan:
     lanes: int                                 # trainings that run at once at the probed speed
     probes: list[ProbePoint] = field(default_factory=list)
     skipped: list[tuple[int, int]] = field(default_factory=list)
+    #: The CPU's usage during the probe (None: an accelerator, or not measured).
+    cpu: CpuLoad | None = None
+    #: The workers' CPU thread limit, which the probe started at.
+    thread_limit: int | None = None
+
+    @property
+    def spread(self) -> float:
+        """Slowest over fastest timed step, the median over the probed shapes (1: none probed)."""
+        return float(np.median([p.spread for p in self.probes])) if self.probes else 1.0
+
+    @property
+    def note(self) -> str | None:
+        """:func:`busy_note` of the probe: what to print beside the estimate, or None."""
+        return busy_note(self.cpu, self.spread)
+
+    def as_json(self) -> dict:
+        """``--plan --json``: the estimate in seconds, the probe, and the note."""
+        return {"settings": self.grid_size, "reps": self.reps, "trainings": self.trainings, "epochs": self.epochs,
+                "shapes": self.shapes, "brute_seconds": self.brute_seconds, "strategy": self.strategy,
+                "strategy_fraction": self.strategy_fraction, "strategy_seconds": self.strategy_seconds,
+                "workers": self.workers, "lanes": self.lanes, "wall_seconds": self.strategy_seconds / self.lanes,
+                "probes": [asdict(p) for p in self.probes], "skipped": [list(s) for s in self.skipped],
+                "cpu": None if self.cpu is None else asdict(self.cpu), "thread_limit": self.thread_limit,
+                "spread": self.spread, "note": self.note}
 
     @property
     def trainings(self) -> int:
@@ -98,25 +97,10 @@ def representative(all_shapes: list[tuple[int, int]], n: int = 5) -> list[tuple[
     return [all_shapes[i] for i in picks]
 
 
-def fit(points: Sequence[ProbePoint]) -> Fit:
-    """Least-squares line through the probe points (a single point: proportional to size).
-    Intercepts and slopes are kept non-negative: a negative one only means noise."""
-    sizes = np.array([p.size for p in points], dtype=float)
-
-    def line(values: np.ndarray) -> tuple[float, float]:
-        if len(points) == 1 or np.ptp(sizes) == 0:
-            return 0.0, float(values.mean() / sizes.mean())
-        slope, intercept = np.polyfit(sizes, values, 1)
-        if intercept < 0:
-            return 0.0, float((values * sizes).sum() / (sizes ** 2).sum())
-        return float(intercept), max(float(slope), 0.0)
-
-    return Fit(train=line(np.array([p.train for p in points])), eval=line(np.array([p.eval for p in points])))
-
-
 def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fitted: Fit, reps: int,
              epochs: int, strategy: str = "brute", strategy_fraction: float = 1.0, workers: int = 1,
-             lanes: int = 1, probes: Sequence[ProbePoint] = (), skipped: Sequence[tuple[int, int]] = ()) -> Plan:
+             lanes: int = 1, probes: Sequence[ProbePoint] = (), skipped: Sequence[tuple[int, int]] = (),
+             cpu: CpuLoad | None = None, thread_limit: int | None = None) -> Plan:
     """The cost of every θ and of the whole search.
 
     Parameters
@@ -139,104 +123,51 @@ def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fit
     brute = sum(per_epoch.values()) * reps * epochs
     return Plan(grid_size=len(grid), reps=reps, epochs=epochs, shapes=len(shapes(grid)), epoch_seconds=per_epoch,
                 brute_seconds=brute, strategy=strategy, strategy_fraction=strategy_fraction, workers=workers,
-                lanes=lanes, probes=list(probes), skipped=list(skipped))
+                lanes=lanes, probes=list(probes), skipped=list(skipped), cpu=cpu, thread_limit=thread_limit)
 
 
 def format_plan(plan: Plan, *, device: str) -> str:
-    from .progress import format_duration
+    """The estimate as ``--plan`` prints it: the probe, seconds per epoch, device time, wall-clock,
+    and :attr:`Plan.note` beside them when the probe ran on a busy or unsteady device."""
+    from .progress import counted, device_time, format_duration
 
-    hours = plan.brute_seconds / 3600
-    lines = [f"plan: {plan.grid_size} settings x {plan.reps} repetitions = {plan.trainings:,} trainings of "
-             f"{plan.epochs} epochs; {plan.shapes} distinct input shapes (M x frames)",
-             f"probe on {device} (seconds per sample, measured):"]
-    lines += [f"  {p.n_mels:>4} x {p.frames:<6} train {p.train * 1e3:8.3f} ms  eval {p.eval * 1e3:7.3f} ms"
-              for p in plan.probes]
+    lines = [f"plan: {counted(plan.grid_size, 'setting')} x {counted(plan.reps, 'repetition')} = "
+             f"{counted(plan.trainings, 'training')} of {counted(plan.epochs, 'epoch')}; "
+             f"{counted(plan.shapes, 'distinct input shape')} (M x frames)"]
+    if plan.probes:
+        lines.append(f"probe on {device}{_threads(plan)}; seconds per sample, the median of "
+                     f"{max(p.steps for p in plan.probes)} timed steps (slowest / fastest):")
+    lines += [f"  {p.n_mels:>4} x {p.frames:<6} train {p.train * 1e3:8.3f} ms (x{p.spread:.1f})  "
+              f"eval {p.eval * 1e3:7.3f} ms" for p in plan.probes]
     if plan.skipped:
-        lines.append(f"  {len(plan.skipped)} larger shapes were not probed (too slow here): extrapolated")
+        lines.append(f"  {counted(len(plan.skipped), 'larger shape')} not probed (too slow here): extrapolated")
     per = sorted(plan.epoch_seconds.values())
     lines.append(f"seconds per epoch: {per[0]:.2f} (smallest θ) to {per[-1]:.2f} (largest), median "
                  f"{per[len(per) // 2]:.2f}")
-    lines.append(f"brute force: {hours:,.1f} device-hours ({format_duration(plan.brute_seconds)} of training)")
+    lines.append(f"brute force: {device_time(plan.brute_seconds)}")
     if plan.strategy != "brute":
         lines.append(f"strategy {plan.strategy}: about {plan.strategy_fraction:.0%} of the epochs, "
-                     f"{plan.strategy_seconds / 3600:,.1f} device-hours")
+                     f"{device_time(plan.strategy_seconds, training=False)}")
     if plan.workers > 1:
         shared = (f", {plan.lanes} at full speed at once (workers on one GPU share it)"
                   if plan.lanes < plan.workers else " at once")
         lines.append(f"on {plan.workers} workers{shared}: about "
                      f"{format_duration(plan.strategy_seconds / plan.lanes)} wall-clock")
+    if plan.note:
+        lines.append(f"warning: {plan.note}")
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- measuring (device I/O)
-
-def probe(candidates: Sequence[tuple[int, int]], *, device, n_classes: int, batch_size: int, eval_batch_size: int,
-          precision: str = "auto", steps: int = 2, max_seconds: float = 4.0) -> tuple[list[ProbePoint], list]:
-    """Time ``steps`` training steps and evaluation batches at each shape (smallest first).
-
-    Large shapes are probed with smaller batches so that each probe takes about
-    ``max_seconds`` at most (per-sample cost there is linear in the batch); a shape
-    that would take over twice that even with batches of 2 is skipped (returned
-    second) and extrapolated: on a CPU the largest paper inputs take seconds per sample.
-    """
-    import torch
-
-    from ...training.cuda_graphs import graphed_batch_step, use_graphs
-    from ...training.devices import use_bf16
-    from ...training.model import build_model
-    from ...training.fit import train_step
-
-    bf16 = use_bf16(device, precision)
-    points: list[ProbePoint] = []
-    skipped = []
-    gen = torch.Generator().manual_seed(0)
-
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for n_mels, frames in candidates:
-        batch, eval_batch = batch_size, eval_batch_size
-        if points:
-            f = fit(points)
-            per = f.seconds(n_mels * frames) + f.seconds(n_mels * frames, "eval")
-            batch = int(min(batch_size, max_seconds / ((steps + 1) * per)))
-            if batch < 2:
-                if 2 * (steps + 1) * per > 2 * max_seconds:
-                    skipped.append((n_mels, frames))
-                    continue
-                batch = 2
-            eval_batch = min(eval_batch_size, 2 * batch)
-        model = build_model(n_classes, init="scratch", seed=0).to(device=device, memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, capturable=use_graphs(device))
-
-        def inputs(n):
-            return torch.randn(n, 1, n_mels, frames, generator=gen).to(device).contiguous(
-                memory_format=torch.channels_last)
-        x, xe = inputs(batch), inputs(eval_batch)
-        y = torch.randint(0, n_classes, (batch,), generator=gen).to(device)
-        model.train()
-        if use_graphs(device):       # what fit trains with there: full batches as one CUDA graph
-            step = graphed_batch_step(model, optimizer, x[:, 0], y, bf16=bf16)
-        else:
-            step = lambda: train_step(model, optimizer, x, y, bf16=bf16)   # noqa: E731
-        step()                                                   # warm-up (allocations, kernel choice)
-        sync()
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync()
-        train = (time.perf_counter() - start) / (steps * batch)
-        model.eval()
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            model(xe)
-            sync()
-            start = time.perf_counter()
-            for _ in range(steps):
-                model(xe)
-            sync()
-        points.append(ProbePoint(n_mels, frames, train, (time.perf_counter() - start) / (steps * eval_batch)))
-    return points, skipped
+def _threads(plan: Plan) -> str:
+    """`` at 1 thread (...)`` on a CPU: what the probe ran at, and why fewer than the limit."""
+    if plan.cpu is None or not plan.cpu.threads:
+        return ""
+    used = "/".join(map(str, plan.cpu.threads))
+    text = f" at {used} thread{'s' if used != '1' else ''}"
+    if plan.thread_limit and min(plan.cpu.threads) < plan.thread_limit:
+        text += (f" (of the workers' {plan.thread_limit}: other processes kept cores busy, and the workers "
+                 f"follow the load the same way)")
+    return text
 
 
 # --------------------------------------------------------------------------- a search's plan
@@ -254,30 +185,37 @@ def segment_counts(grid: Sequence[Theta], lengths: dict[str, int], split, *, rem
 
 
 def plan_search(grid: Sequence[Theta], prepared, splits, *, config, device: str, threads: int,
-                worker_devices: Sequence[str]) -> tuple[Plan, str]:
+                worker_devices: Sequence[str], follow_load: bool = True) -> tuple[Plan, str]:
     """Probe ``device`` and estimate the search run by workers on ``worker_devices`` (one entry
-    per worker); returns the plan and the device's description."""
+    per worker); returns the plan and the device's description.
+
+    ``threads`` is each CPU worker's thread count; with ``follow_load`` (no fixed
+    ``--threads``) it is their limit, and the probe follows the load below it as they do.
+    """
     import torch
 
-    from ...training.devices import describe, resolve_device
+    from ...training.devices import resolve_device
 
     dev = resolve_device(device)
     lengths = {i: len(w) for i, w in zip(prepared.ids, prepared.waves)}
     counts = segment_counts(grid, lengths, splits[0], remainder=config.remainder)
     before = torch.get_num_threads()
     if dev.type == "cpu":
-        torch.set_num_threads(threads)              # as one worker will run
+        torch.set_num_threads(threads)              # as one worker will start
     try:
-        points, skipped = probe(representative(shapes(grid)), device=dev, n_classes=len(prepared.classes),
-                                batch_size=config.train.batch_size, eval_batch_size=config.train.eval_batch_size,
-                                precision=config.train.precision)
+        found = probe(representative(shapes(grid)), device=dev, n_classes=len(prepared.classes),
+                      batch_size=config.train.batch_size, eval_batch_size=config.train.eval_batch_size,
+                      precision=config.train.precision, follow_load=follow_load)
     finally:
         torch.set_num_threads(before)
     spec = config.search_strategy()
     from ..replay.lab import strategy_fraction
 
     fraction = strategy_fraction(spec, settings=len(grid), reps=len(splits), epochs=config.train.epochs)
-    plan = estimate(grid, segments=counts, fitted=fit(points), reps=len(splits), epochs=config.train.epochs,
+    plan = estimate(grid, segments=counts, fitted=fit(found.points), reps=len(splits), epochs=config.train.epochs,
                     strategy=spec, strategy_fraction=fraction, workers=len(worker_devices),
-                    lanes=count_lanes(worker_devices), probes=points, skipped=skipped)
-    return plan, describe(dev)
+                    lanes=count_lanes(worker_devices), probes=found.points, skipped=found.skipped,
+                    cpu=found.cpu, thread_limit=threads if dev.type == "cpu" else None)
+    if dev.type == "cuda":
+        return plan, f"{dev} ({torch.cuda.get_device_name(dev)})"
+    return plan, dev.type

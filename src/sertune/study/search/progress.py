@@ -45,6 +45,8 @@ class Progress:
     reps: list[dict] = field(default_factory=list)
     #: Estimated seconds of work left (None until a training finished).
     eta: float | None = None
+    #: Epochs of each training (the search's setting; None where unknown).
+    epochs: int | None = None
 
     @property
     def done(self) -> int:
@@ -55,7 +57,7 @@ class Progress:
         return {"planned": self.planned, "complete": self.complete, "pruned": self.pruned,
                 "skipped": self.skipped, "failed": self.failed, "running": self.running, "waiting": self.waiting,
                 "interrupted": self.interrupted, "duplicates": self.duplicates, "at_chance": self.at_chance,
-                "eta_seconds": self.eta, "reps": self.reps}
+                "eta_seconds": self.eta, "epochs": self.epochs, "reps": self.reps}
 
     def postfix(self) -> str:
         """Short live summary: ETA, running and failed counts, the best θ so far."""
@@ -118,6 +120,20 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 setting``, ``2 settings``, ``1,024 trainings``: a count with its noun, singular for one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def device_time(seconds: float, *, training: bool = True) -> str:
+    """``1.2 device-hours (73 min of training)``; under 0.1 h, ``4 min of device time``
+    (``0.0 device-hours`` tells nothing)."""
+    if seconds < 360:
+        return f"{format_duration(seconds)} of device time"
+    text = f"{seconds / 3600:,.1f} device-hours"
+    return f"{text} ({format_duration(seconds)} of training)" if training else text
+
+
 def epochs_left(reported: int, *, epochs: int, fraction: float = 1.0) -> float:
     """Expected epochs still to train for a (θ, r) that has ``reported`` epochs so far.
 
@@ -157,7 +173,7 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     epochs = int(results.settings.get("epochs", 1))
     state = Progress(planned=cov["planned"], complete=cov["complete"], pruned=cov["pruned"],
                      skipped=cov["skipped"], failed=cov["failed"], running=cov["running"], interrupted=cov["interrupted"],
-                     duplicates=cov["duplicates"], at_chance=cov["at_chance"])
+                     duplicates=cov["duplicates"], at_chance=cov["at_chance"], epochs=epochs)
     state.waiting = sum(1 for t in results.trials if t.parked)
     fraction = expected_fraction(strategy_of(results.settings), settings=len(results.grid),
                                  reps=results.reps, epochs=epochs)

@@ -11,6 +11,8 @@ beside the clone (where CI puts it) or skips.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -105,6 +107,42 @@ def real_emodb() -> Path:
         pytest.fail(f"the real EmoDB is missing at {root}, and CI must run the real-audio tests "
                     "(.ci/run expects ../shared beside the clone)")
     pytest.skip(f"real EmoDB audio not found at {root} (set SERTUNE_TEST_EMODB to its folder)")
+
+
+@pytest.fixture
+def spawn():
+    """``spawn(cmd, **popen_kwargs)``: start a process in its own process group (a session).
+
+    At teardown, also when the run is interrupted (Ctrl-C, or SIGTERM: see
+    :func:`pytest_sessionstart`), every group started is killed with SIGKILL: the process and
+    whatever it started (a search's workers). In a group of its own, a terminal's Ctrl-C
+    reaches pytest only, and the test decides which signal the process gets.
+    """
+    procs: list[subprocess.Popen] = []
+
+    def start(cmd, **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # also when the leader is gone and its children are not
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def pytest_sessionstart(session):
+    """SIGTERM (``timeout``, a CI runner) interrupts like Ctrl-C, so fixtures' finalizers still end
+    the processes tests started; by default it would end pytest at once and leave them running."""
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)     # a second SIGTERM ends pytest at once
+        session.shouldstop = "interrupted by SIGTERM"      # even if a test swallows the interrupt
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _tree(tmp_path_factory, name: str, build, **kwargs) -> Path:

@@ -109,7 +109,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninterrupted_run(
-        synth_savee, grid_file, tmp_path):
+        synth_savee, grid_file, tmp_path, spawn):
     cache = tmp_path / "cache"
     # A checkpoint after every epoch; on the CPU, where training is bit-for-bit deterministic.
     epochs = ["--epochs", "6", "--checkpoint-seconds", "0", "--devices", "cpu"]
@@ -125,13 +125,13 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
         if len(landed) == 3:
             break
         before = set(checkpoints(out).items())
-        proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Wait until a training of this run saved an epoch, then kill at a seeded moment after it.
         wait_for(lambda: set(checkpoints(out).items()) - before, 120, "an epoch checkpoint")
         time.sleep(rng.uniform(0.0, 0.4))
         os.killpg(proc.pid, signal.SIGKILL)          # the search and its workers, like a power cut
         proc.wait()
+        wait_for(lambda: not sertune_pids(out), 10, "the killed search's workers to end")
         # Landed mid-training: a checkpoint at epoch > 0 of a (θ, r) that is not finished (a kill
         # between recording a trial and removing its checkpoint leaves a finished one behind).
         finished = set(finished_trials(f"sqlite:///{out / 'study.db'}", "killed", 2))
@@ -143,9 +143,10 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
                           and s, 3 * 1 + 2, "status to stop counting the killed worker's training")
         assert status.interrupted >= len(new)
     assert len(landed) >= 3, "the kills did not land mid-training"
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout)["complete"] == 8
+    done = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = done.communicate(timeout=600)
+    assert done.returncode == 0, stderr[-2000:]
+    assert json.loads(stdout)["complete"] == 8
     got = finished_trials(f"sqlite:///{out / 'study.db'}", "killed", 2)
     assert sorted(got) == sorted(expected)
     assert all(len(v) == 1 for v in got.values())                     # every (θ, r) exactly once
@@ -160,6 +161,39 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
         assert got[key][0].intermediate_values == trials[0].intermediate_values
         assert got[key][0].user_attrs["test"] == trials[0].user_attrs["test"]
     assert checkpoints(out) == {}                                     # removed when recorded
+
+
+def sertune_pids(out: Path) -> list[int]:
+    """Live processes (not zombies) with ``out`` in their command line: a search of that folder, its workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):               # not a process, or it ended meanwhile
+            continue
+        if state != "Z" and str(out).encode() in cmdline and b"sertune" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_sigint_to_a_search_process_group_ends_the_search_and_its_workers(synth_savee, grid_file, tmp_path,
+                                                                          spawn):
+    """Ctrl-C in a terminal signals the whole foreground group: the search and its workers."""
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "sertune", *search_args(synth_savee, grid_file, out, tmp_path / "cache",
+                                                         "--epochs", "30", "--workers", "2", "--json")]
+    proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = wait_for(lambda: len(sertune_pids(out)) == 3 and sertune_pids(out), 120, "a search and two workers")
+    engine = make_engine(f"sqlite:///{out / 'study.db'}")
+    wait_for(lambda: any(r.state == "held" and r.pid in started for r in read_rows(engine, "interrupted")),
+             120, "a worker to be training")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted: " in stderr and "Re-run the same command to resume" in stderr
+    assert sertune_pids(out) == []                  # the search waited for its workers before it ended
 
 
 def children(pid: int) -> list[int]:

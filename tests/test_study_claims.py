@@ -55,6 +55,7 @@ def test_each_key_is_claimed_once_in_queue_order(engine):
     assert a.finished()
 
 
+@pytest.mark.slow
 def test_a_fresh_heartbeat_keeps_the_claim_and_a_stale_one_loses_it(engine):
     holder, other = book(engine, grace=0.5, host="elsewhere"), book(engine, grace=0.5)
     holder.create(["x"])
@@ -142,6 +143,7 @@ def test_searches_in_one_table_do_not_mix(engine):
         assert conn.execute(sa.select(sa.func.count()).select_from(claims_table)).scalar() == 2
 
 
+@pytest.mark.slow
 def test_concurrent_workers_never_share_a_claim(tmp_path, spawn):
     """Four processes race for 40 keys: every key is won exactly once."""
     url = f"sqlite:///{tmp_path / 'race.db'}"

@@ -78,6 +78,7 @@ def test_segment_counts_follow_the_remainder_policy():
     assert list(drop.values()) == [(3, 1)] and list(pad.values()) == [(4, 1)]
 
 
+@pytest.mark.slow
 def test_plan_prints_the_probe_and_writes_nothing(synth_savee, tmp_path, capsys):
     grid = tmp_path / "grid.toml"
     grid.write_text("n_mels = [24, 40]\nwin_length = [400]\nhop_length = [160, 320]\nsegment = [1.0]\n")

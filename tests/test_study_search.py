@@ -55,6 +55,7 @@ def finished_trials(url: str, name: str, reps: int) -> dict:
     return found
 
 
+@pytest.mark.slow
 def test_search_two_workers_sqlite_then_status_and_resume(synth_savee, grid_file, tmp_path, capsys):
     out = tmp_path / "run"
     args = search_args(synth_savee, grid_file, out, tmp_path / "cache", "--workers", "2")
@@ -108,6 +109,7 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninterrupted_run(
         synth_savee, grid_file, tmp_path, spawn):
     cache = tmp_path / "cache"
@@ -204,6 +206,7 @@ def children(pid: int) -> list[int]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.slow
 def test_a_worker_paused_past_the_grace_loses_its_claim_and_stops_that_work_cleanly(
         synth_savee, grid_file, tmp_path, backend):
     """SIGSTOP one of two workers mid-training until the other takes its θ over, then SIGCONT:
@@ -267,6 +270,7 @@ def test_start_message_new_then_resuming():
     assert len(again) == 2
 
 
+@pytest.mark.slow
 def test_failed_training_is_recorded_and_retried_once(synth_savee, grid_file, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
@@ -318,6 +322,7 @@ def scripted_fit(data, split, *, config, on_epoch=None, resume=None, on_snapshot
                      epochs_run=config.epochs, seconds=0.1)
 
 
+@pytest.mark.slow
 def test_status_shows_the_trainings_waiting_at_a_barrier_then_the_decision(synth_savee, grid_file, tmp_path):
     """topk: a worker stopped once every θ is parked leaves them running and waiting (not
     interrupted); the next worker decides the barrier and finishes the top 1 of each repetition."""
@@ -344,6 +349,7 @@ def test_status_shows_the_trainings_waiting_at_a_barrier_then_the_decision(synth
     assert (done.complete, done.pruned, done.running, done.waiting) == (2, n - 2, 0, 0)
 
 
+@pytest.mark.slow
 def test_asha_prunes_the_settings_behind_at_a_rung(synth_savee, grid_file, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
@@ -369,6 +375,7 @@ def test_asha_prunes_the_settings_behind_at_a_rung(synth_savee, grid_file, tmp_p
                            for o in trials)
 
 
+@pytest.mark.slow
 def test_asha_search_end_to_end(synth_savee, grid_file, tmp_path, capsys):
     out = tmp_path / "asha"
     assert main(search_args(synth_savee, grid_file, out, tmp_path / "cache", "--epochs", "3",
@@ -402,6 +409,7 @@ def test_status_of_a_folder_that_is_not_a_search(tmp_path, capsys):
 
 @pytest.mark.skipif(not os.environ.get("SERTUNE_TEST_POSTGRES"),
                     reason="set SERTUNE_TEST_POSTGRES=postgresql://... (.ci/run starts a server)")
+@pytest.mark.slow
 def test_two_workers_on_postgresql(synth_savee, grid_file, tmp_path, capsys):
     url = os.environ["SERTUNE_TEST_POSTGRES"]
     name = f"pg{os.getpid()}"
@@ -414,6 +422,7 @@ def test_two_workers_on_postgresql(synth_savee, grid_file, tmp_path, capsys):
     assert len(found) == 8 and all(len(v) == 1 for v in found.values())
 
 
+@pytest.mark.slow
 def test_two_ray_workers_on_a_local_ray_instance(synth_savee, grid_file, tmp_path, capsys):
     ray = pytest.importorskip("ray", reason="pip install 'sertune[ray]' (.ci/run installs it)")
     try:
@@ -435,3 +444,36 @@ def test_ci_runs_the_backend_tests():
     assert os.environ.get("SERTUNE_TEST_POSTGRES"), ".ci/run must start PostgreSQL"
     __import__("ray")
     assert Path(sys.executable).exists()
+
+
+def test_one_worker_runs_a_repfid_search_through_its_barrier_without_training(synth_savee, tmp_path, monkeypatch):
+    """Fast (a scripted training, two settings): storage, claims, worker and barrier of a live search.
+    One repetition trains both θ; the barrier continues the better one alone in the other."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
+    (tmp_path / "grid.toml").write_text("n_mels = [24, 40]\nwin_length = [400]\nhop_length = [320]\nsegment = [1.0]\n")
+    create_or_resume(url, "fid", prepared=prepared, grid=toml_grid(tmp_path / "grid.toml"), grid_name="g",
+                     settings=SearchConfig(strategy="repfid:reps=1,top=1", train=TrainConfig(epochs=2)).settings(),
+                     reps=2, heartbeat=1)
+    monkeypatch.setattr(runner, "fit", scripted_fit)
+    runner.Worker(url, "fid", device="cpu", heartbeat=1, out=tmp_path / "out",
+                  cache_dir=str(tmp_path / "cache")).run()
+    storage = open_storage(url)
+    reps = [optuna.load_study(study_name=rep_name("fid", r), storage=storage).get_trials() for r in (0, 1)]
+    done = [sorted(t.params["theta"] for t in trials if t.state == TrialState.COMPLETE) for trials in reps]
+    # Best validation WA over the 2 epochs of CURVES: 62 (M40) against 60 (M24).
+    assert sorted(done, key=len) == [["M40-L400-H320-T1"], ["M24-L400-H320-T1", "M40-L400-H320-T1"]]
+    assert [t.params["theta"] for trials in reps for t in trials if "skipped" in t.user_attrs] == ["M24-L400-H320-T1"]
+    assert read_progress(url, "fid").failed == 0
+
+
+def test_local_workers_are_started_with_the_search_as_their_parent(tmp_path):
+    """A worker stops when the process that started it is gone (``--parent``): a killed search
+    leaves no worker training on."""
+    from sertune.study.search.backends import WorkerOptions, worker_command
+
+    cmd = worker_command("sqlite:///s.db", "s", "cpu", WorkerOptions(devices=["cpu"], out=tmp_path, heartbeat=2.0,
+                                                                    threads=1))
+    assert cmd[1:4] == ["-m", "sertune", "worker"]
+    assert cmd[cmd.index("--parent") + 1] == str(os.getpid())
+    assert cmd[cmd.index("--out") + 1] == str(tmp_path)

@@ -1,13 +1,18 @@
 """Shared fixtures: tiny audio files, corpus trees built from the real file lists, a synthetic corpus.
 
-The lists in ``../shared/data`` hold the real names and labels of the public
+The lists in ``tests/data`` hold the real names and labels of the public
 corpora (no audio); :mod:`corpus_trees` lays them out on disk with a few
 milliseconds of synthetic audio per file. Trees are built once per session and
 must not be modified by tests: build a private one in ``tmp_path`` for that.
+The real EmoDB audio is not in the repository: :func:`real_emodb` finds it
+beside the clone (where CI puts it) or skips.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -84,10 +89,60 @@ def synth_emodb(tmp_path_factory) -> Path:
     return root
 
 
+#: Where CI puts the real EmoDB (535 wavs, read only): ``../shared/data/corpora/emodb`` beside the clone.
+REAL_EMODB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "corpora" / "emodb"
+
+
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` beside the repository (CI clones it there)."""
-    return corpus_trees.shared_data()
+def real_emodb() -> Path:
+    """The real EmoDB audio (``$SERTUNE_TEST_EMODB``, else :data:`REAL_EMODB`); read only.
+
+    Skipped with a reason when absent; under CI (``CI=true``, which has it) a
+    missing corpus fails instead, so the real-audio tests never skip there silently.
+    """
+    root = Path(os.environ.get("SERTUNE_TEST_EMODB") or REAL_EMODB)
+    if root.is_dir():
+        return root
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the real EmoDB is missing at {root}, and CI must run the real-audio tests "
+                    "(.ci/run expects ../shared beside the clone)")
+    pytest.skip(f"real EmoDB audio not found at {root} (set SERTUNE_TEST_EMODB to its folder)")
+
+
+@pytest.fixture
+def spawn():
+    """``spawn(cmd, **popen_kwargs)``: start a process in its own process group (a session).
+
+    At teardown, also when the run is interrupted (Ctrl-C, or SIGTERM: see
+    :func:`pytest_sessionstart`), every group started is killed with SIGKILL: the process and
+    whatever it started (a search's workers). In a group of its own, a terminal's Ctrl-C
+    reaches pytest only, and the test decides which signal the process gets.
+    """
+    procs: list[subprocess.Popen] = []
+
+    def start(cmd, **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # also when the leader is gone and its children are not
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def pytest_sessionstart(session):
+    """SIGTERM (``timeout``, a CI runner) interrupts like Ctrl-C, so fixtures' finalizers still end
+    the processes tests started; by default it would end pytest at once and leave them running."""
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)     # a second SIGTERM ends pytest at once
+        session.shouldstop = "interrupted by SIGTERM"      # even if a test swallows the interrupt
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _tree(tmp_path_factory, name: str, build, **kwargs) -> Path:

@@ -1,4 +1,4 @@
-"""Corpus trees on disk, built from the real file lists in ``../shared/data``.
+"""Corpus trees on disk, built from the real file lists in ``tests/data`` (see docs/datasets.md).
 
 Every file gets the same few milliseconds of audio (written once, then copied
 as bytes), so even CREMA-D's 7442 files take well under a second.
@@ -24,17 +24,13 @@ TESS_TOKEN = {"angry": "angry", "disgust": "disgust", "fear": "fear", "happy": "
 EMOEVAL_HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 
 
-def shared_data() -> Path:
-    """``../shared/data`` beside the repository; a clear failure when it is not there."""
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not (path / "DATASETS.md").is_file():
-        raise FileNotFoundError(f"{path} is missing: clone the shared data beside the repository")
-    return path
+#: The real file lists of the public corpora, in the repository (tests/data/README.md).
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def names(list_name: str) -> list[str]:
-    """Non-blank lines of one list in the shared data."""
-    text = (shared_data() / list_name).read_text(encoding="utf-8")
+    """Non-blank lines of one list in ``tests/data``."""
+    text = (DATA / list_name).read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -116,7 +112,7 @@ def ravdess(root: Path, *, kaggle: bool = False) -> None:
 def cremad(root: Path, *, demographics: bool = True) -> None:
     put(root / "AudioWAV", names("cremad_files.txt"))
     if demographics:
-        (root / "VideoDemographics.csv").write_bytes((shared_data() / "cremad_VideoDemographics.csv").read_bytes())
+        (root / "VideoDemographics.csv").write_bytes((DATA / "cremad_VideoDemographics.csv").read_bytes())
 
 
 def tess_files(words=TESS_WORDS) -> list[str]:

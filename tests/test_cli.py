@@ -13,8 +13,9 @@ SHOW = "import os, sertune.cli; print(os.environ.get('OMP_WAIT_POLICY'), os.envi
 
 @pytest.mark.parametrize("given, shown", [
     ({}, "None 10000"),                                   # a short spin, then sleep (see sertune/cli/__init__.py)
-    ({"OMP_WAIT_POLICY": "PASSIVE"}, "PASSIVE None"),     # an explicit policy wins: no spin count added
-    ({"GOMP_SPINCOUNT": "0"}, "None 0"),                  # so does an explicit spin count
+    pytest.param({"OMP_WAIT_POLICY": "PASSIVE"}, "PASSIVE None",  # an explicit policy wins: no spin count added
+                 marks=pytest.mark.slow),                 # (each case imports torch in a new process)
+    pytest.param({"GOMP_SPINCOUNT": "0"}, "None 0", marks=pytest.mark.slow),   # so does an explicit spin count
 ])
 def test_openmp_threads_spin_briefly_unless_told_otherwise(given, shown):
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | given

@@ -11,6 +11,7 @@ from sertune.cli import main
 from sertune.cli.demo import WithoutHints
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_and_writes_the_whole_report(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SERTUNE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +147,16 @@ def test_bad_root_is_a_corpus_error_naming_the_path(tmp_path, make_root, corpus,
     with pytest.raises(CorpusError, match=message) as info:
         load_corpus(root, corpus)
     assert str(root) in str(info.value)
+
+
+@pytest.mark.parametrize("make_root,corpus", [(_unknown_layout, None), (_small_savee, "emodb")],
+                         ids=["unknown-layout", "no-usable-utterance"])
+def test_layout_errors_cite_a_document_that_is_in_the_repository(tmp_path, make_root, corpus):
+    with pytest.raises(CorpusError) as info:
+        load_corpus(make_root(tmp_path), corpus)
+    cited = re.findall(r"\b[\w/.-]+\.md\b", str(info.value))
+    assert cited == ["docs/datasets.md"]
+    assert (Path(__file__).resolve().parents[1] / cited[0]).is_file()
 
 
 @pytest.mark.parametrize("corpus,options,message", [

@@ -36,12 +36,14 @@ def test_without_the_table_gender_is_unknown_not_guessed(tmp_path):
     assert {u.gender for u in corpus.utterances} == {None}
 
 
+@pytest.mark.slow
 def test_root_may_be_audiowav_with_the_table_beside_it(tmp_path):
     corpus_trees.cremad(tmp_path)
     corpus = load_corpus(tmp_path / "AudioWAV")
     assert len(corpus.utterances) == 7442 and None not in {u.gender for u in corpus.utterances}
 
 
+@pytest.mark.slow
 def test_the_file_without_audio_is_skipped(tmp_path):
     corpus_trees.cremad(tmp_path)
     empty = put(tmp_path / "AudioWAV", ["1076_MTI_SAD_XX.wav"], tiny_wav()[:44])[0]

@@ -1,4 +1,4 @@
-"""EmoDB: the official zip and the flat copies, against the counts in DATASETS.md."""
+"""EmoDB: the official zip and the flat copies, against the counts in docs/datasets.md, and the real audio."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 import corpus_trees
 from sertune.corpora import load_corpus
+from sertune.features.audio import load_audio
 
 CLASSES = {"anger": 127, "boredom": 81, "disgust": 46, "fear": 69,
            "happiness": 71, "neutral": 79, "sadness": 62}
@@ -28,3 +29,14 @@ def test_emodb_counts_match_the_release(request, fixture):
 
 def test_emodb_root_may_be_the_wav_folder_itself(emodb_flat):
     assert len(load_corpus(emodb_flat / "wav").utterances) == 535
+
+
+def test_the_real_emodb_audio_has_the_release_counts_and_decodes_at_16_khz(real_emodb):
+    corpus = load_corpus(real_emodb)
+    assert corpus.name == "emodb" and len(corpus.utterances) == 535
+    assert corpus.class_counts() == CLASSES
+    assert corpus.speaker_counts() == SPEAKERS
+    assert sum(u.duration for u in corpus.utterances) == pytest.approx(1487.1, abs=0.05)
+    first = min(corpus.utterances, key=lambda u: u.id)
+    wave = load_audio(first.path)
+    assert wave.ndim == 1 and len(wave) == pytest.approx(first.duration * 16000, abs=1)

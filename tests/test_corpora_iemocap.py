@@ -1,4 +1,4 @@
-"""IEMOCAP 4-class sets, against the counts in DATASETS.md and an independent recount."""
+"""IEMOCAP 4-class sets, against the counts in docs/datasets.md and an independent recount."""
 
 from __future__ import annotations
 

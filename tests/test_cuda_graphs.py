@@ -62,6 +62,7 @@ def test_optimizer_state_of_a_graphed_run_resumes_eagerly(saved, wanted):
     assert all(s["step"].item() == 1.0 for s in state["state"].values())   # the checkpoint is untouched
 
 
+@pytest.mark.slow
 def test_fit_on_cpu_ignores_the_graph_flag():
     data = random_data(torch.device("cpu"))
     config = TrainConfig(epochs=2, precision="fp32")

@@ -47,6 +47,7 @@ def test_conv_macs_counts_from_layer_shapes():
     assert conv_macs(SqueezeNet(1000, in_channels=3).eval(), (1, 3, 224, 224)) == 349_151_936
 
 
+@pytest.mark.slow
 def test_report_and_file(exported):
     r, ckpt = exported.report, load_checkpoint(exported.model)
     assert r["bytes"] == exported.onnx.stat().st_size > 2_000_000          # weights are inside the file
@@ -59,6 +60,7 @@ def test_report_and_file(exported):
     assert not list(exported.tmp.glob(".model.onnx*"))                     # no temporary left
 
 
+@pytest.mark.slow
 def test_onnx_logits_match_torch_and_metadata_round_trips(exported):
     ckpt = load_checkpoint(exported.model)
     session = open_session(exported.onnx)
@@ -71,6 +73,7 @@ def test_onnx_logits_match_torch_and_metadata_round_trips(exported):
     assert np.abs(got - ref).max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_predict_with_onnx_gives_the_labels_of_the_checkpoint(exported):
     onnx_pred = Predictor(exported.onnx)
     assert onnx_pred.classes == Predictor(exported.model).classes and "onnxruntime" in repr(onnx_pred)
@@ -87,6 +90,7 @@ def test_predict_with_onnx_gives_the_labels_of_the_checkpoint(exported):
         Predictor(exported.onnx, precision="bf16")
 
 
+@pytest.mark.slow
 def test_onnx_without_metadata_is_refused(exported, tmp_path, capsys):
     model = onnx.load(str(exported.onnx))
     del model.metadata_props[:]
@@ -96,6 +100,7 @@ def test_onnx_without_metadata_is_refused(exported, tmp_path, capsys):
     assert err.startswith("error:") and "without sertune metadata" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_failed_verification_leaves_no_file(exported, tmp_path, monkeypatch):
     def fake_export(net, spec, path):
         shutil.copyfile(exported.onnx, path)
@@ -107,6 +112,7 @@ def test_failed_verification_leaves_no_file(exported, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_cli_export_end_to_end(exported, tmp_path, capsys):
     out = tmp_path / "sub" / "m.onnx"
     assert main(["export", str(exported.model), "--onnx", str(out), "--runs", "2",
@@ -125,6 +131,7 @@ def test_cli_export_end_to_end(exported, tmp_path, capsys):
     (["ONNX", "--onnx", "OUT/m.onnx"], "already an ONNX model"),
     (["MODEL", "--onnx", "OUT/m.onnx", "--audio", "OUT/nope.wav"], "does not exist"),
 ])
+@pytest.mark.slow
 def test_cli_export_errors(exported, tmp_path, capsys, args, match):
     subst = {"MISSING": str(tmp_path / "nope.pt"), "MODEL": str(exported.model), "ONNX": str(exported.onnx)}
     argv = [subst.get(a, a.replace("OUT", str(tmp_path))) for a in args]
@@ -134,8 +141,26 @@ def test_cli_export_errors(exported, tmp_path, capsys, args, match):
     assert not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.slow
 def test_export_stands_beside_predict():
     code = ("import sys, sertune.deploy.export; "
             "print('sertune.deploy.predict' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"]            # export does not import predict
+
+
+def test_open_session_runs_a_model_on_the_cpu_and_names_a_file_that_is_not_one(tmp_path):
+    """Fast (a one-node graph, no export): the onnxruntime session predict and export share."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "relu.onnx")
+    session = open_session(tmp_path / "relu.onnx", threads=1)
+    assert session.get_session_options().intra_op_num_threads == 1
+    out = session.run(None, {"x": np.array([[-1.0, 0.5, 2.0]], dtype=np.float32)})[0]
+    np.testing.assert_array_equal(out, [[0.0, 0.5, 2.0]])
+    (tmp_path / "fake.onnx").write_bytes(b"\x00garbage")
+    with pytest.raises(ConfigError, match=r"fake.onnx is not a readable ONNX model"):
+        open_session(tmp_path / "fake.onnx")

@@ -396,6 +396,7 @@ def test_normalize_rejects_bad_std():
 # --- command line ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_features_writes_png_npy_and_summary(tmp_path, capsys):
     from sertune.cli import main
 
@@ -443,3 +444,20 @@ def test_works_under_the_callers_autograd_mode(mode):
         out += 1.0                                                        # usable in place where it was made
     assert out.requires_grad is False
     assert np.abs(out.numpy() - 1.0 - references("float32", 40, 400, 160)[0]).max() <= 2e-3
+
+
+@pytest.mark.parametrize("n_mels, fmax, htk", [(40, 8000.0, False), (128, 8000.0, True), (24, 4000.0, False)])
+def test_frequency_ticks_sit_on_the_rows_of_the_filters_they_name(n_mels, fmax, htk):
+    """Row m is the filter centred at librosa's mel point m + 1; a tick labelled f Hz sits where f falls."""
+    from sertune.features.plot import mel_ticks
+
+    rows, labels = mel_ticks(n_mels=n_mels, fmin=0.0, fmax=fmax, htk=htk)
+    assert labels[0] == "0" and len(labels) >= 4
+    centres = librosa.hz_to_mel(librosa.mel_frequencies(n_mels + 2, fmin=0.0, fmax=fmax, htk=htk)[1:-1], htk=htk)
+    hz = [float(t[:-1]) * 1000 if t.endswith("k") else float(t) for t in labels]
+    # Filter centres are equally spaced in mel, so a row's mel is a line through them (rows -1 and
+    # n_mels are the band's edges).
+    step = centres[1] - centres[0]
+    np.testing.assert_allclose(centres[0] + np.array(rows) * step, librosa.hz_to_mel(np.array(hz), htk=htk),
+                               rtol=1e-9, atol=1e-9)
+    assert np.all(np.diff(rows) >= 0.06 * n_mels)           # labels never collide

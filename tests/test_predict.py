@@ -42,6 +42,7 @@ def _training_scores(trained, predictor, *, mode, bf16):
 
 
 @pytest.mark.parametrize("precision", ["auto", "fp32"])
+@pytest.mark.slow
 def test_predict_reproduces_training_evaluation(trained, precision):
     predictor = Predictor(trained.model, precision=precision)
     bf16 = use_bf16(CPU, precision)
@@ -69,6 +70,7 @@ def test_predict_reproduces_training_evaluation(trained, precision):
             assert (confusion == 2 * np.asarray(trained.doc["reps"][0]["test"]["utterance"]["confusion"])).all()
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_batching(trained, monkeypatch):
     paths = sorted(trained.paths.values())[:12]
     single = Predictor(trained.model, precision="fp32", batch_size=64)
@@ -80,6 +82,7 @@ def test_results_do_not_depend_on_batching(trained, monkeypatch):
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_prediction_fields_and_segments(trained, tmp_path):
     predictor = Predictor(trained.model)
     wave = trained.prepared.waves[0]
@@ -102,6 +105,7 @@ def test_prediction_fields_and_segments(trained, tmp_path):
     assert predictor.spec.input_shape == (1, 32, THETA.frames(16000)) == (1, 32, 101)
 
 
+@pytest.mark.slow
 def test_unreadable_files_are_reported_and_the_rest_predicted(trained, tmp_path):
     (tmp_path / "notes.wav").write_text("not audio")
     (tmp_path / "empty").mkdir()
@@ -120,6 +124,7 @@ def test_unreadable_files_are_reported_and_the_rest_predicted(trained, tmp_path)
     assert results[1].as_dict() == {"path": paths[1], "error": results[1].error}
 
 
+@pytest.mark.slow
 def test_bad_arguments(trained):
     predictor = Predictor(trained.model)
     with pytest.raises(ConfigError, match="shape"):
@@ -130,6 +135,7 @@ def test_bad_arguments(trained):
         Predictor(trained.model.parent)
 
 
+@pytest.mark.slow
 def test_cli_predict_end_to_end(trained, tmp_path, capsys):
     good = sorted(trained.paths.values())[:3]
     (tmp_path / "bad.wav").write_text("not audio")
@@ -165,6 +171,7 @@ def test_cli_predict_end_to_end(trained, tmp_path, capsys):
     (lambda d: (d / "fake.onnx").write_bytes(b"\x00garbage") and d / "fake.onnx", "not a readable ONNX model"),
     (lambda d: d / "missing.onnx", "does not exist"),
 ])
+@pytest.mark.slow
 def test_cli_bad_model_paths(trained, tmp_path, capsys, make, match):
     model = make(tmp_path)
     assert main(["predict", str(model), next(iter(trained.paths.values()))]) == 2
@@ -225,3 +232,21 @@ def test_cli_predict_warns_on_silent_and_short_files_and_still_answers(trained, 
     assert err == f"warning: {zero}: {doc[0]['warnings'][0]}\n"
     assert [line.split()[:2] for line in out.splitlines()[2:4]] == [[str(zero), doc[0]["prediction"]],
                                                                      [normal, doc[2]["prediction"]]]
+def test_an_untrained_checkpoint_scores_files_and_reports_the_unreadable_ones(tmp_path, capsys):
+    """Fast, without training: the scoring path of the API and the CLI on an untrained network."""
+    from conftest import write_wav
+    from sertune.training.checkpoint import save_checkpoint
+    from sertune.training.model import SqueezeNet
+
+    classes = ("anger", "neutral", "sadness")
+    model = save_checkpoint(tmp_path / "model.pt", state_dict=SqueezeNet(len(classes)).state_dict(), theta=THETA,
+                            classes=classes, mean=-40.0, std=20.0, sample_rate=16000, remainder="drop")
+    wav = write_wav(tmp_path / "two_seconds.wav", seconds=2.0)
+    (tmp_path / "bad.wav").write_text("not audio")
+    good, bad = Predictor(model).predict_files([wav, tmp_path / "bad.wav"])
+    assert good.ok and good.segments == 2 and list(good.probabilities) == list(classes)
+    assert sum(good.probabilities.values()) == pytest.approx(1.0)
+    assert good.label == max(good.probabilities, key=good.probabilities.get)
+    assert not bad.ok and "bad.wav" in bad.error
+    assert main(["predict", str(model), str(wav)]) == 0
+    assert "two_seconds.wav" in capsys.readouterr().out

@@ -23,6 +23,7 @@ def test_summarize_is_mean_and_population_std_at_the_level():
     assert summarize([_result(60.0)], level="segment")["test"]["f1"] == {"mean": 0.0, "std": 0.0}
 
 
+@pytest.mark.slow
 def test_run_theta_adjusts_cpu_threads_after_every_epoch(synth_savee, tmp_path):
     """``sertune train`` on a CPU: the thread count follows the machine's load, as a search worker's."""
     import torch

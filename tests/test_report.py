@@ -83,6 +83,7 @@ def doc(results):
     return build_report(results)
 
 
+@pytest.mark.slow
 def test_selected_theta_per_repetition(doc):
     assert [(s["rep"], s["key"], s["val_wa"], s["test_wa"]) for s in doc["selected"]] == [
         (r, theta_key(G[i]), VAL[r, i], TEST[r, i]) for r, i in BEST.items()]
@@ -196,6 +197,7 @@ def test_paired_tests_edge_cases():
     assert const["wilcoxon_p"] == pytest.approx(stats.wilcoxon([80, 81, 82], [75, 76, 77]).pvalue)
 
 
+@pytest.mark.slow
 def test_no_usual_setting_gives_nulls_with_a_note(tmp_path):
     grid = small_grid(with_usual=False)
     trials = [FakeTrial(r, th, 70.0 + i + r, 69.0 + i) for r in range(2) for i, th in enumerate(grid)]
@@ -210,6 +212,7 @@ def test_no_usual_setting_gives_nulls_with_a_note(tmp_path):
     assert not doc["in_progress"]
 
 
+@pytest.mark.slow
 def test_study_in_progress(tmp_path, capsys):
     trials = [FakeTrial(0, G[0], 70.0, 69.0), FakeTrial(0, G[1], 72.0, 71.0), FakeTrial(0, G[2], state="running")]
     write_study(tmp_path, "wip", grid=GRID, trials=trials, reps=3, studies=[0])
@@ -223,6 +226,7 @@ def test_study_in_progress(tmp_path, capsys):
     assert doc["table3"]["val_wa_usual"] is None and any("rep 0 (missing)" in n for n in doc["table3"]["notes"])
 
 
+@pytest.mark.slow
 def test_cli_writes_every_file_and_the_contract_keys(study, tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["report", str(study), "--out", str(out)]) == 0
@@ -246,6 +250,7 @@ def test_cli_writes_every_file_and_the_contract_keys(study, tmp_path, capsys):
     assert "| validation WA* (θ_r*, best) | 87.67 ± 2.05 |" in md
 
 
+@pytest.mark.slow
 def test_cli_storage_and_study_flags_and_errors(study, tmp_path, capsys):
     url = json.loads((study / "search.json").read_text())["storage"]
     assert main(["report", "--storage", url, "--study", "known", "--out", str(tmp_path / "o"), "--json"]) == 0
@@ -258,6 +263,7 @@ def test_cli_storage_and_study_flags_and_errors(study, tmp_path, capsys):
     assert "no study nope.rep0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_html_is_self_contained(study, tmp_path):
     out = tmp_path / "h"
     assert main(["report", str(study), "--out", str(out)]) == 0
@@ -274,6 +280,7 @@ def test_markdown_and_csv_render_every_table(doc):
         assert len(list(csv.reader(csv_text(t).splitlines()))) == len(t.rows) + 1
 
 
+@pytest.mark.slow
 def test_paper_sized_grid_heatmap_and_figures():
     """511 settings × 2 repetitions in memory: 34 × 15 map, θ• left out, every figure renders."""
     grid = grids.paper_grid("emodb")

@@ -37,6 +37,7 @@ def _report(tmp_path, corpus_attrs, *, name="s"):
             (out / "tables.md").read_text())
 
 
+@pytest.mark.slow
 def test_a_synthetic_corpus_is_named_so_in_report_json_html_and_summary(tmp_path, capsys):
     doc, page, md = _report(tmp_path, {"synthetic": MARKER}, name="demo")
     assert capsys.readouterr().out.startswith(f"study demo on {LABEL}: ")
@@ -52,6 +53,7 @@ def test_a_synthetic_corpus_is_named_so_in_report_json_html_and_summary(tmp_path
     assert subtitle(doc) == f"study demo, corpus {LABEL}"
 
 
+@pytest.mark.slow
 def test_an_older_study_is_checked_for_the_marker_file_at_its_root(tmp_path):
     root = tmp_path / "corpus"
     root.mkdir()
@@ -63,6 +65,7 @@ def test_an_older_study_is_checked_for_the_marker_file_at_its_root(tmp_path):
 
 
 @pytest.mark.parametrize("corpus_attrs", [{"synthetic": None}, {}])
+@pytest.mark.slow
 def test_a_real_corpus_of_the_paper_gets_the_comparison_with_its_differences(tmp_path, corpus_attrs):
     doc, page, md = _report(tmp_path, corpus_attrs)
     assert doc["study"]["synthetic"] is None and doc["study"]["corpus_text"] == "emodb"

@@ -56,6 +56,7 @@ def test_the_marginals_title_fits_the_figure(grid):
     assert "one value in every setting" in fig._suptitle.get_text() or len(grid) == 16
 
 
+@pytest.mark.slow
 def test_no_marginals_figure_when_every_parameter_has_one_value():
     grid = (grids.Theta(64, 400, 160, 3.0),)
     doc = build_report(fake_results(grid, [FakeTrial(0, grid[0], 50.0, 49.0)], reps=1, usual=None))
@@ -98,6 +99,7 @@ def test_heatmap_legend_lists_only_states_present(states, kinds):
     assert [kind for kind, _ in figures.heatmap_legend(doc["heatmap"])] == kinds
 
 
+@pytest.mark.slow
 def test_paper_sized_heatmap_with_missing_and_pruned_cells_renders():
     grid = grids.paper_grid("emodb")
     rng = np.random.default_rng(1)
@@ -124,6 +126,7 @@ def test_fig3_table_gives_the_unrounded_counts_that_rounding_hides():
     assert figures.confusion_figure(conf, normalised=False)[:8] == PNG
 
 
+@pytest.mark.slow
 def test_fig3_and_its_unrounded_table_sit_side_by_side_in_the_page():
     doc = _demo_doc()
     page = render_html(doc, draw_figures(doc))

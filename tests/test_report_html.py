@@ -74,6 +74,7 @@ def test_every_figure_loads_in_headless_chromium(tmp_path):
     assert images == [("true", e) for e in expected]
 
 
+@pytest.mark.slow
 def test_the_replay_section_loads_in_headless_chromium(tmp_path):
     """With a `sertune replay` of the study, the page gains the budget-vs-regret figure and table."""
     from sertune.study.strategies.budget import PANEL

@@ -19,6 +19,7 @@ from sertune.training.fit import TrainConfig
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_the_budget_table_is_what_replay_of_the_recorded_study_shows():
     curves = cv.load(ROOT / RECORD)
     results = replay(curves, CANDIDATES, orders=100, seed=0)

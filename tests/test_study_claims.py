@@ -55,6 +55,7 @@ def test_each_key_is_claimed_once_in_queue_order(engine):
     assert a.finished()
 
 
+@pytest.mark.slow
 def test_a_fresh_heartbeat_keeps_the_claim_and_a_stale_one_loses_it(engine):
     holder, other = book(engine, grace=0.5, host="elsewhere"), book(engine, grace=0.5)
     holder.create(["x"])
@@ -142,7 +143,8 @@ def test_searches_in_one_table_do_not_mix(engine):
         assert conn.execute(sa.select(sa.func.count()).select_from(claims_table)).scalar() == 2
 
 
-def test_concurrent_workers_never_share_a_claim(tmp_path):
+@pytest.mark.slow
+def test_concurrent_workers_never_share_a_claim(tmp_path, spawn):
     """Four processes race for 40 keys: every key is won exactly once."""
     url = f"sqlite:///{tmp_path / 'race.db'}"
     book(make_engine(url)).create([f"k{i:02d}" for i in range(40)])
@@ -152,8 +154,7 @@ def test_concurrent_workers_never_share_a_claim(tmp_path):
         "b = ClaimBook(make_engine(sys.argv[1]), 's', grace=60)\n"
         "while (c := b.acquire()) is not None:\n"
         "    print(c.key, flush=True); b.finish(c)\n")
-    procs = [subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    procs = [spawn([sys.executable, "-c", script, url], stdout=subprocess.PIPE, text=True) for _ in range(4)]
     won = [line for p in procs for line in p.communicate(timeout=120)[0].split()]
     assert all(p.returncode == 0 for p in procs)
     assert sorted(won) == [f"k{i:02d}" for i in range(40)]

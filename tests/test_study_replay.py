@@ -55,6 +55,7 @@ def trials_of(folder, name: str, reps: int) -> dict:
 
 
 @pytest.mark.parametrize("name", LIVE)
+@pytest.mark.slow
 def test_a_live_search_and_its_replay_prune_spend_and_select_the_same(recorded, name):
     curves = recording.open_curves(recorded / "brute")
     assert (curves.n_settings, curves.reps, curves.epochs) == (8, 2, 4) and not curves.notes
@@ -104,6 +105,7 @@ def two_worker_search(recorded, corpus, name: str, strategy: str, *, epochs: int
     return out
 
 
+@pytest.mark.slow
 def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorded, synth_savee, capsys):
     """Two workers asking TPE at once: each chosen θ is trained once on every repetition (a worker
     that lost the race for its choice gives the claim back and asks again), the rest are skipped."""
@@ -123,6 +125,7 @@ def test_two_workers_train_exactly_the_budget_a_choosing_strategy_allows(recorde
     assert "10 pruned (10 of them skipped, never trained)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_two_workers_wait_at_the_barrier_of_topk_then_finish_its_top_k(recorded, synth_savee, capsys):
     """topk:n=1,k=2 with two workers: every (θ, r) is trained one epoch and parked, then exactly the
     top 2 of each repetition by validation WA (ties to the earlier claim) go on from their checkpoints."""
@@ -143,6 +146,7 @@ def test_two_workers_wait_at_the_barrier_of_topk_then_finish_its_top_k(recorded,
     assert (doc["complete"], doc["pruned"], doc["running"]) == (4, 12, 0)
 
 
+@pytest.mark.slow
 def test_recorded_test_curve_ends_at_the_trial_test_result(recorded):
     for t in trials_of(recorded / "brute", "brute", 2).values():
         last = max(t.user_attrs[cv.TEST_CURVE])
@@ -153,6 +157,7 @@ def test_recorded_test_curve_ends_at_the_trial_test_result(recorded):
         assert improving == [e for e in range(1, 5) if values[e - 1] > max(values[:e - 1], default=-1)]
 
 
+@pytest.mark.slow
 def test_curves_file_round_trip_and_cli(recorded, tmp_path, capsys):
     path = tmp_path / "study.curves.npz"
     assert main(["curves", str(recorded / "brute"), "--out", str(path)]) == 0
@@ -168,6 +173,7 @@ def test_curves_file_round_trip_and_cli(recorded, tmp_path, capsys):
     assert (tmp_path / "study.curves-replay" / "replay.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_a_part_of_the_grid_records_the_same_curves_and_parts_merge_into_the_whole(recorded, synth_savee, tmp_path,
                                                                                      capsys):
     """A (θ, r) training does not depend on the rest of its grid: a search of the M 40 half records the
@@ -243,6 +249,7 @@ def test_replay_cli_runs_tpe_with_and_without_pruning(tmp_path, capsys):
     assert pruned["epoch_fraction"]["mean"] < plain["epoch_fraction"]["mean"]
 
 
+@pytest.mark.slow
 def test_report_shows_the_replay_of_its_study(recorded, tmp_path, capsys):
     assert main(["replay", str(recorded / "brute"), "--orders", "3", "--strategy", "asha"]) == 0
     assert main(["report", str(recorded / "brute"), "--out", str(tmp_path / "report")]) == 0
@@ -252,6 +259,7 @@ def test_report_shows_the_replay_of_its_study(recorded, tmp_path, capsys):
     assert (tmp_path / "report" / "replay.png").is_file()
 
 
+@pytest.mark.slow
 def test_replay_refuses_a_search_that_is_not_brute_force(recorded, capsys):
     assert main(["replay", str(recorded / "asha")]) == 2
     err = capsys.readouterr().err

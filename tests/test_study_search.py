@@ -55,6 +55,7 @@ def finished_trials(url: str, name: str, reps: int) -> dict:
     return found
 
 
+@pytest.mark.slow
 def test_search_two_workers_sqlite_then_status_and_resume(synth_savee, grid_file, tmp_path, capsys):
     out = tmp_path / "run"
     args = search_args(synth_savee, grid_file, out, tmp_path / "cache", "--workers", "2")
@@ -108,8 +109,9 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninterrupted_run(
-        synth_savee, grid_file, tmp_path):
+        synth_savee, grid_file, tmp_path, spawn):
     cache = tmp_path / "cache"
     # A checkpoint after every epoch; on the CPU, where training is bit-for-bit deterministic.
     epochs = ["--epochs", "6", "--checkpoint-seconds", "0", "--devices", "cpu"]
@@ -125,13 +127,13 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
         if len(landed) == 3:
             break
         before = set(checkpoints(out).items())
-        proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Wait until a training of this run saved an epoch, then kill at a seeded moment after it.
         wait_for(lambda: set(checkpoints(out).items()) - before, 120, "an epoch checkpoint")
         time.sleep(rng.uniform(0.0, 0.4))
         os.killpg(proc.pid, signal.SIGKILL)          # the search and its workers, like a power cut
         proc.wait()
+        wait_for(lambda: not sertune_pids(out), 10, "the killed search's workers to end")
         # Landed mid-training: a checkpoint at epoch > 0 of a (θ, r) that is not finished (a kill
         # between recording a trial and removing its checkpoint leaves a finished one behind).
         finished = set(finished_trials(f"sqlite:///{out / 'study.db'}", "killed", 2))
@@ -143,9 +145,10 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
                           and s, 3 * 1 + 2, "status to stop counting the killed worker's training")
         assert status.interrupted >= len(new)
     assert len(landed) >= 3, "the kills did not land mid-training"
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout)["complete"] == 8
+    done = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = done.communicate(timeout=600)
+    assert done.returncode == 0, stderr[-2000:]
+    assert json.loads(stdout)["complete"] == 8
     got = finished_trials(f"sqlite:///{out / 'study.db'}", "killed", 2)
     assert sorted(got) == sorted(expected)
     assert all(len(v) == 1 for v in got.values())                     # every (θ, r) exactly once
@@ -160,6 +163,39 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
         assert got[key][0].intermediate_values == trials[0].intermediate_values
         assert got[key][0].user_attrs["test"] == trials[0].user_attrs["test"]
     assert checkpoints(out) == {}                                     # removed when recorded
+
+
+def sertune_pids(out: Path) -> list[int]:
+    """Live processes (not zombies) with ``out`` in their command line: a search of that folder, its workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):               # not a process, or it ended meanwhile
+            continue
+        if state != "Z" and str(out).encode() in cmdline and b"sertune" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_sigint_to_a_search_process_group_ends_the_search_and_its_workers(synth_savee, grid_file, tmp_path,
+                                                                          spawn):
+    """Ctrl-C in a terminal signals the whole foreground group: the search and its workers."""
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "sertune", *search_args(synth_savee, grid_file, out, tmp_path / "cache",
+                                                         "--epochs", "30", "--workers", "2", "--json")]
+    proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = wait_for(lambda: len(sertune_pids(out)) == 3 and sertune_pids(out), 120, "a search and two workers")
+    engine = make_engine(f"sqlite:///{out / 'study.db'}")
+    wait_for(lambda: any(r.state == "held" and r.pid in started for r in read_rows(engine, "interrupted")),
+             120, "a worker to be training")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted: " in stderr and "Re-run the same command to resume" in stderr
+    assert sertune_pids(out) == []                  # the search waited for its workers before it ended
 
 
 def children(pid: int) -> list[int]:
@@ -177,6 +213,7 @@ def cmdline(pid: int) -> str:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.slow
 def test_a_worker_paused_past_the_grace_loses_its_claim_and_stops_that_work_cleanly(
         synth_savee, grid_file, tmp_path, backend):
     """SIGSTOP one of two workers mid-training until the other takes its θ over, then SIGCONT:
@@ -367,6 +404,7 @@ def test_worker_threads_follow_the_load_unless_fixed(flags, share, torch_threads
         assert seen["threads"] == torch_threads
 
 
+@pytest.mark.slow
 def test_failed_training_is_recorded_and_retried_once(synth_savee, grid_file, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
@@ -418,6 +456,7 @@ def scripted_fit(data, split, *, config, on_epoch=None, resume=None, on_snapshot
                      epochs_run=config.epochs, seconds=0.1)
 
 
+@pytest.mark.slow
 def test_status_shows_the_trainings_waiting_at_a_barrier_then_the_decision(synth_savee, grid_file, tmp_path):
     """topk: a worker stopped once every θ is parked leaves them running and waiting (not
     interrupted); the next worker decides the barrier and finishes the top 1 of each repetition."""
@@ -444,6 +483,7 @@ def test_status_shows_the_trainings_waiting_at_a_barrier_then_the_decision(synth
     assert (done.complete, done.pruned, done.running, done.waiting) == (2, n - 2, 0, 0)
 
 
+@pytest.mark.slow
 def test_asha_prunes_the_settings_behind_at_a_rung(synth_savee, grid_file, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
@@ -469,6 +509,7 @@ def test_asha_prunes_the_settings_behind_at_a_rung(synth_savee, grid_file, tmp_p
                            for o in trials)
 
 
+@pytest.mark.slow
 def test_asha_search_end_to_end(synth_savee, grid_file, tmp_path, capsys):
     out = tmp_path / "asha"
     assert main(search_args(synth_savee, grid_file, out, tmp_path / "cache", "--epochs", "3",
@@ -503,6 +544,7 @@ def test_status_of_a_folder_that_is_not_a_search(tmp_path, capsys):
 
 @pytest.mark.skipif(not os.environ.get("SERTUNE_TEST_POSTGRES"),
                     reason="set SERTUNE_TEST_POSTGRES=postgresql://... (.ci/run starts a server)")
+@pytest.mark.slow
 def test_two_workers_on_postgresql(synth_savee, grid_file, tmp_path, capsys):
     url = os.environ["SERTUNE_TEST_POSTGRES"]
     name = f"pg{os.getpid()}"
@@ -515,6 +557,7 @@ def test_two_workers_on_postgresql(synth_savee, grid_file, tmp_path, capsys):
     assert len(found) == 8 and all(len(v) == 1 for v in found.values())
 
 
+@pytest.mark.slow
 def test_two_ray_workers_on_a_local_ray_instance(synth_savee, grid_file, tmp_path, capsys):
     ray = pytest.importorskip("ray", reason="pip install 'sertune[ray]' (.ci/run installs it)")
     try:
@@ -536,3 +579,36 @@ def test_ci_runs_the_backend_tests():
     assert os.environ.get("SERTUNE_TEST_POSTGRES"), ".ci/run must start PostgreSQL"
     __import__("ray")
     assert Path(sys.executable).exists()
+
+
+def test_one_worker_runs_a_repfid_search_through_its_barrier_without_training(synth_savee, tmp_path, monkeypatch):
+    """Fast (a scripted training, two settings): storage, claims, worker and barrier of a live search.
+    One repetition trains both θ; the barrier continues the better one alone in the other."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    prepared = prepare(load_corpus(synth_savee), cache_dir=tmp_path / "cache", progress=False)
+    (tmp_path / "grid.toml").write_text("n_mels = [24, 40]\nwin_length = [400]\nhop_length = [320]\nsegment = [1.0]\n")
+    create_or_resume(url, "fid", prepared=prepared, grid=toml_grid(tmp_path / "grid.toml"), grid_name="g",
+                     settings=SearchConfig(strategy="repfid:reps=1,top=1", train=TrainConfig(epochs=2)).settings(),
+                     reps=2, heartbeat=1)
+    monkeypatch.setattr(runner, "fit", scripted_fit)
+    runner.Worker(url, "fid", device="cpu", heartbeat=1, out=tmp_path / "out",
+                  cache_dir=str(tmp_path / "cache")).run()
+    storage = open_storage(url)
+    reps = [optuna.load_study(study_name=rep_name("fid", r), storage=storage).get_trials() for r in (0, 1)]
+    done = [sorted(t.params["theta"] for t in trials if t.state == TrialState.COMPLETE) for trials in reps]
+    # Best validation WA over the 2 epochs of CURVES: 62 (M40) against 60 (M24).
+    assert sorted(done, key=len) == [["M40-L400-H320-T1"], ["M24-L400-H320-T1", "M40-L400-H320-T1"]]
+    assert [t.params["theta"] for trials in reps for t in trials if "skipped" in t.user_attrs] == ["M24-L400-H320-T1"]
+    assert read_progress(url, "fid").failed == 0
+
+
+def test_local_workers_are_started_with_the_search_as_their_parent(tmp_path):
+    """A worker stops when the process that started it is gone (``--parent``): a killed search
+    leaves no worker training on."""
+    from sertune.study.search.backends import WorkerOptions, worker_command
+
+    cmd = worker_command("sqlite:///s.db", "s", "cpu", WorkerOptions(devices=["cpu"], out=tmp_path, heartbeat=2.0,
+                                                                    threads=1))
+    assert cmd[1:4] == ["-m", "sertune", "worker"]
+    assert cmd[cmd.index("--parent") + 1] == str(os.getpid())
+    assert cmd[cmd.index("--out") + 1] == str(tmp_path)

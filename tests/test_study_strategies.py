@@ -189,7 +189,7 @@ def m_driven(seed=0, reps=2, epochs=3):
     return Curves(name="m", keys=tuple(theta_key(t) for t in grid), val=val, test_wa=val, test_ua=val.copy())
 
 
-@pytest.mark.parametrize("budget, count", [(0.05, 15), (12, 12), (289, 289)])
+@pytest.mark.parametrize("budget, count", [(0.05, 15), (12, 12), pytest.param(289, 289, marks=pytest.mark.slow)])
 def test_tpe_trains_exactly_its_budget_of_settings_on_every_repetition_in_full(budget, count):
     curves = m_driven()
     orders = np.stack([np.arange(289), np.arange(289)[::-1]])

@@ -25,6 +25,7 @@ def split(ids):
     return Split(name="r0", train=tuple(ids[:-2]), val=(ids[-2],), test=(ids[-1],))
 
 
+@pytest.mark.slow
 def test_the_search_corpus_loads_when_classes_and_splits_match(meta, tmp_path):
     prepared = load_search_corpus(meta, [], cache_dir=tmp_path)
     assert len(prepared.ids) == 70
@@ -54,6 +55,7 @@ class Book:
         claim.store = claim.store or store
 
 
+@pytest.mark.slow
 def test_features_are_computed_once_per_theta_and_the_store_recorded_once(meta, tmp_path):
     book = Book()
     cache = FeatureCache(load_search_corpus(meta, [], cache_dir=tmp_path), book, device=torch.device("cpu"),

@@ -12,6 +12,7 @@ from sertune.study.search.grids import USUAL, USUAL_SETTINGS, paper_grid
 from sertune.features.theta import Theta, parse_theta_key, theta_from_dict, theta_key
 
 
+@pytest.mark.slow
 def test_report_and_results_do_not_import_torch():
     code = "import sertune.report, sertune.study.store.results; import sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -30,6 +30,7 @@ def data(prepared):
     return build_segments(prepared.waves, prepared.labels, prepared.ids, SMALL, device=torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_segments_keep_their_utterance(prepared, data):
     assert len(data) >= len(prepared.ids)
     for row in range(len(data)):
@@ -39,6 +40,7 @@ def test_segments_keep_their_utterance(prepared, data):
     assert data.store.shape[1:] == (40, SMALL.frames(16000)) and data.store.dtype == torch.float16
 
 
+@pytest.mark.slow
 def test_waves_mode_gives_the_same_features(prepared, data):
     waves = build_segments(prepared.waves, prepared.labels, prepared.ids, SMALL,
                            device=torch.device("cpu"), mode="waves")
@@ -47,6 +49,7 @@ def test_waves_mode_gives_the_same_features(prepared, data):
     torch.testing.assert_close(waves.batch(idx), data.batch(idx), atol=0.07, rtol=0)
 
 
+@pytest.mark.slow
 def test_fit_learns_well_above_chance_and_keeps_best_epoch(prepared, data):
     split = utterance_splits(prepared, protocol="shuffle-split", reps=1, seed=0)[0]
     result = fit(data, split, n_classes=7, config=TrainConfig(epochs=10), seed=0)
@@ -59,6 +62,7 @@ def test_fit_learns_well_above_chance_and_keeps_best_epoch(prepared, data):
     assert result.epochs_run == 10 and result.seconds > 0
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_on_cpu(prepared, data):
     split = utterance_splits(prepared, protocol="shuffle-split", reps=1, seed=1)[0]
     config = TrainConfig(epochs=2)
@@ -70,6 +74,7 @@ def test_same_seed_same_numbers_on_cpu(prepared, data):
 
 
 @pytest.mark.parametrize("stop_after", [1, 3])
+@pytest.mark.slow
 def test_a_run_resumed_from_any_epoch_is_bit_identical(prepared, data, stop_after):
     """What an epoch checkpoint holds is enough: the resumed run equals the uninterrupted one."""
     split = utterance_splits(prepared, protocol="shuffle-split", reps=1, seed=1)[0]
@@ -87,6 +92,7 @@ def test_a_run_resumed_from_any_epoch_is_bit_identical(prepared, data, stop_afte
         torch.testing.assert_close(resumed.state_dict[k], full.state_dict[k], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_dropout_masks_come_from_the_run_seed_alone(prepared, data):
     """Draws from torch's global generator in between change nothing (explicit generators)."""
     split = utterance_splits(prepared, protocol="shuffle-split", reps=1, seed=1)[0]
@@ -102,6 +108,7 @@ def test_dropout_masks_come_from_the_run_seed_alone(prepared, data):
     assert a.history != c.history
 
 
+@pytest.mark.slow
 def test_segment_split_unit_and_epoch_hook(prepared, data):
     from sertune.training.corpus_splits import segment_splits
     split = segment_splits(data, prepared, reps=1, seed=0)[0]
@@ -123,6 +130,7 @@ def test_bad_train_config(kwargs, match):
         TrainConfig(**kwargs)
 
 
+@pytest.mark.slow
 def test_cli_train_end_to_end(synth_savee, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", str(synth_savee), "--n-mels", "32", "--win-length", "400", "--hop-length", "160",
@@ -152,6 +160,7 @@ def test_cli_train_end_to_end(synth_savee, tmp_path, capsys):
     assert again == splits
 
 
+@pytest.mark.slow
 def test_cli_train_with_fixed_threads(synth_savee, tmp_path, capsys, monkeypatch):
     """--threads N: that many threads, kept (no adjusting to the load), and said in metrics.json."""
     import sertune.cli.train as cli_train
@@ -201,6 +210,7 @@ def test_cli_train_bad_settings(synth_savee, tmp_path, capsys, extra, match):
 
 
 @pytest.mark.parametrize("theta", [Theta(128, 511, 16, 1.0), Theta(40, 127, 32, 0.5), Theta(40, 400, 160, 1.0)])
+@pytest.mark.slow
 def test_frames_match_the_features_for_odd_and_even_windows(prepared, theta):
     data = build_segments(prepared.waves[:2], prepared.labels[:2], prepared.ids[:2], theta,
                           device=torch.device("cpu"))

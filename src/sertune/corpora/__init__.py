@@ -92,7 +92,8 @@ def load_corpus(root: str | Path, corpus: str | None = None, **options: object) 
         detail = f"; first problem: {skipped[0].path}: {skipped[0].reason}" if skipped else ""
         raise CorpusError(
             f"no usable {name} utterances under {path}{detail}. "
-            f"Check that the folder holds the corpus audio in the layout DATASETS.md describes"
+            f"Check that the folder holds the corpus audio in the layout the Corpora table of sertune's "
+            f"README shows (details: docs/datasets.md in its repository)"
         )
     ids = [u.id for u in utterances]
     if len(set(ids)) != len(ids):

@@ -180,7 +180,8 @@ def detect_layout(root: Path) -> str:
     raise CorpusError(
         f"cannot tell the corpus layout of {root}: it matches "
         f"{'several' if generic else 'none'} of the known layouts ({known}). "
-        f"Pass --corpus NAME, and see DATASETS.md for the folder layout each expects"
+        f"Pass --corpus NAME; the Corpora table of sertune's README (details: docs/datasets.md in "
+        f"its repository) shows the folder layout each expects"
     )
 
 

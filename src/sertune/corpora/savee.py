@@ -17,7 +17,7 @@ from .base import Name, Scan, audio_files, find_dirs, layout_error, register, sc
 #: before the lookup, so the two-letter ``sa``/``su`` never read as ``s`` + ...
 CODES = {"a": "anger", "d": "disgust", "f": "fear", "h": "happiness",
          "n": "neutral", "sa": "sadness", "su": "surprise"}
-#: All four speakers are male (a public README saying otherwise is wrong, see DATASETS.md).
+#: All four speakers are male (a public README saying otherwise is wrong, see docs/datasets.md).
 SPEAKERS = {"DC": "m", "JE": "m", "JK": "m", "KL": "m"}
 NESTED = re.compile(r"^([a-z]+)(\d+)$", re.IGNORECASE)            # AudioData/DC/sa01
 FLAT = re.compile(r"^([A-Z]{2})_([a-z]+)(\d+)$", re.IGNORECASE)   # ALL/DC_sa01

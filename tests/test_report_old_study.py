@@ -16,6 +16,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from sertune.cli import main
 
 DATA = Path(__file__).parent / "data" / "study-0.1"
@@ -23,6 +25,7 @@ DATA = Path(__file__).parent / "data" / "study-0.1"
 VOLATILE = {"generated", "versions", "study", "files"}
 
 
+@pytest.mark.slow
 def test_a_study_of_sertune_0_1_with_fused_trials_gives_the_same_report(tmp_path, capsys):
     study = tmp_path / "old"
     study.mkdir()

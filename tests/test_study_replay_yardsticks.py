@@ -83,6 +83,7 @@ def test_selection_luck_and_the_oracle_say_both_yardsticks():
     assert selection_luck(one) is None and "setting_regret" not in ranking_oracle(one, 0.5)
 
 
+@pytest.mark.slow
 def test_replay_json_has_both_yardsticks_and_both_fractions(tmp_path, capsys):
     path = cv.save(lucky_curves(np.array([1.0, 9.0])), tmp_path / "lucky.npz")
     assert main(["replay", str(path), "--strategy", "topk:n=1,k=1", "--orders", "2", "--json"]) == 0
@@ -94,6 +95,7 @@ def test_replay_json_has_both_yardsticks_and_both_fractions(tmp_path, capsys):
     assert doc["selection_luck"]["luck"] == 12.5 and doc["cost_source"] == "measured"
 
 
+@pytest.mark.slow
 def test_one_repetition_has_no_setting_regret_and_says_so(tmp_path, capsys):
     one = lucky_curves().repetitions(slice(0, 1))
     path = cv.save(one, tmp_path / "one.npz")

@@ -11,6 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sertune.cli import main
+from sertune.study.search.progress import read_progress
 from sertune.study.store import recording
 from sertune.study.store.storage import open_storage, rep_name, restarts_name
 from sertune.training.fit import rep_seed, restart_seed
@@ -63,6 +64,10 @@ def test_the_control_trains_its_restarts_apart_and_leaves_the_grid_as_it_was(sea
     assert any(not np.array_equal(curves.restarts.val[:, i], curves.restarts.val[:, 0]) for i in (1, 2))
     assert curves.epoch_seconds is not None and (curves.epoch_seconds > 0).all()
     assert recording.open_curves(searched / "plain").restarts is None
+    # Status counts the control's trainings in its totals, and says so in a line of its own.
+    state = read_progress(f"sqlite:///{searched / 'control' / 'study.db'}", "control")
+    assert state.control == {"theta": USUAL, "planned": 4, "done": 4}
+    assert (state.planned, state.done) == (2 * 2 + 4, 2 * 2 + 4)
 
 
 @pytest.mark.slow

@@ -349,9 +349,19 @@ def _chance_line(doc: dict) -> list[str]:
                f"--epochs (default 150); if many stay at chance then, --lr may be too high for some starts.")
     else:
         why = "Many of them point at a learning rate too high (--lr) for some starts."
-    return [f"warning: {n} of the {counted(doc['complete'], 'complete training')} ended at chance (validation "
+    grid = doc["complete"] - (doc.get("control") or {}).get("done", 0)       # the grid's: the control is not checked
+    return [f"warning: {n} of the {counted(grid, 'complete training')} ended at chance (validation "
             f"UA within {CHANCE_MARGIN:g} points of 100 / classes %): they never learned; they still count, as "
             f"every training does. {why}"]
+
+
+def _control_line(doc: dict) -> list[str]:
+    """The restart control's own count (its trainings are in the totals above too)."""
+    c = doc.get("control")
+    if not c:
+        return []
+    return [f"restart control of {c['theta']}: {c['done']} of {counted(c['planned'], 'training')} done "
+            f"(counted in the totals; they never compete for θ_r*)"]
 
 
 def format_status(doc: dict, name: str) -> str:
@@ -363,7 +373,7 @@ def format_status(doc: dict, name: str) -> str:
                if doc.get("waiting") else "")
     lines = [f"search {name}: {doc['complete']} complete, {doc['pruned']} pruned{skipped}, {doc['failed']} failed, "
              f"{doc['running']} running{waiting}{interrupted} of {doc['planned']} planned ({pct:.0f} % done); "
-             f"{counted(doc['duplicates'], 'duplicate')}{eta}", *_chance_line(doc), "",
+             f"{counted(doc['duplicates'], 'duplicate')}{eta}", *_chance_line(doc), *_control_line(doc), "",
              f"{'rep':>3}  {'done':>9}  {'best val WA':>11}  best θ"]
     for r in doc["reps"]:
         best = r["best"]

@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 
 from ...features.theta import Theta
 from ..strategies.pruners import strategy_of
+from ..store.control import control_progress
 from ..store.results import TrialRecord, best_per_rep, cell_states, coverage, coverage_by_rep, load_results
 
 SAMPLE_RATE = 16000
@@ -47,6 +48,9 @@ class Progress:
     eta: float | None = None
     #: Epochs of each training (the search's setting; None where unknown).
     epochs: int | None = None
+    #: The restart control's trainings (``{"theta", "planned", "done"}``), counted in ``planned`` and
+    #: ``complete`` too; None without one.
+    control: dict | None = None
 
     @property
     def done(self) -> int:
@@ -57,7 +61,7 @@ class Progress:
         return {"planned": self.planned, "complete": self.complete, "pruned": self.pruned,
                 "skipped": self.skipped, "failed": self.failed, "running": self.running, "waiting": self.waiting,
                 "interrupted": self.interrupted, "duplicates": self.duplicates, "at_chance": self.at_chance,
-                "eta_seconds": self.eta, "epochs": self.epochs, "reps": self.reps}
+                "eta_seconds": self.eta, "epochs": self.epochs, "reps": self.reps, "control": self.control}
 
     def postfix(self) -> str:
         """Short live summary: ETA, running and failed counts, the best θ so far."""
@@ -188,6 +192,10 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
             "best": None if top is None else {"value": top.value, "theta": top.theta.as_dict(),
                                               "trial": top.number, "model": top.model},
         })
+    state.control = control_progress(results)
+    if state.control:          # the control's trainings are planned work too: the bar and the end count them
+        state.planned += state.control["planned"]
+        state.complete += state.control["done"]
     return state
 
 

@@ -47,6 +47,18 @@ class Control:
         return sorted((run for run in self.runs if run.rep == rep), key=lambda run: run.restart)
 
 
+def control_progress(results: StudyResults) -> dict | None:
+    """``{"theta", "planned", "done"}``: the trainings the restart control adds to the grid's (N - 1 per
+    repetition for a θ of the grid, N otherwise) and how many are finished; None without a control."""
+    control = results.attrs.get("control")
+    if not control:
+        return None
+    first = 1 if control.get("in_grid", True) else 0
+    found = load_control(results)
+    done = sum(1 for run in found.runs if run.restart >= first)
+    return {"theta": control["theta"], "planned": (int(control["restarts"]) - first) * results.reps, "done": done}
+
+
 def load_control(results: StudyResults) -> Control | None:
     """The restart control of ``results``' search, or None when it has none."""
     import optuna

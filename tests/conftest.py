@@ -121,7 +121,10 @@ def spawn():
     procs: list[subprocess.Popen] = []
 
     def start(cmd, **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+        # SIGINT back to its default: a shell without job control starts background commands (a CI
+        # script's `cmd &`) with SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        proc = subprocess.Popen(cmd, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
         procs.append(proc)
         return proc
 

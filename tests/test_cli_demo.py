@@ -15,7 +15,7 @@ from sertune.cli.demo import WithoutHints
 def test_demo_runs_end_to_end_and_writes_the_whole_report(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SERTUNE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), "--epochs", "2"]) == 0          # the whole path; few epochs
     printed = capsys.readouterr().out
     assert "[5/5] predict one file" in printed and "demo done in" in printed
 

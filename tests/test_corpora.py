@@ -265,7 +265,7 @@ def test_cli_lists_skipped_files_in_the_table(tmp_path, capsys):
     put(tmp_path, ["wav/03a01Xa.wav"])
     assert main(["corpus", "info", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "skipped  1 files:" in out and "unknown EmoDB emotion code 'X'" in out
+    assert "skipped  1 file:" in out and "unknown EmoDB emotion code 'X'" in out
 
 
 @pytest.mark.parametrize("args,message", [

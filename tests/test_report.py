@@ -294,6 +294,7 @@ def test_paper_sized_grid_heatmap_and_figures():
     assert len(doc["marginals"]["parameters"]["M"]["values"]) == 17
     assert doc["marginals"]["usual"] is not None
     images = draw_figures(doc)
+    assert images.pop("gain") is None                        # no restart control in this study
     assert all(png is not None and png[:8] == b"\x89PNG\r\n\x1a\n" for png in images.values())
 
 

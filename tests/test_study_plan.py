@@ -200,7 +200,7 @@ def test_plan_prints_the_grid_warnings_the_search_shows(synth_savee, tmp_path, c
                  "--plan"]) == 0
     captured = capsys.readouterr()
     warnings = [line for line in captured.out.splitlines() if line.startswith("warning: ")]
-    assert any("1 of 2 settings have poor log-Mel parameters" in w and "450 of 512 mel filters are empty" in w
+    assert any("1 of 2 settings has poor log-Mel parameters" in w and "450 of 512 mel filters are empty" in w
                for w in warnings), captured.out
     assert any(w.startswith("warning: T = 5 s: 100 % of utterances are shorter and are zero-padded") for w in warnings)
     assert captured.out.rstrip().endswith("(--plan: nothing was trained or written)")

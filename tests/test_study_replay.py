@@ -30,7 +30,8 @@ def recorded(synth_savee, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("replay")
     grid = tmp / "grid.toml"
     grid.write_text(GRID)
-    common = ["search", str(synth_savee), "--grid", str(grid), *TRAIN, "--cache-dir", str(tmp / "cache"),
+    # --json: no --plan probe before each of these 8 searches (seconds each; nothing here reads it).
+    common = ["search", str(synth_savee), "--grid", str(grid), *TRAIN, "--json", "--cache-dir", str(tmp / "cache"),
               "--devices", "cpu", "--threads", "1"]
     assert main([*common, "--out", str(tmp / "brute")]) == 0
     for name, spec in LIVE.items():
@@ -101,7 +102,7 @@ def two_worker_search(recorded, corpus, name: str, strategy: str, *, epochs: int
     assert main(["search", str(corpus), "--grid", str(recorded / "grid.toml"), "--reps", "2", "--epochs", str(epochs),
                  "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", str(seed), "--cache-dir",
                  str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--workers", "2",
-                 "--strategy", strategy, "--out", str(out)]) == 0
+                 "--strategy", strategy, "--out", str(out), "--json"]) == 0
     return out
 
 
@@ -348,7 +349,7 @@ def test_orders_start_with_the_recorded_claim_order_and_repeat_with_the_seed():
     (["replay", "{tmp}/ok.npz", "--strategy", "nope"], r"strategy 'nope' is unknown; choose one of: brute"),
     (["replay", "{tmp}/ok.npz", "--orders", "0"], r"orders=0 must be a positive integer"),
     (["replay", "{tmp}/ok.npz", "--strategy", "repfid:reps=5"], r"reps=5 is more than the study's 2 repetitions"),
-    (["replay", "{tmp}/ok.npz", "--budget", "1%"], r"no strategy was replayed below 10% of brute force.s epochs; give --budget 10% or more"),
+    (["replay", "{tmp}/ok.npz", "--budget", "1%"], r"no strategy was replayed below 10% of brute force.s device time; give --budget 10% or more"),
 ])
 def test_replay_bad_input_is_one_error_line(tmp_path, capsys, args, match):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")

@@ -34,7 +34,7 @@ def searched(synth_savee, tmp_path_factory):
     """The same search with and without a restart control of θ• (3 restarts)."""
     tmp = tmp_path_factory.mktemp("restarts")
     (tmp / "grid.toml").write_text(GRID)
-    common = ["search", str(synth_savee), "--grid", str(tmp / "grid.toml"), *TRAIN, "--devices", "cpu",
+    common = ["search", str(synth_savee), "--grid", str(tmp / "grid.toml"), *TRAIN, "--devices", "cpu", "--json",
               "--threads", "1", "--cache-dir", str(tmp / "cache")]
     assert main([*common, "--out", str(tmp / "plain")]) == 0
     assert main([*common, "--out", str(tmp / "control"), "--restarts", "3"]) == 0
@@ -77,7 +77,7 @@ def test_a_control_added_to_a_stored_search_of_other_settings_trains_the_very_sa
     is resumed, it changes none of the grid's numbers, and its restart 0 is, bit for bit, the
     training a search with θ• in its grid made (same split, same seed)."""
     (searched / "other.toml").write_text(GRID.split("\n\n")[0] + "\n")          # M24 only
-    args = ["search", str(synth_savee), "--grid", str(searched / "other.toml"), *TRAIN, "--devices", "cpu",
+    args = ["search", str(synth_savee), "--grid", str(searched / "other.toml"), *TRAIN, "--devices", "cpu", "--json",
             "--threads", "1", "--cache-dir", str(searched / "cache"), "--out", str(searched / "added")]
     assert main(args) == 0
     before = [{t.params["theta"]: t.value for t in trials(searched / "added", rep_name("added", r))} for r in range(2)]

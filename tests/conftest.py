@@ -10,9 +10,12 @@ beside the clone (where CI puts it) or skips.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -109,6 +112,35 @@ def real_emodb() -> Path:
     pytest.skip(f"real EmoDB audio not found at {root} (set SERTUNE_TEST_EMODB to its folder)")
 
 
+@contextlib.contextmanager
+def _process_groups():
+    """``start(cmd, **popen_kwargs)``: start a process in its own process group (a session); on leaving,
+    also on an interrupt, every group started is killed with SIGKILL and nothing new starts."""
+    procs: list[subprocess.Popen] = []
+    closed = False
+
+    def start(cmd, **kwargs) -> subprocess.Popen:
+        if closed:
+            raise RuntimeError("the test ended: no more processes")
+        # SIGINT back to its default: a shell without job control starts background commands (a CI
+        # script's `cmd &`) with SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        proc = subprocess.Popen(cmd, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+        procs.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        closed = True
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)   # also when the leader is gone and its children are not
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
 @pytest.fixture
 def spawn():
     """``spawn(cmd, **popen_kwargs)``: start a process in its own process group (a session).
@@ -118,23 +150,35 @@ def spawn():
     whatever it started (a search's workers). In a group of its own, a terminal's Ctrl-C
     reaches pytest only, and the test decides which signal the process gets.
     """
-    procs: list[subprocess.Popen] = []
+    with _process_groups() as start:
+        yield start
 
-    def start(cmd, **kwargs) -> subprocess.Popen:
-        # SIGINT back to its default: a shell without job control starts background commands (a CI
-        # script's `cmd &`) with SIGINT ignored, and Python then never raises KeyboardInterrupt.
-        proc = subprocess.Popen(cmd, start_new_session=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
-        procs.append(proc)
-        return proc
 
-    yield start
-    for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)   # also when the leader is gone and its children are not
-        except ProcessLookupError:
-            pass
-        proc.wait()
+def _run_sertune(*commands: list[str], jobs: int = 2) -> list[str]:
+    with ThreadPoolExecutor(jobs) as pool, _process_groups() as start:
+        def run(args: list[str]) -> str:
+            proc = start([sys.executable, "-m", "sertune", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                raise AssertionError(f"sertune {' '.join(args)} exited {proc.returncode}:\n{stderr[-3000:]}")
+            return stdout
+
+        futures = [pool.submit(run, list(map(str, args))) for args in commands]
+        return [f.result() for f in futures]
+
+
+@pytest.fixture(scope="session")
+def run_sertune():
+    """``run_sertune(*commands, jobs=2)``: run ``sertune`` commands (argument lists) as processes,
+    ``jobs`` at a time, and return their stdouts; fails with the stderr of one that exits non-zero.
+
+    For fixtures that record several independent searches: each trains in its own worker at
+    ``--threads 1``, so two at once keep this machine's 2 cores busy where one after the other
+    left one idle half the time (start-up, decoding, waiting on the storage). Processes are
+    killed as :func:`spawn`'s are, also on an interrupt.
+    """
+    return _run_sertune
 
 
 def pytest_sessionstart(session):

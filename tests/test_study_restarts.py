@@ -30,14 +30,13 @@ def test_restart_seeds_start_from_the_repetitions_own_and_differ():
 
 
 @pytest.fixture(scope="module")
-def searched(synth_savee, tmp_path_factory):
+def searched(synth_savee, tmp_path_factory, run_sertune):
     """The same search with and without a restart control of θ• (3 restarts)."""
     tmp = tmp_path_factory.mktemp("restarts")
     (tmp / "grid.toml").write_text(GRID)
-    common = ["search", str(synth_savee), "--grid", str(tmp / "grid.toml"), *TRAIN, "--devices", "cpu", "--json",
-              "--threads", "1", "--cache-dir", str(tmp / "cache")]
-    assert main([*common, "--out", str(tmp / "plain")]) == 0
-    assert main([*common, "--out", str(tmp / "control"), "--restarts", "3"]) == 0
+    common = ["search", synth_savee, "--grid", tmp / "grid.toml", *TRAIN, "--devices", "cpu", "--json",
+              "--threads", "1", "--cache-dir", tmp / "cache"]
+    run_sertune([*common, "--out", tmp / "plain"], [*common, "--out", tmp / "control", "--restarts", "3"])
     return tmp
 
 

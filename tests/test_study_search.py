@@ -114,10 +114,12 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
         synth_savee, grid_file, tmp_path, spawn):
     cache = tmp_path / "cache"
     # A checkpoint after every epoch; on the CPU, where training is bit-for-bit deterministic.
-    epochs = ["--epochs", "6", "--checkpoint-seconds", "0", "--devices", "cpu"]
+    # One thread each: the uninterrupted reference runs beside the killed runs on the 2 cores.
+    epochs = ["--epochs", "6", "--checkpoint-seconds", "0", "--devices", "cpu", "--threads", "1"]
     reference = tmp_path / "reference"
-    assert main(search_args(synth_savee, grid_file, reference, cache, *epochs, "--json")) == 0
-    expected = finished_trials(f"sqlite:///{reference / 'study.db'}", "reference", 2)
+    ref = spawn([sys.executable, "-m", "sertune",
+                 *search_args(synth_savee, grid_file, reference, cache, *epochs, "--json")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "sertune", *search_args(synth_savee, grid_file, out, cache, *epochs, "--json")]
@@ -145,6 +147,8 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_and_matches_an_uninter
                           and s, 3 * 1 + 2, "status to stop counting the killed worker's training")
         assert status.interrupted >= len(new)
     assert len(landed) >= 3, "the kills did not land mid-training"
+    assert ref.wait(timeout=600) == 0, ref.stderr.read()[-2000:]
+    expected = finished_trials(f"sqlite:///{reference / 'study.db'}", "reference", 2)
     done = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = done.communicate(timeout=600)
     assert done.returncode == 0, stderr[-2000:]

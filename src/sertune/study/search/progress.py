@@ -225,4 +225,12 @@ def watch(url: str, name: str, *, alive: Callable[[], bool], workers: int, progr
             bar.set_postfix_str(state.postfix(), refresh=True)
             if not alive():
                 return read_progress(url, name, workers=workers)
-            time.sleep(interval)
+            _sleep_while(alive, interval)
+
+
+def _sleep_while(alive: Callable[[], bool], seconds: float, *, step: float = 0.05) -> None:
+    """Sleep ``seconds``, or less when ``alive()`` turns false: the end of a search is shown at once,
+    not up to a bar refresh later (a refresh reads the whole storage; checking the workers is cheap)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and alive():
+        time.sleep(min(step, max(0.0, deadline - time.monotonic())))

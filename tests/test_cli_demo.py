@@ -15,7 +15,7 @@ from sertune.cli.demo import WithoutHints
 def test_demo_runs_end_to_end_and_writes_the_whole_report(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SERTUNE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--epochs", "2"]) == 0          # the whole path; few epochs
+    assert main(["demo", "--out", str(out), "--epochs", "2", "--reps", "2"]) == 0    # the whole path, small
     printed = capsys.readouterr().out
     assert "[5/5] predict one file" in printed and "demo done in" in printed
 
@@ -25,8 +25,8 @@ def test_demo_runs_end_to_end_and_writes_the_whole_report(tmp_path, capsys, monk
                         "table5": ("precision", "f1", "ua")}.items():
         for key in keys:
             assert set(report[table][key]) >= {"mean", "std"}, (table, key)
-    assert len(report["selected"]) == 3
-    assert report["coverage"]["planned"] == 15 and report["coverage"]["complete"] == 15
+    assert len(report["selected"]) == 2
+    assert report["coverage"]["planned"] == 10 and report["coverage"]["complete"] == 10
     html = (out / "report" / "report.html").read_text()
     pngs = sorted(p.name for p in (out / "report").glob("*.png"))
     assert len(pngs) >= 5

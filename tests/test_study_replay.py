@@ -20,7 +20,7 @@ from sertune.study.store.storage import open_storage, rep_name
 from sertune.study.strategies.registry import Outcome, parse_strategy
 
 GRID = "n_mels = [24, 40]\nwin_length = [255, 511]\nhop_length = [160, 320]\nsegment = [1.0]\n"
-TRAIN = ["--reps", "2", "--epochs", "4", "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "3"]
+TRAIN = ["--reps", "2", "--epochs", "4", "--lr", "1e-3", "--batch-size", "16", "--precision", "fp32", "--seed", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def two_worker_search(recorded, corpus, name: str, strategy: str, *, epochs: int
     """A search of the fixture's grid by two CPU workers; returns its output folder."""
     out = recorded / name
     assert main(["search", str(corpus), "--grid", str(recorded / "grid.toml"), "--reps", "2", "--epochs", str(epochs),
-                 "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", str(seed), "--cache-dir",
+                 "--lr", "1e-3", "--batch-size", "16", "--precision", "fp32", "--seed", str(seed), "--cache-dir",
                  str(recorded / "cache"), "--devices", "cpu", "--threads", "1", "--workers", "2",
                  "--strategy", strategy, "--out", str(out), "--json"]) == 0
     return out

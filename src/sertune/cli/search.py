@@ -159,23 +159,28 @@ def run_search(args: argparse.Namespace) -> int:
     threads = args.threads or max(1, usable_cpus() // args.workers)
     prepared = prepare(corpus, cache_dir=args.cache_dir, progress=not args.json)
     notes = [str(w.message) for w in grid_warnings]
-    if args.plan or not args.json:
-        text, doc = _plan(config, grid, prepared, devices, threads, _worker_devices(args, devices),
-                          follow_load=not args.threads, notes=notes if args.plan else None)
-        if args.plan:
-            print(json.dumps(doc, indent=2) if args.json else f"{text}\n(--plan: nothing was trained or written)")
-            return 0
-        print(text, file=sys.stderr)
+    worker_devices = _worker_devices(args, devices)
+    if args.plan:
+        text, doc = _plan(config, grid, prepared, devices, threads, worker_devices, follow_load=not args.threads,
+                          notes=notes)
+        print(json.dumps(doc, indent=2) if args.json else f"{text}\n(--plan: nothing was trained or written)")
+        return 0
     out.mkdir(parents=True, exist_ok=True)
+    # A stored search made otherwise is refused here, before the probe spends seconds measuring.
     meta = create_or_resume(url, name, prepared=prepared, grid=grid, grid_name=grid_name,
                             settings=config.settings(), reps=config.reps, heartbeat=args.heartbeat, notes=notes,
                             control=control)
     planned = len(grid) * meta["reps"]
     write_json(out / "search.json", {"storage": url, "study": name, "grid": grid_name,
                                      "reps": meta["reps"], "planned": planned})
+    resumed = read_progress(url, name, workers=args.workers) if meta["resumed"] else None
+    if resumed is not None and resumed.done >= resumed.planned:     # nothing left: no probe, no workers
+        if not args.json:
+            print(start_message(meta, planned, resumed), file=sys.stderr)
+        return _ending(args, resumed, [], out, name)
     if not args.json:
-        print(start_message(meta, planned, read_progress(url, name) if meta["resumed"] else None),
-              file=sys.stderr)
+        text, _ = _plan(config, grid, prepared, devices, threads, worker_devices, follow_load=not args.threads)
+        print(f"{text}\n{start_message(meta, planned, resumed)}", file=sys.stderr)
     opts = WorkerOptions(devices=devices, out=out, heartbeat=args.heartbeat, threads=threads,
                          cache_dir=args.cache_dir, checkpoint_dir=args.checkpoint_dir,
                          checkpoint_seconds=args.checkpoint_seconds, checkpoint_epochs=args.checkpoint_epochs,
@@ -193,7 +198,11 @@ def run_search(args: argparse.Namespace) -> int:
     finally:
         if workers.alive():
             workers.stop()
-    bad = workers.failures()
+    return _ending(args, state, workers.failures(), out, name)
+
+
+def _ending(args: argparse.Namespace, state, bad: list[str], out: Path, name: str) -> int:
+    """What a search prints and returns once its workers are gone (or none had anything to do)."""
     if state.done < state.planned:
         # Workers that stopped (a signal to them alone, a kill) left trainings neither done nor
         # failed: this is not the end of the search, and its models are not the selected ones.
@@ -220,7 +229,6 @@ def run_search(args: argparse.Namespace) -> int:
             print(f"\nselected models: {out}/selected/rep*.pt; best of all: {out}/model.pt")
         print(f"next: sertune report {out}")
     return 0
-
 
 #: Exit status of a search whose workers all stopped before every planned training was done or failed.
 INCOMPLETE = 3

@@ -60,7 +60,8 @@ def study(synth_savee, tmp_path_factory):
     (tmp / "grid.toml").write_text(GRID)
     out = tmp / "run"
     assert main(["search", str(synth_savee), "--grid", str(tmp / "grid.toml"), "--reps", "2", "--epochs", "2",
-                 "--out", str(out), "--cache-dir", str(tmp / "cache"), "--heartbeat", "1", "--json"]) == 0
+                 "--out", str(out), "--cache-dir", str(tmp / "cache"), "--heartbeat", "1", "--json",
+                 "--devices", "cpu", "--threads", "1"]) == 0
     return out
 
 

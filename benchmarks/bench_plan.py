@@ -20,6 +20,10 @@ said the CPU was busy. Where it reads low, the first training of each worker hol
 costs the probe's warm-up leaves out (the first Adam of a process imports torch._dynamo:
 seconds on a loaded CPU): that training took 20 s where the same setting took 13 s next.
 
+On the same kind of EPYC with nothing else running (load 0.7 before; 2026-12-03): quiet 0.86
+(the probe at 2 threads, steps varied x1.1, no note), beside the hog 0.62 (the probe at 1 thread,
+steps varied x2.2, and the busy-CPU note printed beside the estimate).
+
 Last line: ``plan_over_actual_quiet: X plan_over_actual_busy: Y``.
 """
 

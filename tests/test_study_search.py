@@ -287,6 +287,13 @@ def test_start_message_new_then_resuming():
     assert again[1].startswith("warning: 2 warning(s) about this grid and corpus were shown when the search "
                                "started; the first: 430 of 511 settings have poor log-Mel parameters")
     assert len(again) == 2
+    # A restart control: said apart when new; counted in when resumed, as the live bar counts it.
+    meta |= {"reps": 10, "control": {"theta": "M40-L400-H160-T3", "restarts": 8, "in_grid": False}}
+    assert start_message(meta, 120).splitlines()[0] == ("new search s: 120 trainings planned, and 80 of the "
+                                                        "restart control of M40-L400-H160-T3")
+    state = Progress(planned=200, complete=125, control={"theta": "M40-L400-H160-T3", "planned": 80, "done": 5})
+    assert start_message(meta, 120, state).splitlines()[0] == ("resuming s: 125 of 200 trainings done (the "
+                                                               "restart control's: 5 of 80)")
 
 
 class EndedWorkers:

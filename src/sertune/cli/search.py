@@ -279,13 +279,22 @@ def _plan(config, grid, prepared, devices, threads, worker_devices, *, follow_lo
 
 def start_message(meta: dict, planned: int, state=None) -> str:
     """Whether the search is new or resuming, with what is done; its warnings in full when new,
-    in one line when resumed (they were shown when it started)."""
+    in one line when resumed (they were shown when it started). ``planned``: the grid's trainings;
+    those of a restart control (``meta["control"]``) are said apart when new, counted in when resumed
+    (``state`` counts them, as the live bar does)."""
+    from ..study.store.storage import control_keys
+
     stored = meta.get("warnings") or []
     if state is None:
-        return "\n".join([f"new search {meta['search']}: {counted(planned, 'training')} planned",
+        extra = len(control_keys(meta.get("control"))) * int(meta.get("reps", 0))
+        control = f", and {extra:,} of the restart control of {meta['control']['theta']}" if extra else ""
+        return "\n".join([f"new search {meta['search']}: {counted(planned, 'training')} planned{control}",
                           *(f"warning: {w}" for w in stored)])
     stopped = f", {state.interrupted:,} to resume from a stopped worker" if state.interrupted else ""
-    lines = [f"resuming {meta['search']}: {state.done:,} of {counted(planned, 'training')} done{stopped}"]
+    control = (f" (the restart control's: {state.control['done']:,} of {state.control['planned']:,})"
+               if state.control else "")
+    lines = [f"resuming {meta['search']}: {state.done:,} of {counted(state.planned, 'training')} done"
+             f"{control}{stopped}"]
     if stored:
         lines.append(f"warning: {len(stored)} warning(s) about this grid and corpus were shown when the search "
                      f"started; the first: {stored[0]}")

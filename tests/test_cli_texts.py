@@ -104,3 +104,10 @@ def test_counts_of_one_take_the_singular():
            "reps": [{}], "level": "utterance", "device": "cpu"}
     assert ", 1 repetition, utterance level" in train_cli.format_summary(doc, Path("out"))
     assert ", 2 repetitions, " in train_cli.format_summary(doc | {"reps": [{}, {}]}, Path("out"))
+
+
+@pytest.mark.parametrize("command", ["train", "search", "worker"])
+def test_no_command_offers_fused_training_any_more(command):
+    """Fused training was retired (docs/performance.md says why): no option or text mentions it."""
+    text = _parser(command).format_help().lower()
+    assert "fus" not in text, text

@@ -61,6 +61,25 @@ def test_wall_clock_divides_by_lanes_not_workers():
     assert "on 2 workers at once: about 1.5 h wall-clock" in two
 
 
+def test_the_restart_control_is_costed_in_full_and_counted_in_the_wall_clock():
+    """θ• restarted 8 times on 10 repetitions, not in the grid: 80 trainings of every epoch (never pruned)."""
+    fake = Fit(train=(1e-3, 0.0), eval=(0.0, 0.0))
+    usual = Theta(40, 400, 160, 3.0)
+    segments = {theta_key(t): (3600, 0) for t in (*GRID, usual)}           # 3.6 s per epoch, every θ
+    plan = estimate(GRID, segments=segments, fitted=fake, reps=10, epochs=10, strategy="asha",
+                    strategy_fraction=0.5, workers=2, lanes=2, control=(usual, 80))
+    assert plan.brute_seconds == pytest.approx(3 * 10 * 10 * 3.6)          # the grid's alone
+    assert plan.control_seconds == pytest.approx(80 * 10 * 3.6)
+    assert plan.total_seconds == pytest.approx(plan.strategy_seconds + plan.control_seconds)
+    text = format_plan(plan, device="fake")
+    assert (f"restart control of {theta_key(usual)}: 80 trainings more, 0.8 device-hours; the whole search "
+            f"0.9 device-hours") in text                                    # 48 + 9 min
+    assert f"on 2 workers at once: about {format_duration(plan.total_seconds / 2)} wall-clock" in text
+    assert plan.as_json()["control_trainings"] == 80 and plan.as_json()["wall_seconds"] == plan.total_seconds / 2
+    without = estimate(GRID, segments=segments, fitted=fake, reps=10, epochs=10)
+    assert without.control_seconds == 0 and "restart control" not in format_plan(without, device="fake")
+
+
 def test_fit_recovers_a_line_and_never_goes_negative():
     points = [ProbePoint(10, s, 0.001 + 2e-6 * 10 * s, 5e-7 * 10 * s) for s in (20, 50, 100)]
     f = fit(points)

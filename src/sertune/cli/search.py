@@ -162,7 +162,7 @@ def run_search(args: argparse.Namespace) -> int:
     worker_devices = _worker_devices(args, devices)
     if args.plan:
         text, doc = _plan(config, grid, prepared, devices, threads, worker_devices, follow_load=not args.threads,
-                          notes=notes)
+                          notes=notes, control=control)
         print(json.dumps(doc, indent=2) if args.json else f"{text}\n(--plan: nothing was trained or written)")
         return 0
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,8 @@ def run_search(args: argparse.Namespace) -> int:
             print(start_message(meta, planned, resumed), file=sys.stderr)
         return _ending(args, resumed, [], out, name)
     if not args.json:
-        text, _ = _plan(config, grid, prepared, devices, threads, worker_devices, follow_load=not args.threads)
+        text, _ = _plan(config, grid, prepared, devices, threads, worker_devices, follow_load=not args.threads,
+                        control=meta.get("control"))
         print(f"{text}\n{start_message(meta, planned, resumed)}", file=sys.stderr)
     opts = WorkerOptions(devices=devices, out=out, heartbeat=args.heartbeat, threads=threads,
                          cache_dir=args.cache_dir, checkpoint_dir=args.checkpoint_dir,
@@ -253,16 +254,17 @@ def _worker_devices(args, devices: list[str]) -> list[str]:
 
 
 def _plan(config, grid, prepared, devices, threads, worker_devices, *, follow_load: bool = True,
-          notes: list[str] | None = None) -> tuple[str, dict]:
+          notes: list[str] | None = None, control: dict | None = None) -> tuple[str, dict]:
     """The cost estimate of ``--plan`` as text and as JSON; a real search prints the text when it
     starts too. With ``notes`` (``--plan``), also the warnings about the grid and corpus that a new
-    search shows when it starts (``notes``: the grid's own, from :func:`resolve_grid`)."""
+    search shows when it starts (``notes``: the grid's own, from :func:`resolve_grid`); with
+    ``control`` (``meta["control"]``), the restart control's trainings too."""
     from ..training.corpus_splits import utterance_splits
     from ..study.search.plan import format_plan, plan_search
 
     splits = utterance_splits(prepared, protocol=config.protocol, reps=config.reps, seed=config.seed)
     plan, device = plan_search(grid, prepared, splits, config=config, device=devices[0], threads=threads,
-                               worker_devices=worker_devices, follow_load=follow_load)
+                               worker_devices=worker_devices, follow_load=follow_load, control=control)
     text = format_plan(plan, device=device)
     doc = {"device": device, **plan.as_json()}
     if config.budget is not None:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...features.theta import Theta, theta_key
+from ...features.theta import Theta, parse_theta_key, theta_key
 from .probe import CpuLoad, Fit, ProbePoint, busy_note, fit, probe
 
 SAMPLE_RATE = 16000
@@ -40,6 +40,10 @@ class Plan:
     cpu: CpuLoad | None = None
     #: The workers' CPU thread limit, which the probe started at.
     thread_limit: int | None = None
+    #: The restart control (``search --restarts``): its θ key, its trainings, and their device time.
+    control: str | None = None
+    control_trainings: int = 0
+    control_seconds: float = 0.0
 
     @property
     def spread(self) -> float:
@@ -56,10 +60,11 @@ class Plan:
         return {"settings": self.grid_size, "reps": self.reps, "trainings": self.trainings, "epochs": self.epochs,
                 "shapes": self.shapes, "brute_seconds": self.brute_seconds, "strategy": self.strategy,
                 "strategy_fraction": self.strategy_fraction, "strategy_seconds": self.strategy_seconds,
-                "workers": self.workers, "lanes": self.lanes, "wall_seconds": self.strategy_seconds / self.lanes,
+                "workers": self.workers, "lanes": self.lanes, "wall_seconds": self.total_seconds / self.lanes,
                 "probes": [asdict(p) for p in self.probes], "skipped": [list(s) for s in self.skipped],
                 "cpu": None if self.cpu is None else asdict(self.cpu), "thread_limit": self.thread_limit,
-                "spread": self.spread, "note": self.note}
+                "spread": self.spread, "note": self.note, "control": self.control,
+                "control_trainings": self.control_trainings, "control_seconds": self.control_seconds}
 
     @property
     def trainings(self) -> int:
@@ -68,6 +73,11 @@ class Plan:
     @property
     def strategy_seconds(self) -> float:
         return self.brute_seconds * self.strategy_fraction
+
+    @property
+    def total_seconds(self) -> float:
+        """The device time of the whole search: the strategy's share of the grid, and the control in full."""
+        return self.strategy_seconds + self.control_seconds
 
 
 def count_lanes(worker_devices: Sequence[str]) -> int:
@@ -100,7 +110,8 @@ def representative(all_shapes: list[tuple[int, int]], n: int = 5) -> list[tuple[
 def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fitted: Fit, reps: int,
              epochs: int, strategy: str = "brute", strategy_fraction: float = 1.0, workers: int = 1,
              lanes: int = 1, probes: Sequence[ProbePoint] = (), skipped: Sequence[tuple[int, int]] = (),
-             cpu: CpuLoad | None = None, thread_limit: int | None = None) -> Plan:
+             cpu: CpuLoad | None = None, thread_limit: int | None = None,
+             control: tuple[Theta, int] | None = None) -> Plan:
     """The cost of every θ and of the whole search.
 
     Parameters
@@ -114,16 +125,25 @@ def estimate(grid: Sequence[Theta], *, segments: dict[str, tuple[int, int]], fit
     workers, lanes : int
         Workers of the search, and how many of them train at full speed at once
         (:func:`count_lanes`): the wall-clock is the device time over ``lanes``.
+    control : (Theta, int), optional
+        The restart control's θ and its trainings (all repetitions, every epoch: never pruned);
+        ``segments`` holds its θ too.
     """
-    per_epoch = {}
-    for t in grid:
+    def seconds_per_epoch(t: Theta) -> float:
         size = t.n_mels * t.frames(SAMPLE_RATE)
         train, val = segments[theta_key(t)]
-        per_epoch[theta_key(t)] = train * fitted.seconds(size, "train") + val * fitted.seconds(size, "eval")
+        return train * fitted.seconds(size, "train") + val * fitted.seconds(size, "eval")
+
+    per_epoch = {theta_key(t): seconds_per_epoch(t) for t in grid}
     brute = sum(per_epoch.values()) * reps * epochs
+    extra = {}
+    if control is not None and control[1] > 0:
+        extra = {"control": theta_key(control[0]), "control_trainings": control[1],
+                 "control_seconds": seconds_per_epoch(control[0]) * control[1] * epochs}
     return Plan(grid_size=len(grid), reps=reps, epochs=epochs, shapes=len(shapes(grid)), epoch_seconds=per_epoch,
                 brute_seconds=brute, strategy=strategy, strategy_fraction=strategy_fraction, workers=workers,
-                lanes=lanes, probes=list(probes), skipped=list(skipped), cpu=cpu, thread_limit=thread_limit)
+                lanes=lanes, probes=list(probes), skipped=list(skipped), cpu=cpu, thread_limit=thread_limit,
+                **extra)
 
 
 def format_plan(plan: Plan, *, device: str) -> str:
@@ -148,11 +168,15 @@ def format_plan(plan: Plan, *, device: str) -> str:
     if plan.strategy != "brute":
         lines.append(f"strategy {plan.strategy}: about {plan.strategy_fraction:.0%} of the epochs, "
                      f"{device_time(plan.strategy_seconds, training=False)}")
+    if plan.control_trainings:
+        lines.append(f"restart control of {plan.control}: {counted(plan.control_trainings, 'training')} more, "
+                     f"{device_time(plan.control_seconds, training=False)}; the whole search "
+                     f"{device_time(plan.total_seconds, training=False)}")
     if plan.workers > 1:
         shared = (f", {plan.lanes} at full speed at once (workers on one GPU share it)"
                   if plan.lanes < plan.workers else " at once")
         lines.append(f"on {plan.workers} workers{shared}: about "
-                     f"{format_duration(plan.strategy_seconds / plan.lanes)} wall-clock")
+                     f"{format_duration(plan.total_seconds / plan.lanes)} wall-clock")
     if plan.note:
         lines.append(f"warning: {plan.note}")
     return "\n".join(lines)
@@ -185,25 +209,30 @@ def segment_counts(grid: Sequence[Theta], lengths: dict[str, int], split, *, rem
 
 
 def plan_search(grid: Sequence[Theta], prepared, splits, *, config, device: str, threads: int,
-                worker_devices: Sequence[str], follow_load: bool = True) -> tuple[Plan, str]:
+                worker_devices: Sequence[str], follow_load: bool = True,
+                control: dict | None = None) -> tuple[Plan, str]:
     """Probe ``device`` and estimate the search run by workers on ``worker_devices`` (one entry
     per worker); returns the plan and the device's description.
 
     ``threads`` is each CPU worker's thread count; with ``follow_load`` (no fixed
     ``--threads``) it is their limit, and the probe follows the load below it as they do.
+    ``control``: the restart control as a search stores it (``meta["control"]``), costed too.
     """
     import torch
 
     from ...training.devices import resolve_device
+    from ..store.storage import control_keys
 
     dev = resolve_device(device)
     lengths = {i: len(w) for i, w in zip(prepared.ids, prepared.waves)}
-    counts = segment_counts(grid, lengths, splits[0], remainder=config.remainder)
+    restarts = (parse_theta_key(control["theta"]), len(control_keys(control)) * len(splits)) if control else None
+    probed = [*grid, restarts[0]] if restarts else list(grid)
+    counts = segment_counts(probed, lengths, splits[0], remainder=config.remainder)
     before = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(threads)              # as one worker will start
     try:
-        found = probe(representative(shapes(grid)), device=dev, n_classes=len(prepared.classes),
+        found = probe(representative(shapes(probed)), device=dev, n_classes=len(prepared.classes),
                       batch_size=config.train.batch_size, eval_batch_size=config.train.eval_batch_size,
                       precision=config.train.precision, follow_load=follow_load)
     finally:
@@ -215,7 +244,7 @@ def plan_search(grid: Sequence[Theta], prepared, splits, *, config, device: str,
     plan = estimate(grid, segments=counts, fitted=fit(found.points), reps=len(splits), epochs=config.train.epochs,
                     strategy=spec, strategy_fraction=fraction, workers=len(worker_devices),
                     lanes=count_lanes(worker_devices), probes=found.points, skipped=found.skipped,
-                    cpu=found.cpu, thread_limit=threads if dev.type == "cpu" else None)
+                    cpu=found.cpu, thread_limit=threads if dev.type == "cpu" else None, control=restarts)
     if dev.type == "cuda":
         return plan, f"{dev} ({torch.cuda.get_device_name(dev)})"
     return plan, dev.type

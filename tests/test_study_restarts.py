@@ -31,12 +31,15 @@ def test_restart_seeds_start_from_the_repetitions_own_and_differ():
 
 @pytest.fixture(scope="module")
 def searched(synth_savee, tmp_path_factory, run_sertune):
-    """The same search with and without a restart control of θ• (3 restarts)."""
+    """The same search with and without a restart control of θ• (3 restarts), and a search of the
+    grid's M 24 setting alone (``added``, θ• not in its grid: a test adds the control to it)."""
     tmp = tmp_path_factory.mktemp("restarts")
     (tmp / "grid.toml").write_text(GRID)
-    common = ["search", synth_savee, "--grid", tmp / "grid.toml", *TRAIN, "--devices", "cpu", "--json",
-              "--threads", "1", "--cache-dir", tmp / "cache"]
-    run_sertune([*common, "--out", tmp / "plain"], [*common, "--out", tmp / "control", "--restarts", "3"])
+    (tmp / "other.toml").write_text(GRID.split("\n\n")[0] + "\n")          # M24 only
+    common = ["search", synth_savee, *TRAIN, "--devices", "cpu", "--json", "--threads", "1", "--cache-dir", tmp / "cache"]
+    run_sertune([*common, "--grid", tmp / "grid.toml", "--out", tmp / "plain"],
+                [*common, "--grid", tmp / "grid.toml", "--out", tmp / "control", "--restarts", "3"],
+                [*common, "--grid", tmp / "other.toml", "--out", tmp / "added"])
     return tmp
 
 
@@ -75,10 +78,8 @@ def test_a_control_added_to_a_stored_search_of_other_settings_trains_the_very_sa
     """θ• not in the grid: the control trains its restarts 0..N-1 itself. Added when a finished search
     is resumed, it changes none of the grid's numbers, and its restart 0 is, bit for bit, the
     training a search with θ• in its grid made (same split, same seed)."""
-    (searched / "other.toml").write_text(GRID.split("\n\n")[0] + "\n")          # M24 only
     args = ["search", str(synth_savee), "--grid", str(searched / "other.toml"), *TRAIN, "--devices", "cpu", "--json",
             "--threads", "1", "--cache-dir", str(searched / "cache"), "--out", str(searched / "added")]
-    assert main(args) == 0
     before = [{t.params["theta"]: t.value for t in trials(searched / "added", rep_name("added", r))} for r in range(2)]
     assert main([*args, "--restarts", "3"]) == 0
     after = [{t.params["theta"]: t.value for t in trials(searched / "added", rep_name("added", r))} for r in range(2)]

@@ -528,17 +528,6 @@ def test_asha_prunes_the_settings_behind_at_a_rung(synth_savee, grid_file, tmp_p
                            for o in trials)
 
 
-@pytest.mark.slow
-def test_asha_search_end_to_end(synth_savee, grid_file, tmp_path, capsys):
-    out = tmp_path / "asha"
-    assert main(search_args(synth_savee, grid_file, out, tmp_path / "cache", "--epochs", "3",
-                            "--pruner", "asha", "--json")) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert doc["complete"] + doc["pruned"] == 8 and doc["failed"] == 0 and doc["complete"] >= 2
-    found = finished_trials(f"sqlite:///{out / 'study.db'}", "asha", 2)
-    assert all(t.user_attrs["epochs_run"] == 3 for ts in found.values() for t in ts)
-
-
 @pytest.mark.parametrize("extra,match", [
     ([], "--grid is required"),
     (["--grid", "usual", "--workers", "0"], "--workers 0"),

@@ -231,6 +231,7 @@ def _ending(args: argparse.Namespace, state, bad: list[str], out: Path, name: st
         print(f"next: sertune report {out}")
     return 0
 
+
 #: Exit status of a search whose workers all stopped before every planned training was done or failed.
 INCOMPLETE = 3
 

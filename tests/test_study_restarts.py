@@ -93,6 +93,15 @@ def test_a_control_added_to_a_stored_search_of_other_settings_trains_the_very_sa
     assert main(["report", str(searched / "added")]) == 0
     doc = json.loads((searched / "added" / "report" / "report.json").read_text())
     assert doc["gain"]["restarts"] == 3 and doc["gain"]["name"] == "θ•" and doc["gain"]["reps"] == [0, 1]
+    # With the search that holds θ• in its grid, as parts of one record, it reports as the one search of
+    # both settings with the control does: every number, the gain's too.
+    assert main(["report", str(searched / "added"), str(searched / "plain"), "--out", str(searched / "merged")]) == 0
+    assert main(["report", str(searched / "control")]) == 0
+    merged = json.loads((searched / "merged" / "report.json").read_text())
+    whole = json.loads((searched / "control" / "report" / "report.json").read_text())
+    for key in ("coverage", "table3", "table4", "table5", "heatmap", "marginals", "gain"):
+        assert merged[key] == whole[key], key
+    assert merged["study"]["name"] == "added+plain" and merged["gain"]["settings"] == 2
 
 
 @pytest.mark.slow

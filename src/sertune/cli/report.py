@@ -17,40 +17,56 @@ def add_parser(sub) -> None:
                                    "contained), report.json, tables.md, one CSV per table and the figures: "
                                    "the paper's Tables 3-6 and Fig. 3-4, marginal effects and paired tests. "
                                    "Works on a study in progress.")
-    p.add_argument("study_dir", metavar="STUDY", nargs="?",
-                   help="the --out folder of `sertune search` (it holds search.json or study.db)")
+    p.add_argument("study_dir", metavar="STUDY", nargs="*",
+                   help="the --out folder of `sertune search` (it holds search.json or study.db); several: "
+                        "searches of other settings of one corpus and training, reported as one search over "
+                        "the union of their grids (a study recorded in parts)")
     p.add_argument("--storage", metavar="URL", help="Optuna storage URL instead of STUDY's "
                                                     "(e.g. sqlite:////abs/study.db, postgresql://...)")
     p.add_argument("--study", metavar="NAME",
                    help="the search's name, as given to `sertune search --study` (default the search in STUDY, "
                         "or the only one in --storage)")
-    p.add_argument("--out", metavar="DIR", help="where to write the report (default STUDY/report)")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default STUDY/report; required "
+                                                "with --storage or several STUDY)")
+    p.add_argument("--replay", metavar="FILE", help="a replay.json of `sertune replay` to show as a section "
+                                                    "(default STUDY/replay/replay.json when it replays this search)")
     p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
     p.set_defaults(func=run)
 
 
-def locate(args: argparse.Namespace) -> tuple[str, str]:
-    """(storage URL, search name) from STUDY and/or --storage/--study."""
+def locate(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(storage URL, search name) of every search to report, from STUDY... and/or --storage/--study."""
     if args.storage:
-        return args.storage, args.study or find_study_name(args.storage)
+        if args.study_dir:
+            raise ConfigError(f"give STUDY or --storage, not both (got {len(args.study_dir)} STUDY and "
+                              f"--storage {args.storage})")
+        return [(args.storage, args.study or find_study_name(args.storage))]
     if not args.study_dir:
         raise ConfigError("give STUDY (the --out folder of `sertune search`) or --storage URL")
-    url, name = find_storage(args.study_dir)
-    return url, args.study or name
+    if args.study and len(args.study_dir) > 1:
+        raise ConfigError(f"--study {args.study} names the search of one STUDY; with {len(args.study_dir)} "
+                          f"STUDY folders each one's own search is reported (leave --study out)")
+    found = [find_storage(folder) for folder in args.study_dir]
+    return [(url, args.study or name) for url, name in found]
 
 
 def run(args: argparse.Namespace) -> int:
     from ..report import write_report  # matplotlib and scipy only for this command
+    from ..study.store.control import load_control
+    from ..study.store.merge import merge_controls, merge_results
 
-    url, name = locate(args)
+    located = locate(args)
     if args.out:
         out = Path(args.out)
-    elif args.study_dir:
-        out = Path(args.study_dir) / "report"
+    elif len(args.study_dir) == 1:
+        out = Path(args.study_dir[0]) / "report"
     else:
-        raise ConfigError("--out DIR is required with --storage (there is no STUDY folder to write into)")
-    replay = _replay_doc(args, name)
-    doc = write_report(load_results(url, name), out, replay=replay)
+        raise ConfigError("--out DIR is required with --storage or several STUDY (there is no one STUDY "
+                          "folder to write into)")
+    parts = [load_results(url, name) for url, name in located]
+    results = merge_results(parts)
+    replay = _replay_doc(args, results.name)
+    doc = write_report(results, out, replay=replay, control=merge_controls([load_control(p) for p in parts]))
     if args.json:
         print(json.dumps({k: v for k, v in doc.items() if k != "files"}, indent=2, ensure_ascii=False))
     else:
@@ -59,14 +75,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _replay_doc(args: argparse.Namespace, name: str) -> dict | None:
-    """``STUDY/replay/replay.json`` (written by ``sertune replay STUDY``) when it replays this search."""
-    if not args.study_dir:
+    """The replay section's document: ``--replay FILE`` (it must replay this search: its curves'
+    name is the search's, ``A+B`` for merged parts), else ``STUDY/replay/replay.json`` of a lone
+    STUDY when it replays this search."""
+    if args.replay:
+        path = Path(args.replay)
+        if not path.is_file():
+            raise ConfigError(f"--replay {path}: no such file; give the replay.json `sertune replay` wrote")
+    elif len(args.study_dir) == 1:
+        path = Path(args.study_dir[0]) / "replay" / "replay.json"
+        if not path.is_file():
+            return None
+    else:
         return None
-    path = Path(args.study_dir) / "replay" / "replay.json"
-    if not path.is_file():
-        return None
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return doc if doc.get("curves", {}).get("name") == name else None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a replay.json ({exc}); give the file `sertune replay` wrote") from exc
+    replayed = doc.get("curves", {}).get("name") if isinstance(doc, dict) else None
+    if replayed == name:
+        return doc
+    if args.replay:
+        raise ConfigError(f"--replay {path} replays the curves of {replayed!r}, not of search {name!r}; give the "
+                          f"replay of this search's curves (`sertune curves` of the same parts, then `sertune replay`)")
+    return None
 
 
 def _ms(x) -> str:

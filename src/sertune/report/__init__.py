@@ -21,7 +21,7 @@ from pathlib import Path
 from ..corpora.marker import describe_corpus, read_marker
 from ..environment import versions
 from ..study.store import results as sr
-from ..study.store.control import load_control
+from ..study.store.control import Control
 from . import analysis, tables
 from .gain import gain
 from .render import counted, csv_text, markdown
@@ -82,8 +82,11 @@ def corpus_synthetic(corpus: dict) -> tuple[dict | None, str | None]:
     return (marker, f"marker file in {corpus.get('root')}") if marker is not None else (None, None)
 
 
-def build_report(results: sr.StudyResults, *, generated: str | None = None) -> dict:
+def build_report(results: sr.StudyResults, *, control: Control | None = None, generated: str | None = None) -> dict:
     """Every number of the report, as one JSON-ready document (percentages; None = not available).
+
+    ``control``: the search's restart control (:func:`sertune.study.store.control.load_control`),
+    for the where-the-gain-comes-from section; None leaves the section out.
 
     ``study.synthetic`` is the corpus's ``sertune synth`` marker (None for a real corpus) and
     ``study.corpus_text`` how every output names the corpus; ``paper_context`` says whether
@@ -101,7 +104,7 @@ def build_report(results: sr.StudyResults, *, generated: str | None = None) -> d
                   "grid_size": len(results.grid), "reps": results.reps, "studies_found": list(results.studies),
                   "usual": results.usual.as_dict() if results.usual else None,
                   "usual_text": str(results.usual) if results.usual else "not in the grid",
-                  "settings": results.settings},
+                  "settings": results.settings, "parts": results.attrs.get("parts")},
         "coverage": cov, "coverage_by_rep": sr.coverage_by_rep(results),
         "in_progress": not sr.is_complete(results) or len(results.studies) < results.reps,
         "coverage_notes": _coverage_notes(results, cov),
@@ -113,7 +116,7 @@ def build_report(results: sr.StudyResults, *, generated: str | None = None) -> d
         "confusion": analysis.mean_confusion(results), "heatmap": analysis.heatmap(results),
         "marginals": analysis.marginal_effects(results),
         "versions": versions(), "study_environment": results.attrs.get("environment"),
-        "gain": gain(results, load_control(results)),
+        "gain": gain(results, control),
     }
     doc["paper_context"] = context
     doc["table6"] = tables.table6(results, doc["table4"]["test_wa_tuned"]) if context["comparable"] else None
@@ -156,10 +159,12 @@ def subtitle(doc: dict) -> str:
     return f"study {doc['study']['name']}, corpus {doc['study']['corpus_text']}"
 
 
-def write_report(results: sr.StudyResults, out: str | Path, *, replay: dict | None = None) -> dict:
+def write_report(results: sr.StudyResults, out: str | Path, *, replay: dict | None = None,
+                 control: Control | None = None) -> dict:
     """Write every report file into ``out`` (created; existing report files are replaced).
 
-    ``replay``: the ``replay.json`` of a ``sertune replay`` of this study, shown as a section.
+    ``replay``: the ``replay.json`` of a ``sertune replay`` of this study, shown as a section;
+    ``control``: its restart control, as :func:`build_report` takes it.
 
     Returns the ``report.json`` document with ``files``: the paths written.
     """
@@ -167,7 +172,7 @@ def write_report(results: sr.StudyResults, out: str | Path, *, replay: dict | No
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    doc = build_report(results)
+    doc = build_report(results, control=control)
     images = draw_figures(doc)
     if replay is not None:
         from .replay_plot import replay_figure

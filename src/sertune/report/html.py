@@ -226,7 +226,9 @@ def render_html(doc: dict, images: dict[str, bytes | None]) -> str:
     parts.append('<h2 id="table6">Table 6: comparison with the literature</h2>')
     parts.append(_table_html(by_name["table6"]) if "table6" in by_name
                  else _not_comparable("Table 6 is not shown", context))
-    parts += ['<h2 id="settings">Settings</h2>', _dl({"study": study["name"], "storage": study["storage"],
+    merged = {"merged from": "; ".join(f"{p['name']} ({counted(p['settings'], 'setting')}, {p['storage']})"
+                                       for p in study["parts"])} if study.get("parts") else {}
+    parts += ['<h2 id="settings">Settings</h2>', _dl({"study": study["name"], "storage": study["storage"], **merged,
                                                       **{f"corpus {k}": v for k, v in corpus.items()}}),
               "<h3>search settings</h3>", _dl(study["settings"] or {"(none recorded)": ""})]
     parts += ['<h2 id="versions">Software versions</h2>', "<h3>this report</h3>", _dl(doc["versions"])]

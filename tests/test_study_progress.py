@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sertune.study.search.progress import (busy_workers, cost, counted, device_time, epochs_left, eta_seconds,
-                                           expected_fraction, format_duration)
+from sertune.study.search.progress import (READ_SHARE, busy_workers, cost, counted, device_time, epochs_left,
+                                           eta_seconds, expected_fraction, format_duration, refresh_interval)
 from sertune.features.theta import Theta
 
 SMALL = Theta(40, 400, 160, 3.0)      # 40 mels x 301 frames
@@ -102,3 +102,13 @@ def test_busy_workers_counts_a_stack_of_several_settings_once():
     assert busy_workers(trials) == 2
     assert busy_workers(trials + [TrialRecord(rep=1, number=8, theta=Theta(64, 400, 160, 3.0),
                                               state="running")]) == 3
+
+
+@pytest.mark.parametrize("read, terminal, wait", [
+    (0.01, True, 2.0),                  # a small study, on a terminal: the usual 2 s
+    (0.18, True, 0.18 / READ_SHARE),    # a real study's read: reading stays within READ_SHARE of a core
+    (0.01, False, 30.0),                # a log file: a line every 30 s, not a redraw every 2 s
+    (1.0, False, 1.0 / READ_SHARE),
+])
+def test_the_bar_refreshes_as_often_as_reading_the_storage_allows(read, terminal, wait):
+    assert refresh_interval(read, interval=2.0, terminal=terminal) == pytest.approx(wait)

@@ -188,10 +188,12 @@ def sertune_pids(out: Path) -> list[int]:
     return found
 
 
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
 @pytest.mark.slow
-def test_sigint_to_a_search_process_group_ends_the_search_and_its_workers(synth_savee, grid_file, tmp_path,
-                                                                          spawn):
-    """Ctrl-C in a terminal signals the whole foreground group: the search and its workers."""
+def test_sigint_to_a_search_process_group_or_sigterm_to_the_search_ends_it_and_its_workers(
+        synth_savee, grid_file, tmp_path, spawn, how):
+    """Ctrl-C in a terminal signals the whole foreground group: the search and its workers. ``kill PID``
+    (SIGTERM) signals the search alone, which then stops its workers: the same ending."""
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "sertune", *search_args(synth_savee, grid_file, out, tmp_path / "cache",
                                                          "--epochs", "30", "--workers", "2", "--json")]
@@ -200,7 +202,10 @@ def test_sigint_to_a_search_process_group_ends_the_search_and_its_workers(synth_
     engine = make_engine(f"sqlite:///{out / 'study.db'}")
     wait_for(lambda: any(r.state == "held" and r.pid in started for r in read_rows(engine, "interrupted")),
              120, "a worker to be training")
-    os.killpg(proc.pid, signal.SIGINT)
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-2000:]
     assert "interrupted: " in stderr and "Re-run the same command to resume" in stderr

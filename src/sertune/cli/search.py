@@ -16,7 +16,7 @@ from ..training.devices import resolve_device, usable_cpus
 from ..errors import ConfigError, SertuneWarning
 from ..outputs import write_json
 from ..features.prepared import prepare
-from ..study.search.backends import BACKENDS, WorkerOptions
+from ..study.search.backends import BACKENDS, WorkerOptions, terminate_as_interrupt
 from ..study.search.epoch_checkpoints import EVERY_SECONDS
 from ..study.search.grids import resolve_grid
 from ..study.search.progress import counted, format_duration, read_progress
@@ -189,7 +189,8 @@ def run_search(args: argparse.Namespace) -> int:
     extra = {"address": args.ray_address, "gpus_per_worker": args.gpus_per_worker} if args.backend == "ray" else {}
     workers = BACKENDS[args.backend](url, name, args.workers, opts, **extra)
     try:
-        state = watch(url, name, alive=workers.alive, workers=args.workers, progress=not args.json)
+        with terminate_as_interrupt():
+            state = watch(url, name, alive=workers.alive, workers=args.workers, progress=not args.json)
     except KeyboardInterrupt:
         workers.stop()
         done = read_progress(url, name)

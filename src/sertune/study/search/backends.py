@@ -8,15 +8,38 @@ naming the workers that ended with an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ...errors import ConfigError
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Within it, SIGTERM (``kill PID``, a job scheduler's stop) raises KeyboardInterrupt, so that it
+    ends a search as Ctrl-C does: its workers save their epoch and stop, and it says how far it got.
+    Python's default ends the process at once, unannounced (its workers stop on their own later,
+    when they see their parent gone). Only the main thread may set a handler: elsewhere, a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import pytest
 import soundfile as sf
 
 import corpus_trees
+from study_fixtures import CONTROL_GRID, CONTROL_TRAIN
 from sertune.corpora.synth import synthesize
 
 
@@ -179,6 +180,23 @@ def run_sertune():
     killed as :func:`spawn`'s are, also on an interrupt.
     """
     return _run_sertune
+
+
+@pytest.fixture(scope="session")
+def restart_searches(synth_savee, tmp_path_factory, run_sertune) -> Path:
+    """Three finished real searches of :data:`study_fixtures.CONTROL_GRID` (θ• and M 24), in folders
+    named for their search: ``plain``; ``control``, the same with θ•'s restart control (3
+    restarts); ``added``, the M 24 setting alone (test_study_restarts.py adds the control to it).
+    ``plain`` stays as it is: the dashboard tests read it too."""
+    tmp = tmp_path_factory.mktemp("restarts")
+    (tmp / "grid.toml").write_text(CONTROL_GRID)
+    (tmp / "other.toml").write_text(CONTROL_GRID.split("\n\n")[0] + "\n")          # M24 only
+    common = ["search", synth_savee, *CONTROL_TRAIN, "--devices", "cpu", "--json", "--threads", "1",
+              "--cache-dir", tmp / "cache"]
+    run_sertune([*common, "--grid", tmp / "grid.toml", "--out", tmp / "plain"],
+                [*common, "--grid", tmp / "grid.toml", "--out", tmp / "control", "--restarts", "3"],
+                [*common, "--grid", tmp / "other.toml", "--out", tmp / "added"])
+    return tmp
 
 
 def pytest_sessionstart(session):

@@ -27,6 +27,13 @@ from sertune.study.search.grids import USUAL
 
 CLASSES = ("anger", "happiness", "neutral", "sadness")
 
+#: The real searches of ``conftest.restart_searches``: θ• and one other setting, 2 repetitions x 2
+#: epochs, fixed threads (bit for bit), with and without θ•'s restart control.
+CONTROL_GRID = ("n_mels = [24]\nwin_length = [400]\nhop_length = [320]\nsegment = [1.0]\n\n"
+                "[[extra]]\nn_mels = 40\nwin_length = 400\nhop_length = 160\nsegment = 3\n")
+CONTROL_TRAIN = ["--reps", "2", "--epochs", "2", "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32",
+                 "--seed", "5"]
+
 _STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL,
            "running": TrialState.RUNNING, "waiting": TrialState.WAITING}
 

@@ -25,7 +25,6 @@ from sertune.cli import main
 from study_fixtures import FakeTrial, small_grid, write_study
 from test_report_html import _browser
 
-GRID = "n_mels = [24, 40]\nwin_length = [400]\nhop_length = [160]\nsegment = [1.0]\n"
 INSTALL = "pip install 'sertune[dashboard]'"
 CHROMIUM = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
@@ -54,15 +53,9 @@ def _get(url: str, timeout: float = 10):
 
 
 @pytest.fixture(scope="module")
-def study(synth_savee, tmp_path_factory):
-    """A finished real search: 2 settings x 2 repetitions x 2 epochs, its folder named ``run``."""
-    tmp = tmp_path_factory.mktemp("dashboard")
-    (tmp / "grid.toml").write_text(GRID)
-    out = tmp / "run"
-    assert main(["search", str(synth_savee), "--grid", str(tmp / "grid.toml"), "--reps", "2", "--epochs", "2",
-                 "--out", str(out), "--cache-dir", str(tmp / "cache"), "--heartbeat", "1", "--json",
-                 "--devices", "cpu", "--threads", "1"]) == 0
-    return out
+def study(restart_searches):
+    """A finished real search: 2 settings x 2 repetitions x 2 epochs, its folder and search named ``plain``."""
+    return restart_searches / "plain"
 
 
 @pytest.fixture
@@ -113,7 +106,7 @@ def test_serves_the_repetitions_and_their_curves_read_only_and_stops_on_ctrl_c(s
     _needs_dashboard()
     proc, base = dashboard(str(study))
     ids = _rep_ids(base)
-    assert sorted(ids) == ["run.rep0", "run.rep1"]
+    assert sorted(ids) == ["plain.rep0", "plain.rep1"]
     for name, study_id in ids.items():
         trials = _get(f"{base}/api/studies/{study_id}")["trials"]
         assert len(trials) == 2                                       # one per setting
@@ -121,16 +114,16 @@ def test_serves_the_repetitions_and_their_curves_read_only_and_stops_on_ctrl_c(s
             assert [v["step"] for v in t["intermediate_values"]] == [1, 2]
             assert all(0 <= v["value"] <= 100 for v in t["intermediate_values"])
     # Read-only: a "delete study" from the browser is refused, and the study stays.
-    request = urllib.request.Request(f"{base}/api/studies/{ids['run.rep0']}", method="DELETE")
+    request = urllib.request.Request(f"{base}/api/studies/{ids['plain.rep0']}", method="DELETE")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 405 and "read-only" in json.loads(refused.value.read())["reason"]
-    assert sorted(_rep_ids(base)) == ["run.rep0", "run.rep1"]
+    assert sorted(_rep_ids(base)) == ["plain.rep0", "plain.rep1"]
 
     stdout, stderr = _stop(proc)
     port = int(base.rsplit(":", 1)[1])
     assert stdout.splitlines() == [
-        f"dashboard of search run (studies run.rep0, run.rep1) in sqlite:///{(study / 'study.db').resolve()} "
+        f"dashboard of search plain (studies plain.rep0, plain.rep1) in sqlite:///{(study / 'study.db').resolve()} "
         f"(read-only)",
         f"open {base}/dashboard   (Ctrl-C to stop)",
         "dashboard stopped"]
@@ -153,9 +146,9 @@ def test_headless_chromium_lists_the_repetitions_and_draws_their_learning_curves
 
     listing = subprocess.run([*chromium, "--dump-dom", f"{base}/dashboard"], capture_output=True, text=True,
                              timeout=120)
-    assert "run.rep0" in listing.stdout and "run.rep1" in listing.stdout, listing.stderr[-2000:]
+    assert "plain.rep0" in listing.stdout and "plain.rep1" in listing.stdout, listing.stderr[-2000:]
 
-    page = f"{base}/dashboard/studies/{ids['run.rep0']}"
+    page = f"{base}/dashboard/studies/{ids['plain.rep0']}"
     dom = subprocess.run([*chromium, "--window-size=1400,2400", "--dump-dom", page], capture_output=True,
                          text=True, timeout=120).stdout
     start = dom.find('id="graph-intermediate-values"')

@@ -10,17 +10,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from study_fixtures import CONTROL_GRID as GRID, CONTROL_TRAIN as TRAIN
+
 from sertune.cli import main
 from sertune.study.search.progress import read_progress
 from sertune.study.store import recording
 from sertune.study.store.storage import open_storage, rep_name, restarts_name
 from sertune.training.fit import rep_seed, restart_seed
 
-# θ• (the control) and one other setting; 2 repetitions x 2 epochs, fixed threads: bit for bit.
-GRID = ("n_mels = [24]\nwin_length = [400]\nhop_length = [320]\nsegment = [1.0]\n\n"
-        "[[extra]]\nn_mels = 40\nwin_length = 400\nhop_length = 160\nsegment = 3\n")
 USUAL = "M40-L400-H160-T3"
-TRAIN = ["--reps", "2", "--epochs", "2", "--lr", "1e-3", "--batch-size", "8", "--precision", "fp32", "--seed", "5"]
 
 
 def test_restart_seeds_start_from_the_repetitions_own_and_differ():
@@ -30,17 +28,8 @@ def test_restart_seeds_start_from_the_repetitions_own_and_differ():
 
 
 @pytest.fixture(scope="module")
-def searched(synth_savee, tmp_path_factory, run_sertune):
-    """The same search with and without a restart control of θ• (3 restarts), and a search of the
-    grid's M 24 setting alone (``added``, θ• not in its grid: a test adds the control to it)."""
-    tmp = tmp_path_factory.mktemp("restarts")
-    (tmp / "grid.toml").write_text(GRID)
-    (tmp / "other.toml").write_text(GRID.split("\n\n")[0] + "\n")          # M24 only
-    common = ["search", synth_savee, *TRAIN, "--devices", "cpu", "--json", "--threads", "1", "--cache-dir", tmp / "cache"]
-    run_sertune([*common, "--grid", tmp / "grid.toml", "--out", tmp / "plain"],
-                [*common, "--grid", tmp / "grid.toml", "--out", tmp / "control", "--restarts", "3"],
-                [*common, "--grid", tmp / "other.toml", "--out", tmp / "added"])
-    return tmp
+def searched(restart_searches):
+    return restart_searches
 
 
 def trials(folder, study_name):

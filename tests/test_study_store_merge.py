@@ -116,7 +116,8 @@ def test_report_of_two_studies_is_one_report_of_their_union(two, tmp_path, capsy
 @pytest.mark.parametrize("args, match", [
     (["{t1}", "{t2}"], r"--out DIR is required with --storage or several STUDY"),
     (["{t1}", "{t2}", "--study", "t1", "--out", "{o}"], r"--study t1 names the search of one STUDY"),
-    (["{t1}", "--storage", "sqlite:///{o}.db", "--out", "{o}"], r"give STUDY or --storage, not both"),
+    (["{t1}", "{t2}", "--storage", "sqlite:///{o}.db", "--out", "{o}"], r"--storage .* names one storage; give it "
+                                                                        r"alone, or give the 2 STUDY folders"),
     (["{t1}", "{t2}", "--out", "{o}", "--replay", "{o}/none.json"], r"--replay .*none.json: no such file"),
     (["{t1}", "{t2}", "--out", "{o}", "--replay", "{t1}/replay.json"], r"replays the curves of 't1', not of "
                                                                         r"search 't1\+t2'"),

@@ -36,10 +36,10 @@ def add_parser(sub) -> None:
 
 def locate(args: argparse.Namespace) -> list[tuple[str, str]]:
     """(storage URL, search name) of every search to report, from STUDY... and/or --storage/--study."""
-    if args.storage:
-        if args.study_dir:
-            raise ConfigError(f"give STUDY or --storage, not both (got {len(args.study_dir)} STUDY and "
-                              f"--storage {args.storage})")
+    if args.storage:          # with one STUDY, that folder is only where the report goes (STUDY/report)
+        if len(args.study_dir) > 1:
+            raise ConfigError(f"--storage {args.storage} names one storage; give it alone, or give the "
+                              f"{len(args.study_dir)} STUDY folders without it")
         return [(args.storage, args.study or find_study_name(args.storage))]
     if not args.study_dir:
         raise ConfigError("give STUDY (the --out folder of `sertune search`) or --storage URL")

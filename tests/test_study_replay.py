@@ -25,15 +25,13 @@ TRAIN = ["--reps", "2", "--epochs", "4", "--lr", "1e-3", "--batch-size", "16", "
 
 @pytest.fixture(scope="module")
 def recorded(synth_savee, tmp_path_factory, run_sertune):
-    """A brute-force search (8 settings x 2 repetitions x 4 epochs), a search of each LIVE strategy
-    with the same seed, and a brute-force search of the grid's M 40 half (folder ``m40``)."""
+    """A brute-force search (8 settings x 2 repetitions x 4 epochs) and a search of each LIVE strategy
+    with the same seed."""
     tmp = tmp_path_factory.mktemp("replay")
     (tmp / "grid.toml").write_text(GRID)
-    (tmp / "half.toml").write_text(GRID.replace("[24, 40]", "[40]"))
     # --json: no --plan probe before each of these searches (seconds each; nothing here reads it).
     common = [str(synth_savee), *TRAIN, "--json", "--cache-dir", tmp / "cache", "--devices", "cpu", "--threads", "1"]
     run_sertune(["search", "--grid", tmp / "grid.toml", *common, "--out", tmp / "brute"],
-                ["search", "--grid", tmp / "half.toml", *common, "--out", tmp / "m40"],
                 *(["search", "--grid", tmp / "grid.toml", *common, "--out", tmp / name, "--strategy", spec]
                   for name, spec in LIVE.items()))
     return tmp
@@ -172,22 +170,6 @@ def test_curves_file_round_trip_and_cli(recorded, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [s["spec"] for s in doc["strategies"]] == ["asha:eta=3,min=1,bootstrap=0", "topk:n=1,k=2"]
     assert (tmp_path / "study.curves-replay" / "replay.png").stat().st_size > 10_000
-
-
-@pytest.mark.slow
-def test_a_part_of_the_grid_records_the_same_curves_and_parts_merge_into_the_whole(recorded, tmp_path, capsys):
-    """A (θ, r) training does not depend on the rest of its grid: a search of the M 40 half records the
-    very curves the whole grid's search did, and merged with the other half it is that record."""
-    whole = recording.open_curves(recorded / "brute")
-    other = cv.save(whole.settings([k for k in whole.keys if k.startswith("M24-")]), tmp_path / "m24.npz")
-    assert main(["curves", str(other), str(recorded / "m40"), "--out", str(tmp_path / "merged.npz")]) == 0
-    out = capsys.readouterr().out
-    assert "merged 2 records of one corpus and training settings (4 + 4 settings)" in out and "note:" not in out
-    merged = cv.load(tmp_path / "merged.npz")
-    assert merged.keys == whole.keys and merged.seed == whole.seed and merged.notes == ()
-    assert merged.source["grid"] == whole.source["grid"]
-    for part in ("val", "test_wa", "test_ua"):
-        np.testing.assert_array_equal(getattr(merged, part), getattr(whole, part))
 
 
 def _part(keys, *, seed=0, epochs=3, lr=1e-3, shift=0.0, splits=None):

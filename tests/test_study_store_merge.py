@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from study_fixtures import FakeTrial, fake_results, write_study
 
@@ -13,6 +14,8 @@ from sertune.errors import ConfigError
 from sertune.features.theta import Theta, theta_key
 from sertune.report import build_report
 from sertune.study.search.grids import USUAL
+from sertune.study.store import curves as cv
+from sertune.study.store import recording
 from sertune.study.store import results as sr
 from sertune.study.store.claims import order
 from sertune.study.store.control import Control, Restart
@@ -128,3 +131,23 @@ def test_bad_report_arguments_are_one_error_line(two, tmp_path, capsys, args, ma
     assert code == 2 and err.count("error:") == 1 and "Traceback" not in err
     assert __import__("re").search(match, err), err
     assert not (tmp_path / "o").exists()                 # refused before anything is written
+
+
+# --------------------------------------------------------------------------- real searches, curves
+
+@pytest.mark.slow
+def test_a_part_of_the_grid_records_the_same_curves_and_parts_merge_into_the_whole(restart_searches, tmp_path,
+                                                                                   capsys):
+    """A (θ, r) training does not depend on the rest of its grid: the search of M 24 alone (``added``)
+    recorded the very curves of M 24 that the search of M 24 and θ• (``plain``) did, and merged with
+    θ•'s curves it is that search's record."""
+    whole = recording.open_curves(restart_searches / "plain")
+    other = cv.save(whole.settings([theta_key(USUAL)]), tmp_path / "usual.npz")
+    assert main(["curves", str(other), str(restart_searches / "added"), "--out", str(tmp_path / "merged.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "merged 2 records of one corpus and training settings (1 + 1 settings)" in out and "note:" not in out
+    merged = cv.load(tmp_path / "merged.npz")
+    assert merged.keys == whole.keys and merged.seed == whole.seed and merged.notes == ()
+    assert merged.source["grid"] == whole.source["grid"]
+    for part in ("val", "test_wa", "test_ua"):
+        np.testing.assert_array_equal(getattr(merged, part), getattr(whole, part))

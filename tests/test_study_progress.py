@@ -9,16 +9,18 @@ from sertune.study.search.progress import (READ_SHARE, busy_workers, cost, count
 from sertune.features.theta import Theta
 
 SMALL = Theta(40, 400, 160, 3.0)      # 40 mels x 301 frames
-BIG = Theta(256, 511, 16, 9.0)        # 256 mels x 9000 frames: ~190x the work of SMALL
+BIG = Theta(256, 511, 16, 9.0)        # 256 mels x 9000 frames: ~64x the work of SMALL per epoch
 
 
-def test_cost_grows_with_mels_times_frames():
-    assert cost(SMALL) == 40 * SMALL.frames(16000) == 40 * 301
-    assert cost(BIG) / cost(SMALL) == pytest.approx(256 * BIG.frames(16000) / (40 * 301))
+def test_cost_grows_with_mels_times_frames_per_second_of_segment():
+    assert cost(SMALL) == 40 * SMALL.frames(16000) / 3 == 40 * 301 / 3
+    assert cost(BIG) / cost(SMALL) == pytest.approx((256 * BIG.frames(16000) / 9) / (40 * 301 / 3))
+    # The same window and hop at 1 s and at 2 s: about the same work per epoch (half the segments).
+    assert cost(Theta(40, 400, 160, 2.0)) / cost(Theta(40, 400, 160, 1.0)) == pytest.approx((201 / 2) / 101)
 
 
 def test_eta_on_a_fake_timeline():
-    # One small training of 10 epochs took 20 s: 20 / (12040 * 10) s per unit.
+    # One small training of 10 epochs took 20 s: 20 / (cost * 10) s per unit.
     finished = [(SMALL, 10, 20.0)]
     per_unit = 20.0 / (cost(SMALL) * 10)
     # Left: 3 small trainings (30 epochs) and one big one with 4 of 10 epochs done (6 left).
@@ -27,7 +29,7 @@ def test_eta_on_a_fake_timeline():
     assert eta_seconds(finished, remaining, workers=1) == pytest.approx(expected)
     assert eta_seconds(finished, remaining, workers=4) == pytest.approx(expected / 4)
     # Settings differ in cost: the big one dominates, not the count of trainings left.
-    assert eta_seconds(finished, [(BIG, 10)], workers=1) > 100 * eta_seconds(finished, [(SMALL, 10)], workers=1)
+    assert eta_seconds(finished, [(BIG, 10)], workers=1) > 50 * eta_seconds(finished, [(SMALL, 10)], workers=1)
 
 
 def test_eta_pools_every_finished_training_and_waits_for_the_first():
@@ -112,3 +114,15 @@ def test_busy_workers_counts_a_stack_of_several_settings_once():
 ])
 def test_the_bar_refreshes_as_often_as_reading_the_storage_allows(read, terminal, wait):
     assert refresh_interval(read, interval=2.0, terminal=terminal) == pytest.approx(wait)
+
+
+def test_the_eta_counts_the_restart_controls_trainings_once_the_grid_is_done():
+    from sertune.study.search.progress import _eta
+    from sertune.study.store.results import TrialRecord
+
+    a, usual = Theta(24, 400, 160, 1.0), Theta(40, 400, 160, 3.0)
+    done = (TrialRecord(rep=0, number=0, theta=a, state="complete", epochs_run=4, seconds=8.0),)
+    cells = {(0, a): "complete"}
+    assert _eta(done, cells, 4, workers=2) == 0.0                    # the grid alone: nothing left
+    left = _eta(done, cells, 4, workers=2, extra=[(usual, 4)] * 3)   # 3 trainings of θ• left
+    assert left == pytest.approx(3 * cost(usual) * 4 * (8.0 / (cost(a) * 4)) / 2)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ...features.theta import Theta
+from ...features.theta import Theta, parse_theta_key
 from ..strategies.pruners import strategy_of
 from ..store.control import control_progress
 from ..store.results import TrialRecord, best_per_rep, cell_states, coverage, coverage_by_rep, load_results
@@ -77,8 +77,11 @@ class Progress:
 
 
 def cost(theta: Theta) -> float:
-    """Relative cost of one epoch of θ: the network's work grows with M x frames."""
-    return float(theta.n_mels * theta.frames(SAMPLE_RATE))
+    """Relative cost of one epoch of θ: the network's work per segment grows with M x frames, and an
+    epoch of T-second segments holds about (the corpus's audio) / T of them; the cost model of
+    :meth:`sertune.study.store.curves.Curves.epoch_costs` too. (Without / T, θ• at 3 s, costed
+    from trainings at 1 s, was 3x too dear: a 5.7 h ETA for 1.9 h of work.)"""
+    return float(theta.n_mels * theta.frames(SAMPLE_RATE)) / theta.segment
 
 
 def eta_seconds(finished: Iterable[tuple[Theta, int, float]], remaining: Iterable[tuple[Theta, int]],
@@ -181,8 +184,6 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
     state.waiting = sum(1 for t in results.trials if t.parked)
     fraction = expected_fraction(strategy_of(results.settings), settings=len(results.grid),
                                  reps=results.reps, epochs=epochs)
-    state.eta = _eta(results.trials, cell_states(results), epochs, fraction=fraction,
-                     workers=workers if workers is not None else busy_workers(results.trials))
     for row in coverage_by_rep(results):
         r = row["rep"]
         top = best.get(r)
@@ -193,20 +194,27 @@ def read_progress(url: str, name: str, *, workers: int | None = None) -> Progres
                                               "trial": top.number, "model": top.model},
         })
     state.control = control_progress(results)
-    if state.control:          # the control's trainings are planned work too: the bar and the end count them
+    control_left = []
+    if state.control:          # the control's trainings are planned work too: the bar, the ETA and the end count them
         state.planned += state.control["planned"]
         state.complete += state.control["done"]
+        left = state.control["planned"] - state.control["done"]
+        control_left = [(parse_theta_key(state.control["theta"]), epochs)] * left     # never pruned
+    state.eta = _eta(results.trials, cell_states(results), epochs, fraction=fraction, extra=control_left,
+                     workers=workers if workers is not None else busy_workers(results.trials))
     return state
 
 
 def _eta(trials: tuple[TrialRecord, ...], cells: dict, epochs: int, *, workers: int,
-         fraction: float = 1.0) -> float | None:
+         fraction: float = 1.0, extra: Iterable[tuple[Theta, int]] = ()) -> float | None:
+    """:func:`eta_seconds` of the grid's unfinished cells, plus ``extra`` work (θ, epochs left): the
+    restart control's trainings, which are no cells of the grid."""
     finished = [(t.theta, t.epochs_run or epochs, t.seconds) for t in trials
                 if t.finished and t.theta is not None and t.seconds]
     reported = {(t.rep, t.theta): len(t.intermediate) for t in trials if t.state in ("running", "interrupted")}
     remaining = [(theta, epochs_left(reported.get((rep, theta), 0), epochs=epochs, fraction=fraction))
                  for (rep, theta), s in cells.items() if s in ("running", "interrupted", "waiting", "missing")]
-    return eta_seconds(finished, remaining, workers=workers)
+    return eta_seconds(finished, [*remaining, *extra], workers=workers)
 
 
 #: The most of one core the live bar may spend reading the storage. A read of a real study

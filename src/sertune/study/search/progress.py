@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 from ...features.theta import Theta, parse_theta_key
 from ..strategies.pruners import strategy_of
 from ..store.control import control_progress
+from ..store.curves import epoch_cost
 from ..store.results import TrialRecord, best_per_rep, cell_states, coverage, coverage_by_rep, load_results
 
 SAMPLE_RATE = 16000
@@ -81,7 +82,7 @@ def cost(theta: Theta) -> float:
     epoch of T-second segments holds about (the corpus's audio) / T of them; the cost model of
     :meth:`sertune.study.store.curves.Curves.epoch_costs` too. (Without / T, θ• at 3 s, costed
     from trainings at 1 s, was 3x too dear: a 5.7 h ETA for 1.9 h of work.)"""
-    return float(theta.n_mels * theta.frames(SAMPLE_RATE)) / theta.segment
+    return epoch_cost(theta)
 
 
 def eta_seconds(finished: Iterable[tuple[Theta, int, float]], remaining: Iterable[tuple[Theta, int]],

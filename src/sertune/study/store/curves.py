@@ -142,7 +142,7 @@ class Curves:
             thetas = [theta_of(self, i) for i in range(self.n_settings)]
         except ConfigError:         # synthesized curves (keys S0, S1, ...) have no settings to cost
             return np.ones(self.n_settings), "equal (no settings to cost)"
-        cost = np.array([t.n_mels * t.frames(SAMPLE_RATE) / t.segment for t in thetas], dtype=np.float64)
+        cost = np.array([epoch_cost(t) for t in thetas], dtype=np.float64)
         return cost, "cost model"
 
     def live_order(self) -> np.ndarray:
@@ -185,6 +185,11 @@ class Restarts:
         """Index of the restart with the best final validation WA per repetition, shape (R,) (ties:
         the lowest restart, as a search's θ_r* ties go to the earliest)."""
         return np.argmax(best_so_far(self.val)[:, :, -1], axis=1)
+
+
+def epoch_cost(theta: Theta) -> float:
+    """The cost model of one epoch of θ: M x frames per segment, times about (audio) / T segments."""
+    return float(theta.n_mels * theta.frames(SAMPLE_RATE)) / theta.segment
 
 
 def best_so_far(val: np.ndarray) -> np.ndarray:

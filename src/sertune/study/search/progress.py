@@ -26,7 +26,6 @@ from ..store.control import control_progress
 from ..store.curves import epoch_cost
 from ..store.results import TrialRecord, best_per_rep, cell_states, coverage, coverage_by_rep, load_results
 
-SAMPLE_RATE = 16000
 
 
 @dataclass

@@ -134,6 +134,16 @@ def test_a_budget_a_small_grid_cannot_reach_says_why_and_what_it_will_spend():
     assert lines[4] == "  more settings (the record has 63) bring the share toward 10%"
 
 
+def test_a_budget_is_out_of_reach_by_its_device_time_not_its_epochs():
+    spec = SearchConfig(budget="10%", train=TrainConfig(epochs=40)).search_strategy()
+    # Within the budget by epochs, but the settings it trains longest are the dearest: out of reach.
+    text = plan_text("10%", strategy=spec, settings=25, epochs=40, fraction=0.09, device=0.3)
+    assert ("--budget 10% is out of reach on this grid: the search will spend about 30% of brute force's device "
+            "time (9% of its epochs, at least ") in text
+    # And the other way round: a search within the budget in device time prints only the evidence.
+    assert len(plan_text("10%", strategy=spec, settings=25, epochs=40, fraction=0.3, device=0.1).splitlines()) == 1
+
+
 @pytest.mark.parametrize("budget, settings, epochs", [("10%", 63, 30), ("10%", 30, 150), ("25%", 12, 150),
                                                       ("10%", 25, 40)])
 def test_a_budget_the_grid_reaches_prints_only_the_evidence(budget, settings, epochs):

@@ -3,6 +3,8 @@ note (on given timings and loads: nothing here times anything), and the command 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sertune.cli import main
@@ -31,7 +33,13 @@ def test_estimate_is_segments_times_seconds_per_sample_times_reps_and_epochs():
     # Under 0.1 h, minutes or seconds: "0.0 device-hours" would tell nothing.
     assert plan.brute_seconds < 360 and "device-hours" not in text
     assert f"brute force: {format_duration(plan.brute_seconds)} of device time" in text
-    assert f"strategy asha: about 25% of the epochs, {format_duration(plan.strategy_seconds)} of device time" in text
+    assert (f"strategy asha: about 25% of brute force's epochs, {format_duration(plan.strategy_seconds)} of "
+            f"device time") in text
+    # Replayed with each setting's seconds per epoch, the device share is what a strategy's time is counted in.
+    dear = replace(plan, device_fraction=0.4)
+    assert dear.strategy_seconds == pytest.approx(plan.brute_seconds * 0.4)
+    assert "strategy asha: about 25% of brute force's epochs and 40% of its device time" in format_plan(dear, device="x")
+    assert dear.as_json()["device_fraction"] == 0.4 and plan.as_json()["device_fraction"] is None
     assert "plan: 3 settings x 3 repetitions = 9 trainings of 10 epochs; 2 distinct input shapes" in text
     one = format_plan(estimate(GRID[:1], segments=segments, fitted=fake, reps=1, epochs=1), device="fake")
     assert "plan: 1 setting x 1 repetition = 1 training of 1 epoch; 1 distinct input shape (M x frames)" in one

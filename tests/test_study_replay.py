@@ -14,7 +14,7 @@ from sertune.errors import ConfigError
 from sertune.study.store import curves as cv
 from sertune.study.store.merge import merge
 from sertune.study.store import recording
-from sertune.study.replay.lab import make_orders, replay, select
+from sertune.study.replay.lab import make_orders, replay, select, strategy_shares
 from sertune.study.replay.scales import ranking_oracle, runner_up_regret
 from sertune.study.store.storage import open_storage, rep_name
 from sertune.study.strategies.registry import Outcome, parse_strategy
@@ -259,6 +259,23 @@ def test_regret_and_selection_arithmetic_on_handmade_curves():
     assert result.regret.mean == pytest.approx(65.0 - 80.0)
     assert result.epoch_fraction.mean == pytest.approx((3 * 1 + 2 * 1) / 6)
     assert result.same_theta == 0 and result.selected == ["a"]
+
+
+def test_strategy_shares_weigh_epochs_by_the_plans_seconds():
+    """--plan's estimate: a strategy that trains the best settings longest spends more device time than
+    epochs when those settings are the dearest (as on the real EmoDB record), and the same without costs."""
+    size = dict(settings=12, reps=3, epochs=10)
+    assert strategy_shares("brute", **size) == (1.0, 1.0)
+    epochs, device = strategy_shares("topk:n=1,k=1", **size)
+    assert epochs == pytest.approx(device) and 0 < epochs < 0.5
+    curves = cv.synthesize(**size)
+    kept = np.unique(curves.val[:, :, 0].argmax(axis=1))      # what topk:n=1,k=1 keeps: each repetition's leader
+    seconds = np.ones(12)
+    seconds[kept] = 50.0
+    epochs_dear, device_dear = strategy_shares("topk:n=1,k=1", **size, epoch_seconds=seconds)
+    assert epochs_dear == pytest.approx(epochs) and device_dear > 1.5 * epochs
+    with pytest.raises(ConfigError, match="epoch_seconds has shape"):
+        strategy_shares("topk:n=1,k=1", **size, epoch_seconds=[1.0, 2.0])
 
 
 def test_runner_up_regret_is_what_brute_forces_second_choice_loses_on_test():

@@ -272,7 +272,8 @@ def _plan(config, grid, prepared, devices, threads, worker_devices, *, follow_lo
     if config.budget is not None:
         from ..study.strategies.budget import plan_text
         doc["budget"] = plan_text(config.budget, strategy=config.search_strategy(), settings=len(grid),
-                                  epochs=config.train.epochs, fraction=plan.strategy_fraction, reps=len(splits))
+                                  epochs=config.train.epochs, fraction=plan.strategy_fraction, reps=len(splits),
+                                  device=plan.device_fraction)
         text += f"\n{doc['budget']}"
     if notes is not None:
         from ..study.search.create import search_warnings

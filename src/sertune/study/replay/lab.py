@@ -21,7 +21,7 @@ search would fall in 95 % of the time.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -134,10 +134,34 @@ def replay(curves: Curves, strategies: list[Strategy | str], *, orders: int = 10
     return results
 
 
+def strategy_shares(spec: str, *, settings: int, reps: int, epochs: int,
+                    epoch_seconds=None) -> tuple[float, float]:
+    """The shares of brute force's epochs and of its device time ``spec`` spends, replayed on
+    synthesized curves of this size (10 orders).
+
+    Parameters
+    ----------
+    epoch_seconds : sequence of float, shape (settings,), optional
+        Each setting's seconds per epoch (``--plan``'s estimate); equal when None, so that both
+        shares are the same.
+
+    Returns
+    -------
+    (epoch_share, device_share) : tuple of float in (0, 1]
+        An estimate: the synthesized accuracies say nothing of a setting's cost, while on real
+        speech the dearest settings were often the best (the real EmoDB record,
+        ``benchmarks/data/README.md``), which a strategy then trains longest.
+    """
+    if spec == "brute":
+        return 1.0, 1.0
+    curves = synthesize(settings=settings, reps=reps, epochs=epochs)
+    if epoch_seconds is not None:
+        curves = replace(curves, epoch_seconds=np.asarray(epoch_seconds, dtype=np.float64))
+    (result,) = replay(curves, [spec], orders=10)
+    return result.epoch_fraction.mean, result.device_fraction.mean
+
+
 def strategy_fraction(spec: str, *, settings: int, reps: int, epochs: int) -> float:
     """The share of brute force's epochs ``spec`` spends, replayed on synthesized curves of this
     size (10 orders): an estimate, since the real share depends on the real curves."""
-    if spec == "brute":
-        return 1.0
-    (result,) = replay(synthesize(settings=settings, reps=reps, epochs=epochs), [spec], orders=10)
-    return result.epoch_fraction.mean
+    return strategy_shares(spec, settings=settings, reps=reps, epochs=epochs)[0]

@@ -11,7 +11,7 @@ squares); :func:`estimate` applies the fit to every θ of the grid. Everything b
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -44,6 +44,9 @@ class Plan:
     control: str | None = None
     control_trainings: int = 0
     control_seconds: float = 0.0
+    #: The strategy's share of brute force's device time, replayed with each setting's seconds per
+    #: epoch (None: not estimated, the share of epochs stands for it).
+    device_fraction: float | None = None
 
     @property
     def spread(self) -> float:
@@ -59,7 +62,8 @@ class Plan:
         """``--plan --json``: the estimate in seconds, the probe, and the note."""
         return {"settings": self.grid_size, "reps": self.reps, "trainings": self.trainings, "epochs": self.epochs,
                 "shapes": self.shapes, "brute_seconds": self.brute_seconds, "strategy": self.strategy,
-                "strategy_fraction": self.strategy_fraction, "strategy_seconds": self.strategy_seconds,
+                "strategy_fraction": self.strategy_fraction, "device_fraction": self.device_fraction,
+                "strategy_seconds": self.strategy_seconds,
                 "workers": self.workers, "lanes": self.lanes, "wall_seconds": self.total_seconds / self.lanes,
                 "probes": [asdict(p) for p in self.probes], "skipped": [list(s) for s in self.skipped],
                 "cpu": None if self.cpu is None else asdict(self.cpu), "thread_limit": self.thread_limit,
@@ -72,7 +76,8 @@ class Plan:
 
     @property
     def strategy_seconds(self) -> float:
-        return self.brute_seconds * self.strategy_fraction
+        share = self.strategy_fraction if self.device_fraction is None else self.device_fraction
+        return self.brute_seconds * share
 
     @property
     def total_seconds(self) -> float:
@@ -166,7 +171,8 @@ def format_plan(plan: Plan, *, device: str) -> str:
                  f"{per[len(per) // 2]:.2f}")
     lines.append(f"brute force: {device_time(plan.brute_seconds)}")
     if plan.strategy != "brute":
-        lines.append(f"strategy {plan.strategy}: about {plan.strategy_fraction:.0%} of the epochs, "
+        device = "" if plan.device_fraction is None else f" and {plan.device_fraction:.0%} of its device time"
+        lines.append(f"strategy {plan.strategy}: about {plan.strategy_fraction:.0%} of brute force's epochs{device}, "
                      f"{device_time(plan.strategy_seconds, training=False)}")
     if plan.control_trainings:
         lines.append(f"restart control of {plan.control}: {counted(plan.control_trainings, 'training')} more, "
@@ -238,13 +244,16 @@ def plan_search(grid: Sequence[Theta], prepared, splits, *, config, device: str,
     finally:
         torch.set_num_threads(before)
     spec = config.search_strategy()
-    from ..replay.lab import strategy_fraction
-
-    fraction = strategy_fraction(spec, settings=len(grid), reps=len(splits), epochs=config.train.epochs)
     plan = estimate(grid, segments=counts, fitted=fit(found.points), reps=len(splits), epochs=config.train.epochs,
-                    strategy=spec, strategy_fraction=fraction, workers=len(worker_devices),
+                    strategy=spec, workers=len(worker_devices),
                     lanes=count_lanes(worker_devices), probes=found.points, skipped=found.skipped,
                     cpu=found.cpu, thread_limit=threads if dev.type == "cpu" else None, control=restarts)
+    if spec != "brute":     # its shares, replayed on synthesized curves weighed by these seconds per epoch
+        from ..replay.lab import strategy_shares
+
+        epochs, device = strategy_shares(spec, settings=len(grid), reps=len(splits), epochs=config.train.epochs,
+                                         epoch_seconds=[plan.epoch_seconds[theta_key(t)] for t in grid])
+        plan = replace(plan, strategy_fraction=epochs, device_fraction=device)
     if dev.type == "cuda":
         return plan, f"{dev} ({torch.cuda.get_device_name(dev)})"
     return plan, dev.type

@@ -245,7 +245,7 @@ def least_share(strategy: Strategy, *, settings: int, epochs: int, reps: int = 1
 
 
 def plan_text(budget: str | float, *, strategy: str, settings: int, epochs: int, fraction: float,
-              reps: int = 10) -> str:
+              reps: int = 10, device: float | None = None) -> str:
     """What ``--plan`` says of ``--budget``: the strategy it runs and the evidence for it, and, on a
     grid too small for the budget, what share the search will spend instead and why.
 
@@ -259,16 +259,21 @@ def plan_text(budget: str | float, *, strategy: str, settings: int, epochs: int,
         The grid's settings, the epochs of a training and the search's repetitions.
     fraction : float
         The share of brute force's epochs estimated for this grid (``Plan.strategy_fraction``).
+    device : float, optional
+        The share of its device time estimated for this grid (``Plan.device_fraction``), which a
+        budget counts; the share of epochs stands for it when None.
     """
     value = parse_budget(budget)
     row = evidence_for(value)
     head = f"--budget {value:.0%} runs {strategy}: {row.text()}"
-    if fraction <= value * OVER:
+    spend = fraction if device is None else device
+    if spend <= value * OVER:
         return head
     live = parse_strategy(strategy)
     least, reasons = least_share(live, settings=settings, epochs=epochs, reps=reps)
-    lines = [head, f"--budget {value:.0%} is out of reach on this grid: the search will spend about "
-                   f"{fraction:.0%} of brute force's epochs (at least {least:.0%}):"]
+    share = (f"{fraction:.0%} of brute force's epochs (at least {least:.0%})" if device is None else
+             f"{device:.0%} of brute force's device time ({fraction:.0%} of its epochs, at least {least:.0%})")
+    lines = [head, f"--budget {value:.0%} is out of reach on this grid: the search will spend about {share}:"]
     lines += [f"  {r}" for r in reasons]
     if fraction > least * OVER:
         lines.append("  the rest: trainings it lets go on (replayed on synthetic curves of this size)")

@@ -16,9 +16,10 @@ Two parts, both measured in this run:
    selected θ scored on the other repetitions: the setting without its training's
    luck). Beside them, the scales: how much of brute force's per-repetition number is
    the pick of the luckiest training, what its runner-up loses, and what a perfect
-   ranking of the settings would lose at each budget. Then the live strategy with the
-   least setting regret within each budget of device time (:func:`budget.choose`),
-   as a row to paste into ``BY_BUDGET``.
+   ranking of the settings would lose at each budget. Then the live strategy of least
+   risk (mean setting regret plus the upper end of its 95 % range, :func:`budget.risk`)
+   within each budget of device time (:func:`budget.choose`), as a row to paste into
+   ``BY_BUDGET``. The evidence record is the real EmoDB one (``benchmarks/data/README.md``).
 
 Last line, for the default of ``sertune search --budget 10%`` as it runs on a search of
 the record's epochs:
@@ -83,7 +84,8 @@ def main() -> None:
             print(f"scale at {budget:.0%}: {line}")
     evidence = args.curves.resolve() == RECORDED.resolve()
     print("\n" + ("evidence for --budget" if evidence else f"on this record (--budget's evidence is {RECORDED.name})")
-          + " (the live strategy with the least setting regret within each share of device time):")
+          + " (the live strategy of least mean setting regret + the upper end of its 95 % range, within each "
+            "share of device time):")
     for budget in BUDGETS:
         best = choose(results, budget)
         shipped = evidence_for(budget)

@@ -73,3 +73,18 @@ def test_the_section_says_the_three_numbers():
     assert "credits θ_r* with +25.0 points over one training of θ•" in html
     assert "Keeping the best of 3 trainings of θ• alone, by validation, buys +10.0" in html
     assert "are worth +15.0" in html
+    assert "the rest (+10.0) is the luck of keeping the best of 3 trainings" in html
+
+
+def test_the_section_says_when_the_pick_added_no_luck():
+    """On the real EmoDB record θ_r* scored more on the other repetitions than on their own."""
+    doc = build_report(fake_results(GRID, TRIALS, reps=3))
+    doc["gain"] = gain(fake_results(GRID, TRIALS, reps=3), control())
+    by_key = {row["key"]: row for row in doc["gain"]["rows"]}
+    by_key["study"]["gain"]["mean"] = 4.1
+    by_key["study_elsewhere"]["gain"]["mean"] = 4.9
+    html = render_html(doc, {})
+    assert ("keeping the best of 3 trainings added no luck here: θ_r* score 0.8 points more on the repetitions "
+            "they were not picked on") in html and "the rest" not in html
+    by_key["study"]["gain"]["mean"] = 4.9
+    assert "θ_r* score as much on the repetitions" in render_html(doc, {})
